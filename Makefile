@@ -1,0 +1,33 @@
+# skyrl-setup developer targets. `make test` is what CI runs (.ci/run).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup install test test-fast bench lock clean
+
+$(BIN)/skyrl-setup: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+setup: $(BIN)/skyrl-setup   ## the tool in .venv (uv comes with it, from PyPI)
+
+install: setup              ## set up and run the main job: a verified SGLang environment
+	$(BIN)/skyrl-setup install
+
+test: setup                 ## everything, including the real-PyPI end-to-end install
+	$(BIN)/python -m pytest -q
+
+test-fast: setup            ## everything but the real-PyPI install
+	$(BIN)/python -m pytest -q -m "not network"
+
+bench: setup                ## benchmarks -> docs/benchmarks.md
+	$(BIN)/python -m benchmarks.run
+
+lock: setup                 ## re-resolve the committed lockfiles from PyPI
+	$(BIN)/skyrl-setup lock --backend sglang
+	$(BIN)/skyrl-setup lock --backend vllm
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,3 @@
+from skyrl_setup.cli import main
+
+raise SystemExit(main())

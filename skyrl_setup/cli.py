@@ -1,0 +1,111 @@
+"""The command line: parse, call one command, render its result, map errors to exit codes.
+
+Nothing here decides anything about environments; commands/ does, through the stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import traceback
+
+from skyrl_setup import __version__, mirrors
+from skyrl_setup.errors import ExitCode, SetupError, UsageError
+from skyrl_setup.redact import redact_obj
+from skyrl_setup.report import Reporter
+
+BACKEND_HELP = "backend profile: sglang (default), vllm, flashrl, megatron (see `skyrl-setup profiles`)"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and a hint, exit 2, never argparse's usage dump
+        raise UsageError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--json", action="store_true", help="write one JSON document to stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _env_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="sglang", help=BACKEND_HELP)
+    p.add_argument("--venv", help="environment path (default: a per-user data folder …/skyrl-setup/envs/<backend>)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(prog="skyrl-setup", description="Set up and check SkyRL environments.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"skyrl-setup {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("profiles", parents=[common], help="list backend profiles and their pins")
+
+    lk = sub.add_parser("lock", parents=[common], help="resolve a profile into a PEP 751 lockfile")
+    lk.add_argument("--backend", default="sglang", help=BACKEND_HELP)
+    lk.add_argument("--cuda", help="CUDA variant (default: the profile's first)")
+    lk.add_argument("--platform", help="target platform, e.g. linux_x86_64 (default: this host's)")
+    lk.add_argument("--output", "-o", help="write here instead of lockfiles/")
+    lk.add_argument("--find-links", action="append", metavar="DIR", help="extra folder of wheels")
+    lk.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
+
+    ins = sub.add_parser("install", parents=[common], help="build a verified environment for a backend")
+    _env_args(ins)
+    ins.add_argument("--cuda", help="CUDA variant: auto (default) or e.g. cu128; env SKYRL_SETUP_CUDA")
+    ins.add_argument("--python", help="Python 3.12 interpreter path, or 3.12")
+    ins.add_argument("--project", help="install this SkyRL checkout (editable) instead of skyrl-train from PyPI")
+    ins.add_argument("--lock", help="install this lockfile instead of the profile's")
+    ins.add_argument("--find-links", action="append", metavar="DIR", help="folder of wheels (off-index components)")
+    ins.add_argument("--require-gpu", action="store_true", help="fail (exit 4) where no NVIDIA GPU is found")
+    ins.add_argument("--force", action="store_true", help="rebuild even if current, or replace another backend's env")
+    ins.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    ins.add_argument("--no-verify", action="store_true", help="skip the import check (not recommended)")
+    ins.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
+    ins.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
+    return parser
+
+
+COMMANDS = {
+    "profiles": "skyrl_setup.commands.profiles_cmd",
+    "lock": "skyrl_setup.commands.lock_cmd",
+    "install": "skyrl_setup.commands.install",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    json_mode, debug = "--json" in argv, "--debug" in argv
+    reporter = Reporter(json_mode=json_mode, verbose="-v" in argv or "--verbose" in argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if not args.command:
+            raise UsageError("no command given", "try `skyrl-setup install` or `skyrl-setup --help`")
+        mirrors.set_flag_mirrors(getattr(args, "mirror", None))
+        module = importlib.import_module(COMMANDS[args.command])
+        result = module.run(args, reporter)
+        if json_mode:
+            print(json.dumps(redact_obj(result.doc), indent=2, default=str))
+        return int(result.exit_code)
+    except SetupError as exc:
+        if debug:
+            traceback.print_exc()
+        reporter.error(exc.message, exc.hint)
+        if json_mode:
+            print(json.dumps(redact_obj(exc.to_json()), indent=2, default=str))
+        return int(exc.code)
+    except KeyboardInterrupt:
+        reporter.error("interrupted; the previous environment is unchanged")
+        return int(ExitCode.INTERRUPTED)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int) else 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        reporter.error(f"unexpected {type(exc).__name__}: {exc}", "re-run with --debug and report it")
+        if json_mode:
+            print(json.dumps(redact_obj({"error": f"{type(exc).__name__}: {exc}", "exit_code": 1})))
+        return int(ExitCode.FAILED)

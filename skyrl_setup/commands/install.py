@@ -1,0 +1,151 @@
+"""`skyrl-setup install`: detect → plan → build → verify → swap, for one backend."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from skyrl_setup import profiles
+from skyrl_setup.artifacts import plan_artifacts
+from skyrl_setup.commands import CommandResult, default_venv
+from skyrl_setup.cuda_policy import choose_variant
+from skyrl_setup.detect.gpu import detect_driver
+from skyrl_setup.detect.python import find_python
+from skyrl_setup.detect.system import platform_tag
+from skyrl_setup.envstore import Store
+from skyrl_setup.errors import UsageError
+from skyrl_setup.execute import build, is_noop
+from skyrl_setup.lockfile import Lock, lock_name
+from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.plan import InstallPlan, make_plan
+from skyrl_setup.report import human_bytes
+from skyrl_setup.resources import lockfiles_dir
+from skyrl_setup.uvtool import Uv
+
+
+def select_lock(explicit: str | None, backend: str, variant: str, platform: str, python_full: str) -> tuple[Lock | None, str]:
+    if explicit:
+        return load_lock(Path(explicit), python_full, platform), "--lock"
+    path = lockfiles_dir() / lock_name(backend, variant, platform)
+    if path.is_file():
+        return load_lock(path, python_full, platform), "committed lockfile"
+    return None, "resolved at install time"
+
+
+def gather_plan(args, uv: Uv, profile, store: Store) -> InstallPlan:
+    find_links = tuple(Path(d).resolve() for d in (args.find_links or ()))
+    for d in find_links:
+        if not d.is_dir():
+            raise UsageError(f"--find-links {d}: not a directory", "give a folder that holds wheel files")
+    project = Path(args.project).resolve() if getattr(args, "project", None) else None
+    if project and not ((project / "pyproject.toml").is_file() or (project / "setup.py").is_file()):
+        raise UsageError(f"--project {project}: no pyproject.toml there", "point --project at a SkyRL checkout's skyrl-train folder")
+    python = find_python(uv, profile.python, args.python)
+    driver = detect_driver()
+    requested = args.cuda or os.environ.get("SKYRL_SETUP_CUDA") or "auto"
+    choice = choose_variant(profile.variants, driver.version, requested)
+    platform = platform_tag()
+    lock, source = select_lock(args.lock, profile.name, choice.variant, platform, python.version)
+    artifacts = plan_artifacts(profile.artifacts, choice.variant, profile.torch, profile.python, find_links)
+    return make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
+                     lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
+                     require_gpu=args.require_gpu)
+
+
+def render_plan(reporter, plan: InstallPlan) -> None:
+    rows = [
+        ("backend", f"{plan.backend} ({plan.profile.summary})"),
+        ("environment", str(plan.target)),
+        ("python", f"{plan.python.version} ({plan.python.path}, found via {plan.python.source})"),
+        ("cuda", f"{plan.cuda.variant}: {plan.cuda.reason}"),
+        ("gpus", ", ".join(f"{g.name} (sm_{g.capability[0]}{g.capability[1]})" for g in plan.driver.gpus) or "none found"),
+        ("lockfile", f"{plan.lock.path.name} ({plan.lock_source})" if plan.lock else f"none matches: {plan.lock_source}"
+                     + ("" if plan.torch_index == "pypi" else f" with {plan.torch_index}")),
+    ]
+    if plan.lock:
+        rows.append(("packages", f"{len(plan.lock.packages)}, {human_bytes(plan.lock.download_bytes)} to download (less what uv has cached)"))
+    for a in plan.artifacts:
+        where = a.location if a.status != "unreachable" else f"unreachable ({a.error})"
+        rows.append((a.name, f"{a.version} {'required' if a.required else 'optional'}, from {a.status}: {where}"))
+    if plan.to_build:
+        rows.append(("built from source", ", ".join(plan.to_build)))
+    if plan.project:
+        rows.append(("skyrl", f"your checkout {plan.project} (editable)"))
+    reporter.kv_table("Install plan", rows)
+    for w in plan.warnings:
+        reporter.warn(w)
+
+
+def run(args, reporter) -> CommandResult:
+    t0 = time.perf_counter()
+    profile = profiles.load(args.backend)
+    store = Store.for_target(Path(args.venv) if args.venv else default_venv(profile.name))
+    store.check_target(backend=profile.name, force=args.force)
+    uv = Uv.locate()
+
+    quick = _quick_noop(args, profile, store)
+    if quick is not None:
+        reporter.print(f"[green]✓[/] {store.target} already matches {quick['lockfile']}: nothing to do")
+        quick["seconds"] = round(time.perf_counter() - t0, 3)
+        return CommandResult(quick)
+
+    plan = gather_plan(args, uv, profile, store)
+    render_plan(reporter, plan)
+    doc = {"plan": plan.to_json(), "dry_run": bool(args.dry_run)}
+    if args.dry_run:
+        return CommandResult(doc)
+
+    with store.locked(wait=args.wait):
+        for leftover in store.clean_leftovers():
+            reporter.progress(f"removed leftover {leftover} of an interrupted run")
+        store.check_target(backend=profile.name, force=args.force)
+        if not args.force and is_noop(store, profile.name, plan.lock, project=plan.project, find_links=plan.find_links):
+            reporter.print(f"[green]✓[/] {store.target} already matches {plan.lock.path.name}: nothing to do")
+            return CommandResult({**doc, "noop": True, "seconds": round(time.perf_counter() - t0, 3)})
+        result = build(plan, uv, store, progress=reporter.progress, verify=not args.no_verify)
+    doc.update(_result_doc(result, store))
+    doc["seconds"] = round(time.perf_counter() - t0, 2)
+    render_result(reporter, plan, result, store)
+    return CommandResult(doc)
+
+
+def _quick_noop(args, profile, store: Store) -> dict | None:
+    """The fast path of a re-run: the record and the installed files already match the lock."""
+    if args.force or args.dry_run or args.project or args.find_links or args.python or args.cuda:
+        return None
+    rec = store.record()
+    if not rec or rec.get("backend") != profile.name:
+        return None
+    lock_path = Path(args.lock) if args.lock else Path(rec.get("lock", {}).get("path", ""))
+    if not args.lock and lock_path.parent != lockfiles_dir():
+        return None
+    try:
+        lock = load_lock(lock_path, rec["python"]["version"], platform_tag())
+    except Exception:  # noqa: BLE001 - any doubt means: take the full path
+        return None
+    if not is_noop(store, profile.name, lock, project=None, find_links=()):
+        return None
+    return {"noop": True, "venv": str(store.target), "backend": profile.name, "lockfile": str(lock.path),
+            "generation": store.current()}
+
+
+def _result_doc(result, store: Store) -> dict:
+    return {"noop": False, "generation": result.generation, "previous_generation": result.previous,
+            "venv": str(store.target), "path": str(result.path), "lockfile": str(result.lock.path) if result.lock else None,
+            "imports": [r.to_json() for r in result.imports], "pruned": list(result.pruned),
+            "activate": f"source {store.target}/bin/activate", "python": f"{store.target}/bin/python"}
+
+
+def render_result(reporter, plan: InstallPlan, result, store: Store) -> None:
+    for r in result.imports:
+        mark = {"ok": "[green]✓[/]", "skipped": "[dim]-[/]"}.get(r.status, "[red]✗[/]")
+        extra = f" {r.version}" if r.version else ""
+        reporter.print(f"  {mark} import {r.module}{extra}" + (f" [dim]({r.detail})[/]" if r.detail else ""))
+    reporter.print(f"[green]✓[/] {plan.backend} environment ready at {store.target} "
+                   f"(generation {result.generation}, {result.seconds:.1f} s)")
+    reporter.print(f"  activate it with: [bold]source {store.target}/bin/activate[/]")
+    if plan.profile.env:
+        reporter.print("  runtime settings: " + " ".join(f"{k}={v}" for k, v in plan.profile.env.items()))
+    if result.previous is not None:
+        reporter.print(f"  the previous generation {result.previous} is kept: `skyrl-setup rollback --venv {store.target}`")

@@ -1,0 +1,110 @@
+"""Find a Python interpreter of the profile's minor version (3.12).
+
+Order: an explicit --python (a path or a version), uv's own discovery (managed
+interpreters, then PATH), PATH names, pyenv's versions folder, then (if allowed)
+`uv python install`. Each candidate is run to learn what it really is: a pyenv shim
+on PATH can answer for a different version, or fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from skyrl_setup.errors import PreconditionError, UsageError
+
+_QUERY = "import json,sys;print(json.dumps([list(sys.version_info[:3]),sys.executable,sys.implementation.name]))"
+
+
+@dataclass(frozen=True)
+class PythonInfo:
+    version: str  # "3.12.1"
+    path: str
+    source: str  # explicit / uv / PATH / pyenv / uv-install
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    def to_json(self) -> dict:
+        return {"version": self.version, "path": self.path, "source": self.source}
+
+
+def interrogate(path: str, source: str, timeout: float = 10.0) -> PythonInfo | None:
+    try:
+        out = subprocess.run([path, "-c", _QUERY], capture_output=True, text=True, timeout=timeout, check=True)
+        (major, minor, micro), executable, impl = json.loads(out.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if impl != "cpython":
+        return None
+    return PythonInfo(f"{major}.{minor}.{micro}", executable or path, source)
+
+
+def _pyenv_candidates(minor: str) -> list[str]:
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    if not root.is_dir():
+        return []
+
+    def patch(p: Path) -> tuple:
+        tail = p.name[len(minor) + 1 :]
+        return (int(tail),) if tail.isdigit() else (-1,)
+
+    dirs = sorted((d for d in root.glob(f"{minor}.*") if patch(d) != (-1,)), key=patch, reverse=True)
+    return [str(d / "bin" / f"python{minor}") for d in dirs if (d / "bin" / f"python{minor}").exists()]
+
+
+def _uv_find(uv, minor: str) -> list[str]:
+    res = uv.run_quiet(["python", "find", minor], extra_env={"UV_PYTHON_DOWNLOADS": "never"})
+    return [res.stdout.strip()] if res.returncode == 0 and res.stdout.strip() else []
+
+
+def candidates(uv, minor: str) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = [(p, "uv") for p in _uv_find(uv, minor)]
+    for name in (f"python{minor}", "python3", "python"):
+        found = shutil.which(name)
+        if found:
+            seen.append((found, "PATH"))
+    seen += [(p, "pyenv") for p in _pyenv_candidates(minor)]
+    return seen
+
+
+def find_python(uv, minor: str, request: str | None = None, *, allow_download: bool = True) -> PythonInfo:
+    """The interpreter to build with, or PreconditionError (exit 4) saying how to get one."""
+    if request and (os.sep in request or request.startswith(".")):
+        if not Path(request).exists():
+            raise UsageError(f"--python {request}: no such file", "give the path of a python3.12 executable, or a version such as 3.12")
+        info = interrogate(request, "explicit")
+        if info is None:
+            raise UsageError(f"--python {request}: not a working CPython interpreter", "give the path of a python3.12 executable")
+        if info.minor != minor:
+            raise PreconditionError(
+                f"--python {request} is Python {info.version}; SkyRL requires Python {minor}",
+                f"point --python at a Python {minor} interpreter, or omit it to let skyrl-setup find one",
+            )
+        return info
+    if request and request != minor:
+        raise PreconditionError(f"--python {request}: SkyRL requires Python {minor} exactly", f"use --python {minor} or a path")
+
+    tried = []
+    for path, source in candidates(uv, minor):
+        info = interrogate(path, source)
+        tried.append(path)
+        if info and info.minor == minor:
+            return info
+    if allow_download and os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() not in ("never", "manual") and not os.environ.get("UV_OFFLINE"):
+        res = uv.run_quiet(["python", "install", minor])
+        if res.returncode == 0:
+            found = _uv_find(uv, minor)
+            if found and (info := interrogate(found[0], "uv-install")) and info.minor == minor:
+                return info
+    raise PreconditionError(
+        f"no Python {minor} interpreter found (looked at uv's interpreters, PATH and pyenv)",
+        f"install one (`uv python install {minor}`, `pyenv install {minor}`, or your OS package python{minor}) "
+        f"or pass --python /path/to/python{minor}",
+        details={"tried": tried},
+    )

@@ -1,0 +1,195 @@
+"""Where environments live, and how one replaces another without losing anything.
+
+The path the user names (`--venv T`) is a symbolic link to a *generation*: a complete
+venv under the hidden sibling folder `.T.skyrl/`. A new environment is built as a new
+generation beside the current one, at its final path (venvs cannot be moved: their
+scripts carry absolute paths), verified, and only then made current by replacing the
+link with rename(2), which is atomic. The previous generation is kept for rollback.
+
+A generation is complete once its record (skyrl-setup.json) exists; anything else in
+the store that is not current is a leftover of an interrupted run and is removed by the
+next run, under the store's lock (flock: released by the kernel when a process dies,
+so a killed run never leaves a stale lock behind).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from skyrl_setup.errors import BusyError, OperationError, UsageError
+
+RECORD = "skyrl-setup.json"
+GEN_RE = re.compile(r"^gen-(\d{4,})$")
+
+
+def _abs(path: Path) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(path)))
+
+
+@dataclass(frozen=True)
+class Store:
+    target: Path  # the path users activate: a symlink to the current generation
+
+    @classmethod
+    def for_target(cls, target: Path) -> Store:
+        return cls(_abs(target))
+
+    @property
+    def root(self) -> Path:
+        return self.target.parent / f".{self.target.name}.skyrl"
+
+    def generations(self) -> list[int]:
+        if not self.root.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in self.root.iterdir() if (m := GEN_RE.match(p.name)))
+
+    def gen_path(self, n: int) -> Path:
+        return self.root / f"gen-{n:04d}"
+
+    def current(self) -> int | None:
+        """The generation the target points at, or None."""
+        if not self.target.is_symlink():
+            return None
+        dest = Path(os.path.normpath(self.target.parent / os.readlink(self.target)))
+        if dest.parent != self.root or not (m := GEN_RE.match(dest.name)):
+            return None
+        return int(m.group(1))
+
+    def complete(self, n: int) -> bool:
+        return (self.gen_path(n) / RECORD).is_file()
+
+    def record(self, n: int | None = None) -> dict | None:
+        n = self.current() if n is None else n
+        if n is None:
+            return None
+        try:
+            return json.loads((self.gen_path(n) / RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def check_target(self, *, backend: str, force: bool) -> None:
+        """Refuse a target that holds something this tool did not make (exit 2)."""
+        t = self.target
+        if t.is_symlink():
+            if self.current() is None:
+                raise UsageError(f"{t} is a link that skyrl-setup did not make", "choose another --venv, or remove the link yourself")
+            rec = self.record()
+            if rec and rec.get("backend") != backend and not force:
+                raise UsageError(
+                    f"{t} holds a {rec.get('backend')} environment, not {backend}",
+                    f"use another --venv for {backend}, or --force to replace it (the old one is kept for rollback)",
+                )
+            return
+        if not t.exists():
+            if t.parent.exists() and not t.parent.is_dir():
+                raise UsageError(f"{t.parent} is not a directory", "choose a --venv inside a directory")
+            return
+        if t.is_dir() and not any(t.iterdir()):
+            return
+        what = "a directory with files" if t.is_dir() else "a file"
+        raise UsageError(f"{t} is {what} that skyrl-setup did not make; it is never deleted",
+                         "choose another --venv (or empty that directory yourself)")
+
+    @contextmanager
+    def locked(self, *, wait: bool = False):
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                raise BusyError(f"another skyrl-setup (pid {holder}) is working on {self.target}",
+                                "wait for it to finish, or pass --wait to queue behind it") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield self
+        finally:
+            os.close(fd)
+
+    def clean_leftovers(self) -> list[str]:
+        """Remove incomplete generations and temporary links. Call under the lock."""
+        removed = []
+        if not self.root.is_dir():
+            return removed
+        cur = self.current()
+        for p in self.root.iterdir():
+            m = GEN_RE.match(p.name)
+            if m and int(m.group(1)) != cur and not (p / RECORD).is_file():
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p.name)
+        for p in self.target.parent.glob(f".{self.target.name}.swap-*"):
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+        return removed
+
+    def new_generation(self) -> tuple[int, Path]:
+        n = max(self.generations(), default=0) + 1
+        path = self.gen_path(n)
+        if path.exists():
+            shutil.rmtree(path)
+        return n, path
+
+    def write_record(self, n: int, record: dict) -> None:
+        path = self.gen_path(n) / RECORD
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def swap_to(self, n: int) -> None:
+        """Point the target at generation n, atomically."""
+        if not self.complete(n):
+            raise OperationError(f"generation {n} of {self.target} is incomplete", "re-run the install")
+        if self.target.exists() and not self.target.is_symlink():
+            self.target.rmdir()  # check_target allowed only an empty directory
+        tmp = self.target.parent / f".{self.target.name}.swap-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(os.path.relpath(self.gen_path(n), self.target.parent), tmp)
+        os.replace(tmp, self.target)
+        _fsync_dir(self.target.parent)
+
+    def discard(self, n: int) -> None:
+        if n != self.current():
+            shutil.rmtree(self.gen_path(n), ignore_errors=True)
+
+    def prune(self, keep: int = 3) -> list[int]:
+        """Keep the current generation and the newest `keep - 1` others."""
+        cur = self.current()
+        others = [g for g in self.generations() if g != cur and self.complete(g)]
+        drop = others[: max(0, len(others) - (keep - 1))]
+        for g in drop:
+            shutil.rmtree(self.gen_path(g), ignore_errors=True)
+        return drop
+
+    def previous(self) -> int | None:
+        cur = self.current()
+        older = [g for g in self.generations() if self.complete(g) and (cur is None or g < cur)]
+        return older[-1] if older else None
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,171 @@
+"""Build an environment from a plan: a new generation, uv sync, settings, verify, swap.
+
+Everything before `store.swap_to` happens inside a generation the target does not point
+at; any failure (or a kill) there leaves the current environment exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from skyrl_setup import __version__, locking, mirrors
+from skyrl_setup.envstore import Store, now_iso
+from skyrl_setup.errors import OperationError
+from skyrl_setup.lockfile import Lock
+from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.plan import InstallPlan
+from skyrl_setup.uvtool import Uv
+from skyrl_setup.verify import ImportResult, venv_python, verify_imports
+from skyrl_setup.venvinfo import installed_versions
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    generation: int
+    path: Path
+    noop: bool
+    imports: tuple[ImportResult, ...] = ()
+    lock: Lock | None = None
+    seconds: float = 0.0
+    previous: int | None = None
+    pruned: tuple[int, ...] = field(default=())
+
+
+def write_runtime_settings(venv: Path, env: dict[str, str], backend: str) -> None:
+    """Make the profile's runtime variables part of the environment.
+
+    `source bin/activate` exports them; a .pth file sets them as defaults in every
+    interpreter of the venv, so processes that never source activate (Ray workers started
+    through py_executable, say) get them too, while a value the user set still wins.
+    """
+    if not env:
+        return
+    block = [f"# >>> skyrl-setup: runtime settings of the {backend} profile >>>"]
+    block += [f"export {k}={json.dumps(v)}" for k, v in sorted(env.items())]
+    block.append("# <<< skyrl-setup <<<")
+    with open(venv / "bin" / "activate", "a", encoding="utf-8") as fh:
+        fh.write("\n" + "\n".join(block) + "\n")
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    line = "import os; " + "; ".join(f"os.environ.setdefault({k!r}, {v!r})" for k, v in sorted(env.items()))
+    (site / "skyrl_setup_env.pth").write_text(line + "\n", encoding="utf-8")
+
+
+def matches_lock(venv: Path, lock: Lock) -> bool:
+    installed = installed_versions(venv)
+    if installed is None:
+        return False
+    wanted = {p.name: p.version for p in lock.packages}
+    extra = {n for n in installed if n not in wanted}
+    return all(installed.get(n) == v for n, v in wanted.items()) and extra <= {"flash-attn"} | {n for n in extra if n.startswith("skyrl-")}
+
+
+def is_noop(store: Store, plan_backend: str, lock: Lock | None, *, project: Path | None, find_links: tuple) -> bool:
+    rec = store.record()
+    if not rec or lock is None or project or find_links:
+        return False
+    if rec.get("backend") != plan_backend or rec.get("lock", {}).get("sha256") != lock.sha256:
+        return False
+    return matches_lock(store.target, lock)
+
+
+def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify: bool = True,
+          action: str = "install", record_extra: dict | None = None) -> BuildResult:
+    t0 = time.perf_counter()
+    previous = store.current()
+    n, gen = store.new_generation()
+    try:
+        py = venv_python(gen)
+        progress(f"creating generation {n} with Python {plan.python.version}")
+        uv.run(["venv", str(gen), "--python", plan.python.path, "--prompt", f"skyrl-{plan.backend}", "--quiet"],
+               what="creating the virtual environment", extra_env={"UV_PYTHON_DOWNLOADS": "never"})
+        lock = plan.lock
+        if lock is None:
+            progress(f"resolving {plan.backend} for {plan.cuda.variant} (no committed lockfile matches)")
+            extra = tuple(f"{a.name} @ {Path(a.location).as_uri() if a.status == 'find-links' else a.location}"
+                          for a in plan.artifacts if a.required)
+            out = locking.compile_lock(uv, plan.profile, variant=plan.cuda.variant, platform=plan.platform,
+                                       output=gen / "pylock.resolved.toml", extra_requirements=extra,
+                                       find_links=plan.find_links, on_line=progress)
+            lock = load_lock(out, plan.python.version)
+        progress(f"installing {len(lock.packages)} packages from {lock.path.name}")
+        sync_path = _mirrored(lock.path, gen)
+        sync = ["pip", "sync", str(sync_path), "--python", str(py), "--preview-features", "pylock"]
+        for d in plan.find_links:
+            sync += ["--find-links", str(d)]
+        uv.run(sync, what=f"installing {lock.path.name}", on_line=progress)
+        _install_optional(uv, plan, py, progress)
+        if plan.project:
+            progress(f"installing your SkyRL checkout {plan.project} (editable)")
+            uv.run(["pip", "install", "--python", str(py), "--no-deps", "-e", str(plan.project)],
+                   what=f"installing {plan.project}")
+        write_runtime_settings(gen, plan.profile.env, plan.backend)
+        imports: tuple[ImportResult, ...] = ()
+        if verify:
+            progress("verifying: importing " + ", ".join(plan.profile.modules))
+            imports = tuple(verify_imports(py, plan.profile.modules, plan.profile.gpu_modules,
+                                           have_driver=plan.driver.version is not None and plan.driver.source != "override"))
+            failed = [r for r in imports if r.status == "error"]
+            if failed:
+                raise OperationError(
+                    f"verification failed: import {failed[0].module}: {failed[0].detail}",
+                    "the previous environment is unchanged; see `skyrl-setup doctor` and the import errors above",
+                    details={"imports": [r.to_json() for r in imports]},
+                )
+        store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra))
+    except BaseException:
+        store.discard(n)
+        raise
+    store.swap_to(n)
+    pruned = tuple(store.prune())
+    return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, previous, pruned)
+
+
+def _mirrored(lock_path: Path, gen: Path) -> Path:
+    """The lock with its URLs mapped to the configured mirrors (hashes unchanged)."""
+    pairs = mirrors.mapping()
+    if not pairs:
+        return lock_path
+    text = lock_path.read_text(encoding="utf-8")
+    new = mirrors.rewrite_lock_text(text, pairs)
+    if new == text:
+        return lock_path
+    out = gen / "pylock.mirrored.toml"
+    out.write_text(new, encoding="utf-8")
+    return out
+
+
+def _install_optional(uv: Uv, plan: InstallPlan, py: Path, progress: Progress) -> None:
+    for a in plan.artifacts:
+        if a.required or a.status == "unreachable":
+            continue
+        progress(f"installing {a.name} {a.version} from {a.status}")
+        # --no-deps: the lock already holds what these wheels need (torch, einops via transformers...).
+        uv.run(["pip", "install", "--python", str(py), "--no-deps", a.location], what=f"installing {a.name}")
+
+
+def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: Store,
+            imports: tuple[ImportResult, ...], action: str, extra: dict | None) -> dict:
+    old = store.record(previous) if previous is not None else None
+    history = list(old.get("history", [])) if old and old.get("backend") == plan.backend else []
+    history.append({"time": now_iso(), "action": action, "generation": n, "from_generation": previous,
+                    "lock_sha256": lock.sha256, **(extra or {})})
+    return {
+        "tool": "skyrl-setup", "tool_version": __version__, "backend": plan.backend, "generation": n,
+        "created": now_iso(), "profile": str(plan.profile.path),
+        "lock": {"path": str(lock.path), "sha256": lock.sha256, "source": plan.lock_source},
+        "python": plan.python.to_json(),
+        "cuda": {"variant": plan.cuda.variant, "driver": plan.driver.version, "reason": plan.cuda.reason},
+        "packages": lock.versions(), "env": dict(plan.profile.env),
+        "artifacts": [a.to_json() for a in plan.artifacts],
+        "project": str(plan.project) if plan.project else None,
+        "imports": [r.to_json() for r in imports],
+        "history": history[-50:],
+        "pid": os.getpid(),
+    }

@@ -1,0 +1,155 @@
+"""PEP 751 lockfiles (pylock.toml, as written by `uv pip compile --format pylock.toml`).
+
+Reading a lock is pure: which packages apply to the target (markers evaluated for
+Python 3.12 on the target platform), which wheel each one takes, how much that
+downloads, and which packages have no wheel and would be built from source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging import tags
+from packaging.markers import InvalidMarker, Marker
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from skyrl_setup._toml import toml_reader
+from skyrl_setup.errors import UsageError
+
+NAME_RE = re.compile(r"^pylock(\.[^.]+)?\.toml$")
+
+
+class LockError(UsageError):
+    pass
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str
+    version: str
+    url: str | None  # the artifact chosen for the target, if any
+    size: int  # bytes to download, 0 when unknown
+    source: str  # wheel / sdist / directory / vcs / archive
+    sha256: str | None = None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "version": self.version, "source": self.source, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Lock:
+    path: Path
+    sha256: str
+    packages: tuple[LockedPackage, ...]
+    requires_python: str | None
+    tool: dict  # the [tool.skyrl-setup] table, if the lock carries one
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(p.size for p in self.packages)
+
+    @property
+    def from_source(self) -> tuple[LockedPackage, ...]:
+        return tuple(p for p in self.packages if p.source == "sdist")
+
+    def versions(self) -> dict[str, str]:
+        return {p.name: p.version for p in self.packages}
+
+
+def lock_name(backend: str, variant: str, platform: str) -> str:
+    """pylock.<backend>-<variant>-<platform>.toml: PEP 751 allows no dot inside the name."""
+    return f"pylock.{backend}-{variant}-{platform.replace('.', '_')}.toml"
+
+
+def target_environment(python_full: str, platform: str) -> dict[str, str]:
+    system, _, machine = platform.partition("_")
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": python_full,
+        "os_name": "posix",
+        "platform_machine": machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": system.capitalize(),
+        "platform_version": "",
+        "python_full_version": python_full,
+        "python_version": ".".join(python_full.split(".")[:2]),
+        "sys_platform": system,
+        "extra": "",
+    }
+
+
+def supported_tags(python_full: str, platform: str) -> list[tags.Tag]:
+    major, minor = (int(x) for x in python_full.split(".")[:2])
+    _, _, machine = platform.partition("_")
+    plats = [f"manylinux_2_{v}_{machine}" for v in range(40, 16, -1)]
+    plats += [f"manylinux2014_{machine}", f"manylinux2010_{machine}", f"manylinux1_{machine}", platform]
+    return list(tags.cpython_tags((major, minor), platforms=plats)) + list(tags.compatible_tags((major, minor), platforms=plats))
+
+
+def _pick_wheel(wheels: list[dict], ranks: dict[tags.Tag, int]) -> dict | None:
+    best, best_rank = None, None
+    for w in wheels:
+        filename = (w.get("name") or w.get("url", "")).rsplit("/", 1)[-1]
+        try:
+            _, _, _, wtags = parse_wheel_filename(filename.split("#")[0])
+        except InvalidWheelFilename:
+            continue
+        rank = min((ranks[t] for t in wtags if t in ranks), default=None)
+        if rank is not None and (best_rank is None or rank < best_rank):
+            best, best_rank = w, rank
+    return best
+
+
+def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64") -> Lock:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LockError(f"lockfile {path}: cannot read ({exc.strerror or exc})", "check the path given with --lock") from None
+    try:
+        doc = toml_reader.loads(data.decode("utf-8"))
+    except (toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LockError(f"lockfile {path}: not valid TOML ({exc})", "regenerate it with `skyrl-setup lock`") from None
+    if not isinstance(doc.get("lock-version"), str) or not isinstance(doc.get("packages"), list):
+        raise LockError(f"lockfile {path}: not a PEP 751 lock (no lock-version or packages)", "regenerate it with `skyrl-setup lock`")
+    env = target_environment(python_full, platform)
+    ranks = {t: i for i, t in enumerate(supported_tags(python_full, platform))}
+    out = []
+    for i, pkg in enumerate(doc["packages"]):
+        if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str):
+            raise LockError(f"lockfile {path}: packages[{i}] has no name", "regenerate it with `skyrl-setup lock`")
+        marker = pkg.get("marker")
+        try:
+            if marker and not Marker(marker).evaluate(env):
+                continue
+        except InvalidMarker:
+            raise LockError(f"lockfile {path}: packages[{i}] ({pkg['name']}) has an invalid marker", "regenerate it") from None
+        name, version = canonicalize_name(pkg["name"]), str(pkg.get("version", ""))
+        wheel = _pick_wheel(pkg.get("wheels") or [], ranks)
+        if wheel:
+            out.append(LockedPackage(name, version, wheel.get("url"), int(wheel.get("size") or 0), "wheel",
+                                     (wheel.get("hashes") or {}).get("sha256")))
+        elif isinstance(pkg.get("sdist"), dict):
+            sd = pkg["sdist"]
+            out.append(LockedPackage(name, version, sd.get("url"), int(sd.get("size") or 0), "sdist",
+                                     (sd.get("hashes") or {}).get("sha256")))
+        else:
+            kind = next((k for k in ("directory", "vcs", "archive") if k in pkg), "unknown")
+            out.append(LockedPackage(name, version, None, 0, kind))
+    tool = (doc.get("tool") or {}).get("skyrl-setup") or {}
+    return Lock(path, hashlib.sha256(data).hexdigest(), tuple(out), doc.get("requires-python"), tool)
+
+
+def append_tool_table(path: Path, meta: dict[str, str]) -> None:
+    """Record which profile a lock was made from, in PEP 751's [tool] table."""
+    lines = ["", "[tool.skyrl-setup]"] + [f'{k} = "{v}"' for k, v in meta.items()]
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def profile_fingerprint(requirements: list[str], excludes: tuple[str, ...], exclude_newer: str | None, index: str) -> str:
+    text = "\n".join(sorted(requirements)) + f"\n--excludes {sorted(excludes)}\n--exclude-newer {exclude_newer}\n--index {index}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

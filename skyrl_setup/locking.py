@@ -1,0 +1,55 @@
+"""Resolve a profile into a PEP 751 lock with `uv pip compile`.
+
+Used by `skyrl-setup lock` to write the committed lockfiles, and by install when no
+lockfile matches the host (another CUDA variant, a profile whose torch builds live only
+on PyTorch's index): then the lock is made at install time, into the new generation.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from skyrl_setup import __version__
+from skyrl_setup.lockfile import append_tool_table, profile_fingerprint
+from skyrl_setup.profiles import Profile
+from skyrl_setup.uvtool import Uv
+
+
+def uv_platform(platform: str) -> str:
+    _, _, machine = platform.partition("_")
+    return f"{machine}-manylinux_2_28"
+
+
+def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, output: Path,
+                 extra_requirements: tuple[str, ...] = (), find_links: tuple[Path, ...] = (),
+                 with_skyrl: bool = True, on_line=None) -> Path:
+    reqs = profile.requirements(with_skyrl=with_skyrl) + list(extra_requirements)
+    index = profile.index_for(variant)
+    with tempfile.TemporaryDirectory(prefix="skyrl-setup-lock-") as tmp:
+        req_file = Path(tmp) / "requirements.in"
+        req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
+        args = ["pip", "compile", str(req_file), "--format", "pylock.toml", "-o", str(output),
+                "--python-version", profile.python, "--python-platform", uv_platform(platform),
+                "--preview-features", "pylock", "--quiet",
+                "--custom-compile-command", f"skyrl-setup lock --backend {profile.name} --cuda {variant} --platform {platform}"]
+        if profile.excludes:
+            excl = Path(tmp) / "excludes.txt"
+            excl.write_text("\n".join(profile.excludes) + "\n", encoding="utf-8")
+            args += ["--excludes", str(excl)]
+        if profile.exclude_newer:
+            args += ["--exclude-newer", profile.exclude_newer]
+        if index != "pypi":
+            # The torch family's CUDA builds live on this index; best-match lets a local version
+            # such as 2.7.0+cu128 there win over PyPI's 2.7.0, while other packages still come from PyPI.
+            args += ["--index", index, "--index-strategy", "unsafe-best-match"]
+        for d in find_links:
+            args += ["--find-links", str(d)]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        uv.run(args, what=f"resolving the {profile.name} profile ({variant}, {platform})", on_line=on_line)
+    append_tool_table(output, {
+        "backend": profile.name, "cuda": variant, "platform": platform, "python": profile.python,
+        "profile-fingerprint": profile_fingerprint(reqs, profile.excludes, profile.exclude_newer, index),
+        "tool-version": __version__,
+    })
+    return output

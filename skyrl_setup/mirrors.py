@@ -1,0 +1,64 @@
+"""Map upstream URLs (PyPI's files, PyTorch's index, GitHub release assets) to mirrors.
+
+Sources, most specific first: --mirror FROM=TO flags, SKYRL_SETUP_MIRRORS ("FROM=TO"
+pairs separated by spaces, commas or semicolons), then `[mirrors]` in
+<user config dir>/skyrl-setup/mirrors.toml. The longest matching prefix wins. Lockfile
+URLs are rewritten the same way; their hashes stay, so a mirror serving other bytes is
+refused by uv.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from platformdirs import user_config_dir
+
+from skyrl_setup._toml import toml_reader
+from skyrl_setup.errors import UsageError
+
+_flag_pairs: list[tuple[str, str]] = []
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("SKYRL_SETUP_CONFIG_DIR") or user_config_dir("skyrl-setup")) / "mirrors.toml"
+
+
+def _parse_pair(text: str, where: str) -> tuple[str, str]:
+    src, sep, dst = text.partition("=")
+    if not sep or not src.strip() or not dst.strip():
+        raise UsageError(f"{where}: {text!r} is not FROM=TO", "write mirrors as https://upstream/prefix=https://mirror/prefix")
+    return src.strip(), dst.strip()
+
+
+def set_flag_mirrors(pairs: list[str] | None) -> None:
+    _flag_pairs[:] = [_parse_pair(p, "--mirror") for p in pairs or ()]
+
+
+def mapping() -> list[tuple[str, str]]:
+    pairs = list(_flag_pairs)
+    env = os.environ.get("SKYRL_SETUP_MIRRORS", "")
+    pairs += [_parse_pair(p, "SKYRL_SETUP_MIRRORS") for p in re.split(r"[\s,;]+", env) if p]
+    cfg = config_path()
+    if cfg.is_file():
+        try:
+            doc = toml_reader.loads(cfg.read_text(encoding="utf-8"))
+        except (OSError, toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{cfg}: not valid TOML ({exc})", "fix or remove the mirrors file") from None
+        table = doc.get("mirrors", {})
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise UsageError(f"{cfg}: [mirrors] must map URL prefixes to URL strings", "see README, 'Mirrors'")
+        pairs += list(table.items())
+    return pairs
+
+
+def rewrite(url: str, pairs: list[tuple[str, str]] | None = None) -> str:
+    pairs = mapping() if pairs is None else pairs
+    best = max((p for p in pairs if url.startswith(p[0])), key=lambda p: len(p[0]), default=None)
+    return best[1] + url[len(best[0]):] if best else url
+
+
+def rewrite_lock_text(text: str, pairs: list[tuple[str, str]]) -> str:
+    """Rewrite every `url = "..."` in a pylock.toml."""
+    return re.sub(r'(url = ")([^"]+)(")', lambda m: m.group(1) + rewrite(m.group(2), pairs) + m.group(3), text)

@@ -1,0 +1,95 @@
+"""The install plan: every decision made before anything is downloaded, as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from skyrl_setup.artifacts import ArtifactPlan
+from skyrl_setup.cuda_policy import VariantChoice
+from skyrl_setup.detect.gpu import DriverInfo
+from skyrl_setup.detect.python import PythonInfo
+from skyrl_setup.errors import OperationError, PreconditionError
+from skyrl_setup.lockfile import Lock
+from skyrl_setup.profiles import Profile
+from skyrl_setup.redact import redact
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    profile: Profile
+    target: Path
+    platform: str  # linux_x86_64
+    python: PythonInfo
+    driver: DriverInfo
+    cuda: VariantChoice
+    lock: Lock | None  # None: resolved at install time
+    lock_source: str
+    torch_index: str  # "pypi" or the URL of the torch-family index
+    artifacts: tuple[ArtifactPlan, ...]
+    project: Path | None
+    find_links: tuple[Path, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def backend(self) -> str:
+        return self.profile.name
+
+    @property
+    def to_build(self) -> list[str]:
+        built = [p.name for p in self.lock.from_source] if self.lock else []
+        return sorted(set(built) | set(self.profile.build_from_source if self.lock is None else ()))
+
+    def to_json(self) -> dict:
+        return {
+            "backend": self.backend,
+            "venv": str(self.target),
+            "platform": self.platform,
+            "python": {"version": self.python.version, "path": self.python.path, "source": self.python.source},
+            "cuda": {"variant": self.cuda.variant, "driver": self.driver.version, "reason": self.cuda.reason,
+                     "driver_source": self.driver.source},
+            "gpus": [g.to_json() for g in self.driver.gpus],
+            "lockfile": str(self.lock.path) if self.lock else None,
+            "lock_sha256": self.lock.sha256 if self.lock else None,
+            "lock_source": self.lock_source,
+            "torch_index": redact(self.torch_index),
+            "packages": [{"name": p.name, "version": p.version} for p in self.lock.packages] if self.lock else [],
+            "package_count": len(self.lock.packages) if self.lock else None,
+            "download_bytes": self.lock.download_bytes if self.lock else None,
+            "build_from_source": self.to_build,
+            "artifacts": [a.to_json() for a in self.artifacts],
+            "project": str(self.project) if self.project else None,
+            "warnings": list(self.warnings),
+            "env": dict(self.profile.env),
+        }
+
+
+def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonInfo, driver: DriverInfo, cuda: VariantChoice,
+              lock: Lock | None, lock_source: str, artifacts: tuple[ArtifactPlan, ...], project: Path | None,
+              find_links: tuple[Path, ...], require_gpu: bool) -> InstallPlan:
+    """Combine detection results into a plan, or raise the precondition that stops it."""
+    if cuda.error:
+        raise PreconditionError(cuda.error, "upgrade the NVIDIA driver (see `skyrl-setup doctor`), or pick another --cuda variant")
+    if require_gpu and (driver.version is None or (driver.source != "override" and not driver.gpus)):
+        raise PreconditionError("no NVIDIA GPU found and --require-gpu was given",
+                                "run on a GPU node, check `nvidia-smi`, or drop --require-gpu to build on a CPU host")
+    missing = [a for a in artifacts if a.required and a.status == "unreachable"]
+    if missing:
+        a = missing[0]
+        raise OperationError(
+            f"{a.name} {a.version} is required and cannot be fetched from {redact(a.url)} ({a.error})",
+            f"download that file on a machine that can reach it and pass its folder with --find-links DIR",
+            details={"artifacts": [m.to_json() for m in missing]},
+        )
+    warnings = list(cuda.warnings)
+    for a in artifacts:
+        if not a.required and a.status == "unreachable":
+            warnings.append(f"optional {a.name} {a.version} skipped: {redact(a.url)} unreachable ({a.error}); "
+                            f"supply it with --find-links DIR")
+    if lock is not None and lock.from_source:
+        names = ", ".join(p.name for p in lock.from_source)
+        warnings.append(f"built from source (no wheel in the lock for this platform): {names}")
+    if lock is not None and lock.tool.get("python") and lock.tool["python"] != python.minor:
+        warnings.append(f"lockfile was made for Python {lock.tool['python']}, building with {python.version}")
+    return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant),
+                       artifacts, project, find_links, tuple(warnings))

@@ -1,0 +1,246 @@
+"""Backend profiles: data in profiles/<backend>.toml, validated into frozen dataclasses.
+
+A profile names the pins of one backend (torch, the inference engine and its kernels,
+SkyRL's own packages), the CUDA variants it supports and where each variant's torch
+builds come from, what to import to verify an environment, and the runtime settings
+the backend needs. Validation errors name the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from skyrl_setup._toml import toml_reader
+from skyrl_setup.errors import UsageError
+from skyrl_setup.resources import profiles_dir
+
+VARIANT_RE = re.compile(r"^(cpu|cu\d{3})$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ProfileError(UsageError):
+    pass
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A component served outside the package indexes (a GitHub release asset, say)."""
+
+    name: str
+    version: str
+    url: str  # a template: {version} {cuda_major} {torch_mm} {abi} {py}
+    required: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    path: Path
+    summary: str
+    python: str  # "3.12": the minor version every environment must run
+    torch: str
+    variants: tuple[str, ...]  # supported CUDA variants, preferred first
+    torch_index: dict[str, str]  # variant -> "pypi" or an index URL
+    packages: dict[str, str]  # canonical name -> specifier (may be "")
+    main_packages: tuple[str, ...]  # what `profiles` shows first
+    skyrl: dict[str, str]
+    excludes: tuple[str, ...]
+    exclude_newer: str | None
+    modules: tuple[str, ...]
+    gpu_modules: tuple[str, ...]  # import only where a GPU driver is present
+    env: dict[str, str]
+    min_compute_capability: float
+    attention: dict[str, str]  # "9.0" / "8" / "default" -> advice
+    artifacts: tuple[Artifact, ...] = ()
+    build_from_source: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def requirements(self, *, with_skyrl: bool = True) -> list[str]:
+        reqs = [f"{n}{s}" for n, s in self.packages.items()]
+        if with_skyrl:
+            reqs += [f"{n}{s}" for n, s in self.skyrl.items()]
+        return reqs
+
+    def index_for(self, variant: str) -> str:
+        from skyrl_setup.mirrors import rewrite
+
+        url = self.torch_index.get(variant, "pypi")
+        return url if url == "pypi" else rewrite(url)
+
+    def attention_for(self, capability: tuple[int, int]) -> str:
+        major, minor = capability
+        for key in (f"{major}.{minor}", f"{major}"):
+            if key in self.attention:
+                return self.attention[key]
+        return self.attention.get("default", "")
+
+    def summary_json(self) -> dict:
+        return {
+            "name": self.name,
+            "python": self.python,
+            "torch": self.torch,
+            "cuda": list(self.variants),
+            "packages": {n: self.packages[n] for n in self.packages},
+            "skyrl": dict(self.skyrl),
+            "summary": self.summary,
+        }
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in profiles_dir().glob("*.toml"))
+
+
+def load(name_or_path: str) -> Profile:
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = profiles_dir() / f"{name_or_path}.toml"
+        if not path.is_file():
+            names = ", ".join(available()) or "none found"
+            raise UsageError(
+                f"unknown backend {name_or_path!r}",
+                f"choose one of: {names} (see `skyrl-setup profiles`)",
+            )
+    try:
+        raw = toml_reader.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read ({exc.strerror})", "check the file's path and permissions") from exc
+    except (toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: not valid TOML ({exc})", "fix the syntax at the position named") from exc
+    return parse(raw, path)
+
+
+def load_all() -> list[Profile]:
+    return [load(n) for n in available()]
+
+
+class _Reader:
+    """Typed access to a TOML table that reports `file: key 'a.b': reason`."""
+
+    def __init__(self, raw: dict, path: Path):
+        self.raw, self.path = raw, path
+
+    def fail(self, key: str, reason: str) -> ProfileError:
+        return ProfileError(f"{self.path}: key {key!r}: {reason}", "fix the profile, or restore it from the release")
+
+    def get(self, key: str, kind: type | tuple, default=...):
+        node = self.raw
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if default is ...:
+                    raise self.fail(key, "missing")
+                return default
+            node = node[part]
+        if not isinstance(node, kind) or (kind is not bool and isinstance(node, bool)):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(key, f"expected {names}, found {type(node).__name__}")
+        return node
+
+    def str_list(self, key: str, default=()) -> tuple[str, ...]:
+        items = self.get(key, list, list(default))
+        if not all(isinstance(i, str) for i in items):
+            raise self.fail(key, "expected a list of strings")
+        return tuple(items)
+
+    def str_table(self, key: str) -> dict[str, str]:
+        table = self.get(key, dict, {})
+        for k, v in table.items():
+            if not isinstance(v, str):
+                raise self.fail(f"{key}.{k}", f"expected a string, found {type(v).__name__}")
+        return dict(table)
+
+    def requirements(self, key: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, spec in self.str_table(key).items():
+            try:
+                req = Requirement(f"{name}{spec}")
+            except InvalidRequirement as exc:
+                raise self.fail(f"{key}.{name}", f"not a valid requirement ({exc})") from None
+            canon = canonicalize_name(req.name)
+            if canon in out:
+                raise self.fail(f"{key}.{name}", "listed twice")
+            out[canon] = spec
+        return out
+
+
+def parse(raw: dict, path: Path) -> Profile:
+    r = _Reader(raw, path)
+    name = r.get("name", str)
+    if name != path.stem:
+        raise r.fail("name", f"{name!r} does not match the file name {path.stem!r}")
+    python = r.get("python", str)
+    if not re.fullmatch(r"3\.\d+", python):
+        raise r.fail("python", f"{python!r} is not a minor version like '3.12'")
+    torch = r.get("torch", str)
+    try:
+        Version(torch)
+    except InvalidVersion:
+        raise r.fail("torch", f"{torch!r} is not a version") from None
+    variants = r.str_list("cuda.variants")
+    if not variants:
+        raise r.fail("cuda.variants", "lists no CUDA variant")
+    for v in variants:
+        if not VARIANT_RE.match(v):
+            raise r.fail("cuda.variants", f"{v!r} is not a variant like 'cu128'")
+    torch_index = r.str_table("cuda.torch_index")
+    for v, url in torch_index.items():
+        if url != "pypi" and not url.startswith(("http://", "https://", "file://")):
+            raise r.fail(f"cuda.torch_index.{v}", f"{url!r} is neither 'pypi' nor a URL")
+    packages = r.requirements("packages")
+    if "torch" not in packages:
+        raise r.fail("packages", "does not pin torch")
+    main = r.str_list("main_packages", default=list(packages)[:4])
+    for m in main:
+        if canonicalize_name(m) not in packages:
+            raise r.fail("main_packages", f"{m!r} is not in [packages]")
+    env = r.str_table("env")
+    for k in env:
+        if not ENV_NAME_RE.match(k):
+            raise r.fail(f"env.{k}", "not a valid environment variable name")
+    attention = r.str_table("gpu.attention")
+    cc = r.get("gpu.min_compute_capability", (int, float), 7.0)
+    artifacts = []
+    for i, item in enumerate(r.get("artifacts", list, [])):
+        if not isinstance(item, dict):
+            raise r.fail(f"artifacts[{i}]", "expected a table")
+        a = _Reader(item, path)
+        try:
+            artifacts.append(
+                Artifact(
+                    name=canonicalize_name(a.get("name", str)),
+                    version=a.get("version", str),
+                    url=a.get("url", str),
+                    required=a.get("required", bool, False),
+                    reason=a.get("reason", str, ""),
+                )
+            )
+        except ProfileError as exc:
+            raise r.fail(f"artifacts[{i}]", exc.message.split(": ", 1)[1]) from None
+    return Profile(
+        name=name,
+        path=path,
+        summary=r.get("summary", str, ""),
+        python=python,
+        torch=torch,
+        variants=variants,
+        torch_index=torch_index,
+        packages=packages,
+        main_packages=tuple(canonicalize_name(m) for m in main),
+        skyrl=r.requirements("skyrl"),
+        excludes=tuple(canonicalize_name(e) for e in r.str_list("excludes")),
+        exclude_newer=r.get("exclude_newer", str, None),
+        modules=r.str_list("verify.modules"),
+        gpu_modules=r.str_list("verify.gpu_modules"),
+        env=env,
+        min_compute_capability=float(cc),
+        attention=attention,
+        artifacts=tuple(artifacts),
+        build_from_source=tuple(canonicalize_name(b) for b in r.str_list("build.from_source")),
+        notes=r.str_list("notes"),
+    )

@@ -1,0 +1,146 @@
+"""uv behind one small class: locate it, check its version, run it, log everything.
+
+The binary comes from the `uv` package (uv.find_uv_bin()), never from PATH unless the
+user asks with SKYRL_SETUP_UV. uv's own settings (UV_CACHE_DIR, UV_INDEX_URL,
+UV_LINK_MODE, ...) pass through untouched. A failure becomes one line naming the cause
+plus the path of a log holding uv's full output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from packaging.version import Version
+from platformdirs import user_log_dir
+
+from skyrl_setup.errors import ConflictError, OperationError, PreconditionError
+from skyrl_setup.redact import redact
+
+MIN_VERSION = Version("0.9.0")
+BAD_VERSIONS = {Version("0.8.0"), Version("0.8.1"), Version("0.8.2")}  # broke SkyRL installs
+
+
+def log_dir() -> Path:
+    path = Path(os.environ.get("SKYRL_SETUP_LOG_DIR") or user_log_dir("skyrl-setup"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class UvResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    log: Path | None = None
+
+
+def short_cause(stderr: str) -> str:
+    """uv's explanation reduced to its cause, independent of its box-drawing layout."""
+    text = redact(stderr)
+    if "╰─▶" in text:
+        tail = text.split("╰─▶", 1)[1]
+        lines = [ln.strip(" │╰─▶×") for ln in tail.splitlines()]
+        joined = " ".join(ln for ln in lines if ln and not ln.startswith("hint:"))
+        return re.split(r"(?<=[a-z0-9`]\.)\s", joined, maxsplit=1)[0]
+    caused = [ln.strip() for ln in text.splitlines() if "Caused by:" in ln]
+    errors = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("error:", "×"))]
+    parts = [e.lstrip("× ").removeprefix("error: ") for e in errors[:1]]
+    if caused:
+        parts.append(caused[-1].split("Caused by:", 1)[1].strip())
+    if parts:
+        return ": ".join(parts)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "uv failed with no message"
+
+
+class Uv:
+    def __init__(self, binary: str):
+        self.binary = binary
+        self._version: Version | None = None
+
+    @classmethod
+    def locate(cls) -> Uv:
+        explicit = os.environ.get("SKYRL_SETUP_UV")
+        if explicit:
+            uv = cls(explicit)
+        else:
+            try:
+                from uv import find_uv_bin
+                uv = cls(find_uv_bin())
+            except (ImportError, FileNotFoundError) as exc:
+                raise PreconditionError(
+                    f"the uv binary is missing ({exc})", "reinstall skyrl-setup (`pip install --force-reinstall skyrl-setup`) or set SKYRL_SETUP_UV=/path/to/uv"
+                ) from None
+        uv.check_version()
+        return uv
+
+    @property
+    def version(self) -> Version:
+        if self._version is None:
+            try:
+                out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=30).stdout
+                self._version = Version(out.split()[1])
+            except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+                raise PreconditionError(f"cannot run uv at {self.binary}", "reinstall skyrl-setup or set SKYRL_SETUP_UV") from None
+        return self._version
+
+    def check_version(self) -> None:
+        v = self.version
+        if v < MIN_VERSION or v in BAD_VERSIONS:
+            raise PreconditionError(
+                f"uv {v} at {self.binary} is too old (needs >= {MIN_VERSION})", "pip install -U uv, or unset SKYRL_SETUP_UV")
+
+    def _env(self, extra: dict[str, str] | None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("UV_NO_PROGRESS", "1")
+        env.pop("VIRTUAL_ENV", None)  # uv would otherwise target the caller's active venv
+        if extra:
+            env.update(extra)
+        return env
+
+    def run_quiet(self, args: list[str], extra_env: dict[str, str] | None = None, timeout: float = 120) -> UvResult:
+        try:
+            p = subprocess.run([self.binary, *args], capture_output=True, text=True, env=self._env(extra_env), timeout=timeout)
+            return UvResult(p.returncode, p.stdout, p.stderr)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return UvResult(-1, "", str(exc))
+
+    def run(self, args: list[str], *, what: str, extra_env: dict[str, str] | None = None,
+            on_line: Callable[[str], None] | None = None) -> UvResult:
+        """Run uv, stream its stderr lines to `on_line`, log all output; raise on failure."""
+        words = "-".join(a for a in args[:2] if re.fullmatch(r"[a-z]+", a))
+        log = log_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-uv-{words}.log"
+        with open(log, "w", encoding="utf-8") as fh:
+            fh.write(redact(f"$ {self.binary} {' '.join(args)}\n"))
+            proc = subprocess.Popen([self.binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=self._env(extra_env), errors="replace")
+            err_lines: list[str] = []
+            assert proc.stderr is not None and proc.stdout is not None
+            try:
+                for line in proc.stderr:
+                    err_lines.append(line)
+                    fh.write(redact(line))
+                    if on_line:
+                        on_line(redact(line.rstrip()))
+                stdout = proc.stdout.read()
+                proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            fh.write(redact(stdout))
+        stderr = "".join(err_lines)
+        result = UvResult(proc.returncode, stdout, stderr, log)
+        if proc.returncode != 0:
+            cause = short_cause(stderr)
+            hint = f"uv's full output is in {log}"
+            if proc.returncode == 1 and "No solution found" in stderr and "Failed to build" not in stderr:
+                raise ConflictError(f"{what}: {cause}", hint, details={"uv_log": str(log)})
+            raise OperationError(f"{what} failed: {cause}", hint, details={"uv_log": str(log)})
+        return result

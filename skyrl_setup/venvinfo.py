@@ -1,0 +1,51 @@
+"""Read what an environment holds from its metadata files, without running it.
+
+Importing heavy modules to learn a version is slow (`import flashinfer` took 34 s cold
+here); the dist-info folders answer in milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+_DIST_RE = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
+
+
+def site_packages(venv: Path) -> Path | None:
+    found = sorted((venv / "lib").glob("python3.*/site-packages"))
+    return found[0] if found else None
+
+
+def installed_versions(venv: Path) -> dict[str, str] | None:
+    """{canonical name: version} from *.dist-info folder names; None if not a venv."""
+    site = site_packages(venv)
+    if site is None:
+        return None
+    out = {}
+    for d in site.iterdir():
+        m = _DIST_RE.match(d.name)
+        if m:
+            out[canonicalize_name(m.group("name"))] = m.group("version")
+    return out
+
+
+def requirements_of(venv: Path) -> dict[str, list[str]]:
+    """{canonical name: [Requires-Dist lines]} for every installed distribution."""
+    site = site_packages(venv)
+    out: dict[str, list[str]] = {}
+    if site is None:
+        return out
+    parser = HeaderParser()
+    for meta in site.glob("*.dist-info/METADATA"):
+        try:
+            msg = parser.parsestr(meta.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        name = msg.get("Name")
+        if name:
+            out[canonicalize_name(name)] = msg.get_all("Requires-Dist") or []
+    return out

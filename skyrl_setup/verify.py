@@ -1,0 +1,68 @@
+"""Verify an environment by importing its stack in the environment's own interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from skyrl_setup.probe import script
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    module: str
+    status: str  # ok / error / skipped
+    detail: str = ""
+    version: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"module": self.module, "status": self.status, "detail": self.detail, "version": self.version, "seconds": self.seconds}
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def run_imports(python: Path, modules: list[str], *, timeout: float = 600, env: dict | None = None) -> list[ImportResult]:
+    if not modules:
+        return []
+    try:
+        proc = subprocess.run([str(python), script("imports_script"), json.dumps(modules)],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+        out, died = proc.stdout, (proc.returncode != 0 and f"interpreter exited with status {proc.returncode}")
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        died = f"timed out after {timeout:.0f} s"
+    except OSError as exc:
+        return [ImportResult(m, "error", f"cannot run {python}: {exc.strerror}") for m in modules]
+    done: dict[str, ImportResult] = {}
+    started = None
+    for line in out.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if row.get("status") == "started":
+            started = row["module"]
+        elif "module" in row:
+            done[row["module"]] = ImportResult(row["module"], row["status"], row.get("error", ""), row.get("version"), row.get("seconds", 0.0))
+    results = []
+    for m in modules:
+        if m in done:
+            results.append(done[m])
+        elif m == started:
+            results.append(ImportResult(m, "error", f"import killed the interpreter ({died or 'no result'})"))
+        else:
+            results.append(ImportResult(m, "error", f"not reached: an earlier import killed the interpreter ({died})"))
+    return results
+
+
+def verify_imports(python: Path, modules: tuple[str, ...], gpu_modules: tuple[str, ...], *, have_driver: bool) -> list[ImportResult]:
+    todo = list(modules) + (list(gpu_modules) if have_driver else [])
+    results = run_imports(python, todo)
+    if not have_driver:
+        results += [ImportResult(m, "skipped", "needs an NVIDIA driver (libcuda) to import; none on this host") for m in gpu_modules]
+    return results

@@ -1,0 +1,122 @@
+"""Shared fixtures: a real package index on 127.0.0.1, real uv, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.catalog import stack
+from tests.support.index import LocalIndex
+
+REPO = Path(__file__).resolve().parents[1]
+PYENV_312 = sorted(Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"), "versions").glob("3.12.*/bin/python3.12"))
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("UV_", "SKYRL_SETUP_", "VIRTUAL_ENV", "PIP_", "NCCL_")) and k not in ("CONDA_PREFIX",)}
+    env["NO_COLOR"] = "1"
+    env["COLUMNS"] = "200"
+    return env
+
+
+@pytest.fixture(scope="session")
+def index(tmp_path_factory):
+    idx = LocalIndex(tmp_path_factory.mktemp("index"), stack()).start()
+    yield idx
+    idx.stop()
+
+
+@pytest.fixture(scope="session")
+def uv_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("uv-cache")
+
+
+DEAD_URL = "http://127.0.0.1:9/"  # nothing listens on the discard port: connection refused at once
+
+
+def mirror_map(index: LocalIndex, *, assets: bool = False) -> str:
+    """PyTorch's index -> the local one; GitHub -> the local asset server, or a dead port."""
+    return " ".join([
+        f"https://download.pytorch.org/whl/cu128={index.url('pytorch-cu128')}",
+        f"https://github.com/={index.asset_url() if assets else DEAD_URL}",
+    ])
+
+
+def base_env(index: LocalIndex, uv_cache: Path, data_dir: Path, home: Path) -> dict[str, str]:
+    env = clean_env()
+    env.update({
+        "UV_INDEX_URL": index.url(),
+        "UV_CACHE_DIR": str(uv_cache),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_HTTP_TIMEOUT": "10",
+        "UV_HTTP_RETRIES": "0",
+        "SKYRL_SETUP_DATA_DIR": str(data_dir),
+        "SKYRL_SETUP_HOME": str(home),
+        "SKYRL_SETUP_LOG_DIR": str(home / "logs"),
+        "SKYRL_SETUP_CONFIG_DIR": str(home / "config"),
+        "SKYRL_SETUP_CUDA_DRIVER": "none",
+        "SKYRL_SETUP_MIRRORS": mirror_map(index),
+        "XDG_CACHE_HOME": str(home / "xdg-cache"),
+    })
+    return env
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 300, cwd: Path | None = None) -> Run:
+    p = subprocess.run([sys.executable, "-m", "skyrl_setup", *args], capture_output=True, text=True,
+                       env=env, timeout=timeout, cwd=cwd or REPO)
+    return Run(p.returncode, p.stdout, p.stderr)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, index, uv_cache) -> Path:
+    """The real profiles, with lockfiles made by `skyrl-setup lock` against the local index."""
+    d = tmp_path_factory.mktemp("data")
+    shutil.copytree(REPO / "profiles", d / "profiles")
+    (d / "lockfiles").mkdir()
+    env = base_env(index, uv_cache, d, tmp_path_factory.mktemp("lock-home"))
+    for backend in ("sglang", "vllm"):
+        r = cli("lock", "--backend", backend, "--json", env=env)
+        assert r.returncode == 0, r.stderr
+    return d
+
+
+@pytest.fixture
+def env(index, uv_cache, data_dir, tmp_path) -> dict[str, str]:
+    index.clear()
+    home = tmp_path / "home"
+    home.mkdir()
+    return base_env(index, uv_cache, data_dir, home)
+
+
+@pytest.fixture(scope="session")
+def installed_sglang(tmp_path_factory, index, uv_cache, data_dir):
+    """One sglang environment built once, for tests that only read it."""
+    home = tmp_path_factory.mktemp("shared-home")
+    env = base_env(index, uv_cache, data_dir, home)
+    venv = home / "envs" / "sglang"
+    r = cli("install", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    return venv, env
+
+
+def venv_run(venv: Path, code: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, env=env)

@@ -1,0 +1,125 @@
+"""The fake SkyRL stack the local index serves: real wheels, the real names and pins.
+
+Module code is small but behaves like the real thing where skyrl-setup looks: torch
+reports its CUDA build, sgl_kernel needs libcuda, a broken build fails to import.
+"""
+
+from __future__ import annotations
+
+from tests.support.wheels import FakeDist
+
+TORCH_CODE = """
+import types as _t
+__version__ = {full!r}
+version = _t.SimpleNamespace(cuda={cuda!r}, __version__=__version__)
+class _Cuda:
+    @staticmethod
+    def is_available(): return False
+    @staticmethod
+    def device_count(): return 0
+    @staticmethod
+    def get_arch_list(): return {arches!r}
+cuda = _Cuda()
+"""
+
+NEEDS_LIBCUDA = """
+import ctypes
+try:
+    ctypes.CDLL("libcuda.so.1")
+except OSError as exc:
+    raise ImportError("libcuda.so.1: cannot open shared object file") from exc
+"""
+
+
+# A real PEP 517/660 build backend (enough for `uv pip install -e` of a checkout).
+TINYBUILD = r"""
+import base64, hashlib, os, zipfile
+try:
+    import tomllib
+except ImportError:
+    tomllib = None
+
+def _meta():
+    with open("pyproject.toml", "rb") as fh:
+        project = tomllib.load(fh)["project"]
+    return project["name"], project["version"]
+
+def _wheel(directory, files):
+    name, version = _meta()
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files = dict(files)
+    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n"
+    files[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: tinybuild\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    rec = []
+    for p, t in files.items():
+        d = base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b"=").decode()
+        rec.append(f"{p},sha256={d},{len(t.encode())}")
+    files[f"{info}/RECORD"] = "\n".join(rec + [f"{info}/RECORD,,"]) + "\n"
+    fn = f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(directory, fn), "w") as zf:
+        for p, t in files.items():
+            zf.writestr(p, t)
+    return fn
+
+def get_requires_for_build_wheel(config_settings=None): return []
+def get_requires_for_build_editable(config_settings=None): return []
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    name, _ = _meta()
+    return _wheel(wheel_directory, {f"_{name.replace('-', '_')}_editable.pth": os.getcwd() + "\n"})
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    return build_editable(wheel_directory)
+"""
+
+
+def torch(version: str, local: str, cuda: str, arches=("sm_70", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"), **kw) -> FakeDist:
+    return FakeDist("torch", version, code=TORCH_CODE.format(full=f"{version.split('+')[0]}+{local}", cuda=cuda, arches=list(arches)), **kw)
+
+
+def stack() -> dict[str, list[FakeDist]]:
+    """index name -> distributions."""
+    pypi = [
+        torch("2.9.1", "cu128", "12.8"),
+        torch("2.8.0", "cu128", "12.8"),
+        torch("2.10.0", "cu128", "12.8", upload_time="2026-03-01T00:00:00Z"),
+        torch("2.7.0", "cu126", "12.6", arches=("sm_50", "sm_60", "sm_70", "sm_80", "sm_86", "sm_90")),
+        FakeDist("sglang", "0.5.7", ("torch==2.9.1", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20")),
+        FakeDist("sglang", "0.5.8", ("torch==2.9.1", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20"), upload_time="2026-03-01T00:00:00Z"),
+        FakeDist("sglang", "0.6.0", ("torch==2.10.0", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20"), upload_time="2026-04-01T00:00:00Z"),
+        FakeDist("flashinfer-python", "0.5.3", ("torch",), module="flashinfer"),
+        FakeDist("flashinfer-python", "0.5.2", ("torch",), module="flashinfer"),
+        FakeDist("flashinfer-cubin", "0.5.3", module="flashinfer_cubin"),
+        FakeDist("sgl-kernel", "0.3.20", code=NEEDS_LIBCUDA),
+        FakeDist("torch-memory-saver", "0.0.9"),
+        FakeDist("vllm", "0.11.0", ("torch==2.8.0", "transformers>=4.51.0")),
+        FakeDist("ray", "2.51.1"),
+        FakeDist("transformers", "4.57.1"),
+        FakeDist("transformers", "4.53.3"),
+        # a broken build: installs, then fails to import (drives failed-verification tests)
+        FakeDist("transformers", "4.58.0", code="raise ImportError('transformers 4.58.0: broken build')",
+                 upload_time="2026-03-01T00:00:00Z"),
+        FakeDist("datasets", "4.0.0"),
+        FakeDist("hydra-core", "1.3.2", module="hydra"),
+        FakeDist("accelerate", "1.10.0"),
+        FakeDist("peft", "0.17.0"),
+        FakeDist("megatron-core", "0.15.0", ("torch",), module="megatron",
+                 files={"megatron/core/__init__.py": "__version__ = '0.15.0'\n"}),
+        FakeDist("transformer-engine", "2.9.0", (), module="transformer_engine", code=NEEDS_LIBCUDA),
+        FakeDist("skyrl-train", "0.3.1", ("ray==2.51.1", "datasets==4.0.0", "hydra-core==1.3.2", "transformers>=4.51.0"),
+                 requires_python="==3.12.*"),
+        FakeDist("skyrl-gym", "0.1.1"),
+        FakeDist("skyrl-gym", "0.4.0", upload_time="2026-07-16T00:00:00Z"),
+        FakeDist("tinybuild", "1.0", code=TINYBUILD),
+        FakeDist("nvidia-cutlass-dsl-libs-cu12", "4.3.0", module="_none_cu12"),
+        FakeDist("nvidia-cutlass-dsl-libs-cu13", "4.3.0", module="_none_cu13"),
+    ]
+    pytorch_cu128 = [
+        torch("2.7.0+cu128", "cu128", "12.8"),
+        torch("2.9.1+cu128", "cu128", "12.8"),
+    ]
+    assets = [  # GitHub release assets: served as plain files, not as an index
+        FakeDist("flash-attn", "2.8.3+cu12torch2.9cxx11abiTRUE", module="flash_attn", tag="cp312-cp312-linux_x86_64"),
+        FakeDist("vllm", "0.1.dev7509+gcc487699a.d20250821", ("torch==2.7.0", "transformers==4.53.3"),
+                 tag="cp312-cp312-linux_x86_64"),
+    ]
+    return {"pypi": pypi, "pytorch-cu128": pytorch_cu128, "assets": assets}

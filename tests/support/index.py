@@ -1,0 +1,224 @@
+"""A real package index on 127.0.0.1 for real uv: PEP 503 HTML, PEP 691 JSON, PEP 658 metadata.
+
+Several indexes under one server: /<index>/simple/<project>/ (e.g. /pypi/simple/torch/),
+files under /<index>/files/<filename>, and GitHub-like release assets under
+/assets/<filename>. Faults are injected per URL pattern: HTTP status codes, delays past
+a client's timeout, truncated bodies, wrong hashes, malformed pages, dropped connections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from tests.support.wheels import FakeDist, build_wheel
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclass
+class Fault:
+    pattern: str  # regex searched in the request path
+    kind: str  # status / slow / truncate / badhash / malformed / drop
+    value: float = 0
+    remaining: int = -1  # how many requests it hits; -1 forever
+
+
+@dataclass
+class _File:
+    dist: FakeDist
+    path: Path
+    sha256: str
+
+
+@dataclass
+class LocalIndex:
+    root: Path
+    catalog: dict[str, list[FakeDist]]
+    pep658: bool = True
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.files: dict[str, dict[str, list[_File]]] = {}
+        for index, dists in self.catalog.items():
+            for d in dists:
+                p = build_wheel(d, self.root / index)
+                entry = _File(d, p, hashlib.sha256(p.read_bytes()).hexdigest())
+                self.files.setdefault(index, {}).setdefault(canonicalize_name(d.name), []).append(entry)
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> LocalIndex:
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    def url(self, index: str = "pypi") -> str:
+        return f"http://127.0.0.1:{self.port}/{index}/simple"
+
+    def asset_url(self, filename: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}/assets/{filename}"
+
+    def asset_path(self, filename: str) -> Path:
+        return self.root / "assets" / filename
+
+    # -- faults ----------------------------------------------------------------------------
+    def inject(self, pattern: str, kind: str, value: float = 0, remaining: int = -1) -> Fault:
+        f = Fault(pattern, kind, value, remaining)
+        with self._lock:
+            self.faults.append(f)
+        return f
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.requests.clear()
+            self.hosts.clear()
+
+    def _fault_for(self, path: str, host: str = "") -> Fault | None:
+        with self._lock:
+            self.requests.append(path)
+            if host:
+                self.hosts.append(host)
+            for f in self.faults:
+                if f.remaining != 0 and re.search(f.pattern, path):
+                    if f.remaining > 0:
+                        f.remaining -= 1
+                    return f
+        return None
+
+    # -- pages -----------------------------------------------------------------------------
+    def project_json(self, index: str, project: str, base: str) -> dict | None:
+        entries = self.files.get(index, {}).get(canonicalize_name(project))
+        if not entries:
+            return None
+        files = []
+        for e in entries:
+            item = {"filename": e.path.name, "url": f"{base}/{index}/files/{e.path.name}",
+                    "hashes": {"sha256": e.sha256}, "upload-time": e.dist.upload_time, "size": e.path.stat().st_size}
+            if e.dist.requires_python:
+                item["requires-python"] = e.dist.requires_python
+            if self.pep658:
+                meta = e.dist.metadata().encode()
+                item["core-metadata"] = {"sha256": hashlib.sha256(meta).hexdigest()}
+            files.append(item)
+        return {"meta": {"api-version": "1.1"}, "name": canonicalize_name(project), "files": files,
+                "versions": sorted({e.dist.version for e in entries})}
+
+    def find_file(self, index: str, filename: str) -> _File | None:
+        for entries in self.files.get(index, {}).values():
+            for e in entries:
+                if e.path.name == filename:
+                    return e
+        return None
+
+
+def _make_handler(idx: LocalIndex):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # quiet
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str, fault: Fault | None = None):
+            if fault and fault.kind == "truncate":
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_HEAD(self):
+            self.do_GET()
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            fault = idx._fault_for(path, self.headers.get("Host", ""))
+            if fault:
+                if fault.kind == "status":
+                    return self._send(int(fault.value), b"injected fault", "text/plain")
+                if fault.kind == "slow":
+                    time.sleep(fault.value)
+                if fault.kind == "drop":
+                    self.close_connection = True
+                    return
+            base = f"http://{self.headers.get('Host', f'127.0.0.1:{idx.port}')}"
+            parts = [p for p in path.split("/") if p]
+            if len(parts) >= 2 and parts[0] == "assets":  # /assets/<any release path>/<filename>
+                f = idx.root / "assets" / parts[-1]
+                if f.is_file():
+                    return self._send(200, f.read_bytes(), "application/octet-stream", fault)
+                return self._send(404, b"not found", "text/plain")
+            if len(parts) >= 2 and parts[1] == "simple":
+                index = parts[0]
+                if len(parts) == 2:
+                    names = sorted(idx.files.get(index, {}))
+                    if "json" in self.headers.get("Accept", ""):
+                        doc = {"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]}
+                        return self._send(200, json.dumps(doc).encode(), JSON_TYPE)
+                    body = "".join(f'<a href="{n}/">{n}</a>\n' for n in names)
+                    return self._send(200, f"<html><body>{body}</body></html>".encode(), "text/html")
+                doc = idx.project_json(index, parts[2], base)
+                if doc is None:
+                    return self._send(404, b"not found", "text/plain")
+                if fault and fault.kind == "malformed":
+                    return self._send(200, b'{"files": [ {"filename": ', JSON_TYPE)
+                if fault and fault.kind == "badhash":
+                    for f in doc["files"]:
+                        f["hashes"]["sha256"] = "0" * 64
+                if "json" in self.headers.get("Accept", "") or "html" not in self.headers.get("Accept", "html"):
+                    return self._send(200, json.dumps(doc).encode(), JSON_TYPE)
+                links = []
+                for f in doc["files"]:
+                    attrs = f' data-dist-info-metadata="sha256={f["core-metadata"]["sha256"]}"' if "core-metadata" in f else ""
+                    if "requires-python" in f:
+                        attrs += f' data-requires-python="{html.escape(f["requires-python"])}"'
+                    links.append(f'<a href="{f["url"]}#sha256={f["hashes"]["sha256"]}"{attrs}>{f["filename"]}</a>')
+                return self._send(200, ("<html><body>" + "\n".join(links) + "</body></html>").encode(), "text/html")
+            if len(parts) == 3 and parts[1] == "files":
+                index, name = parts[0], parts[2]
+                if name.endswith(".metadata"):
+                    e = idx.find_file(index, name[: -len(".metadata")])
+                    if e is None or not idx.pep658:
+                        return self._send(404, b"not found", "text/plain")
+                    return self._send(200, e.dist.metadata().encode(), "text/plain", fault)
+                e = idx.find_file(index, name)
+                if e is None:
+                    return self._send(404, b"not found", "text/plain")
+                return self._send(200, e.path.read_bytes(), "application/octet-stream", fault)
+            return self._send(404, b"not found", "text/plain")
+
+    return Handler
