@@ -1,0 +1,78 @@
+"""Bad input: exit 2 (or 4 for a missing precondition) with one error line and a hint, no traceback."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+
+from skyrl_setup import profiles
+from skyrl_setup.errors import UsageError
+from tests.conftest import cli
+
+
+def assert_one_line(r, code):
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1
+    assert any(ln.startswith("hint:") for ln in r.stderr.splitlines())
+
+
+def test_unknown_backend(env):
+    assert_one_line(cli("install", "--backend", "tensorrt", env=env), 2)
+
+
+def test_unknown_option(env):
+    assert_one_line(cli("install", "--frobnicate", env=env), 2)
+
+
+def test_unreadable_lockfile(env, tmp_path):
+    lock = tmp_path / "pylock.x.toml"
+    lock.write_text("lock-version = [broken")
+    assert_one_line(cli("install", "--venv", str(tmp_path / "e"), "--lock", str(lock), "--dry-run", env=env), 2)
+    assert_one_line(cli("install", "--venv", str(tmp_path / "e"), "--lock", str(tmp_path / "missing.toml"), env=env), 2)
+
+
+def test_bad_python_path(env, tmp_path):
+    assert_one_line(cli("install", "--venv", str(tmp_path / "e"), "--python", str(tmp_path / "nope"), env=env), 2)
+
+
+def test_wrong_python_version_is_precondition(env, tmp_path):
+    r = cli("install", "--venv", str(tmp_path / "e"), "--python", sys.executable, env=env)
+    if sys.version_info[:2] == (3, 12):
+        pytest.skip("the test runner itself is 3.12: no wrong-version interpreter at hand")
+    assert_one_line(r, 4)
+
+
+def test_malformed_profile(env, tmp_path, data_dir):
+    d = tmp_path / "data"
+    shutil.copytree(data_dir, d)
+    p = d / "profiles" / "sglang.toml"
+    p.write_text(p.read_text().replace('torch = "==2.9.1"', 'torch = "==2.9.1x!"'))
+    r = cli("install", "--dry-run", env=dict(env, SKYRL_SETUP_DATA_DIR=str(d)))
+    assert_one_line(r, 2)
+    assert "sglang.toml" in r.stderr and "packages.torch" in r.stderr
+
+
+@pytest.mark.parametrize("mutate,key", [
+    (lambda s: s.replace('python = "3.12"', 'python = "three"'), "python"),
+    (lambda s: s.replace('variants = ["cu128"]', 'variants = ["cuda12"]'), "cuda.variants"),
+    (lambda s: s.replace('NCCL_CUMEM_ENABLE = "0"', 'NCCL_CUMEM_ENABLE = 0'), "env.NCCL_CUMEM_ENABLE"),
+    (lambda s: s.replace('name = "sglang"', 'name = "other"'), "name"),
+    (lambda s: s.replace('torch = "==2.9.1"\n', ''), "packages"),
+    (lambda s: s + "\n[[artifacts]]\nname = 3\n", "artifacts[1]"),
+])
+def test_profile_validation_names_key(tmp_path, mutate, key):
+    from skyrl_setup.resources import profiles_dir
+    src = (profiles_dir() / "sglang.toml").read_text()
+    p = tmp_path / "sglang.toml"
+    p.write_text(mutate(src))
+    with pytest.raises(UsageError) as e:
+        profiles.load(str(p))
+    assert f"key {key!r}" in e.value.message and str(p) in e.value.message
+
+
+def test_no_command(env):
+    assert_one_line(cli(env=env), 2)

@@ -1,0 +1,83 @@
+"""Pure pieces: lockfile reading, redaction, uv message shortening, mirrors, artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skyrl_setup import artifacts, lockfile, mirrors
+from skyrl_setup.profiles import Artifact, load
+from skyrl_setup.redact import redact, redact_obj
+from skyrl_setup.resources import lockfiles_dir
+from skyrl_setup.uvtool import short_cause
+
+REAL_LOCK = lockfiles_dir() / "pylock.sglang-cu128-linux_x86_64.toml"
+
+
+def test_committed_sglang_lock():
+    lock = lockfile.load(REAL_LOCK, "3.12.1", "linux_x86_64")
+    v = lock.versions()
+    assert (v["torch"], v["sglang"], v["flashinfer-python"], v["sgl-kernel"], v["ray"]) == ("2.9.1", "0.5.7", "0.5.3", "0.3.20", "2.51.1")
+    assert v["skyrl-train"] == "0.3.1" and "flash-attn" not in v
+    assert 4e9 < lock.download_bytes < 7e9  # torch and the CUDA libraries
+    assert {p.name for p in lock.from_source} <= {"antlr4-python3-runtime", "func-timeout"}
+    assert lock.tool["backend"] == "sglang"
+
+
+def test_lock_markers_follow_platform():
+    x86 = lockfile.load(REAL_LOCK, "3.12.1", "linux_x86_64").versions()
+    arm = lockfile.load(REAL_LOCK, "3.12.1", "linux_aarch64").versions()
+    assert "nvidia-cublas-cu12" in x86 and "nvidia-cublas-cu12" not in arm
+
+
+def test_lock_name_is_pep751():
+    name = lockfile.lock_name("sglang", "cu128", "linux_x86_64")
+    assert lockfile.NAME_RE.match(name) and name.count(".") == 2
+
+
+def test_redact():
+    s = "https://user:s3cret@mirror.example/simple and http://tok@h/x"
+    assert "s3cret" not in redact(s) and "tok@" not in redact(s)
+    doc = redact_obj({"HF_TOKEN": "abc", "url": "https://a:b@c/", "n": [1, "https://x:y@z"]})
+    assert doc == {"HF_TOKEN": "***", "url": "https://***@c/", "n": [1, "https://***@z"]}
+
+
+def test_short_cause_of_a_conflict():
+    stderr = """  × No solution found when resolving dependencies:
+  ╰─▶ Because sglang==0.5.7 depends on torch==2.9.1 and vllm==0.11.0 depends on torch==2.8.0, we can conclude
+      that sglang==0.5.7 and vllm==0.11.0 are incompatible.
+      And because you require sglang==0.5.7 and vllm==0.11.0, we can conclude that your requirements are unsatisfiable.
+"""
+    cause = short_cause(stderr)
+    assert cause.startswith("Because sglang==0.5.7 depends on torch==2.9.1") and "And because" not in cause
+
+
+def test_short_cause_of_a_fetch_error():
+    stderr = "error: Failed to fetch: `https://u:p@h/simple/torch/`\n  Caused by: HTTP status server error (500 Internal Server Error)\n"
+    cause = short_cause(stderr)
+    assert "Failed to fetch" in cause and "500" in cause and "u:p" not in cause
+
+
+def test_mirror_rewrite_longest_prefix():
+    pairs = [("https://files.pythonhosted.org/", "https://m/pypi/"), ("https://files.pythonhosted.org/packages/aa", "https://m/special")]
+    assert mirrors.rewrite("https://files.pythonhosted.org/packages/aa/x.whl", pairs) == "https://m/special/x.whl"
+    assert mirrors.rewrite("https://files.pythonhosted.org/packages/bb/x.whl", pairs) == "https://m/pypi/packages/bb/x.whl"
+    text = 'wheels = [{ url = "https://files.pythonhosted.org/packages/bb/x.whl", size = 1 }]'
+    assert "https://m/pypi/packages/bb/x.whl" in mirrors.rewrite_lock_text(text, pairs)
+
+
+def test_flash_attn_wheel_name_over_torch_cuda_python():
+    a = load("sglang").artifacts[0]
+    cases = {
+        ("cu128", "2.9.1", "3.12"): "flash_attn-2.8.3+cu12torch2.9cxx11abiTRUE-cp312-cp312-linux_x86_64.whl",
+        ("cu128", "2.8.0", "3.12"): "flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl",
+        ("cu126", "2.6.0", "3.12"): "flash_attn-2.8.3+cu12torch2.6cxx11abiFALSE-cp312-cp312-linux_x86_64.whl",
+        ("cu130", "2.9.1", "3.13"): "flash_attn-2.8.3+cu13torch2.9cxx11abiTRUE-cp313-cp313-linux_x86_64.whl",
+    }
+    for (variant, torch, py), name in cases.items():
+        assert artifacts.wheel_filename(a, variant, torch, py) == name
+
+
+def test_find_local_matches_public_version(tmp_path: Path):
+    a = Artifact("flash-attn", "2.8.3", "https://x/{version}/f.whl", False)
+    (tmp_path / "flash_attn-2.8.3+cu12torch2.9cxx11abiTRUE-cp312-cp312-linux_x86_64.whl").write_bytes(b"")
+    assert artifacts.find_local(a, "other-name.whl", (tmp_path,)) is not None
