@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--no-verify", action="store_true", help="skip the import check (not recommended)")
     ins.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
     ins.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
+    doc = sub.add_parser("doctor", parents=[common], help="check the system, an environment and the GPUs")
+    doc.add_argument("--backend", default=None, help=BACKEND_HELP + "; default: the environment's own")
+    grp = doc.add_mutually_exclusive_group()
+    grp.add_argument("--venv", help="environment to check (default: install's location for the backend)")
+    grp.add_argument("--python", help="check any environment by its python (a Docker image's, a conda env's)")
+    doc.add_argument("--no-gpu-probe", action="store_true", help="skip the kernel and torch probes")
     return parser
 
 
@@ -73,6 +79,7 @@ COMMANDS = {
     "profiles": "skyrl_setup.commands.profiles_cmd",
     "lock": "skyrl_setup.commands.lock_cmd",
     "install": "skyrl_setup.commands.install",
+    "doctor": "skyrl_setup.commands.doctor_cmd",
 }
 
 

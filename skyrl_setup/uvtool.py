@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,10 @@ def short_cause(stderr: str) -> str:
     return lines[-1] if lines else "uv failed with no message"
 
 
+_LOCATE_LOCK = threading.Lock()
+_located: dict[str, Uv] = {}
+
+
 class Uv:
     def __init__(self, binary: str):
         self.binary = binary
@@ -66,6 +71,15 @@ class Uv:
 
     @classmethod
     def locate(cls) -> Uv:
+        """The uv to use, found once per process (find_uv_bin reads sysconfig, which is not thread-safe)."""
+        key = os.environ.get("SKYRL_SETUP_UV", "")
+        with _LOCATE_LOCK:
+            if key not in _located:
+                _located[key] = cls._locate()
+            return _located[key]
+
+    @classmethod
+    def _locate(cls) -> Uv:
         explicit = os.environ.get("SKYRL_SETUP_UV")
         if explicit:
             uv = cls(explicit)

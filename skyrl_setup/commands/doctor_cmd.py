@@ -1,0 +1,190 @@
+"""`skyrl-setup doctor`: system, environment and GPU checks, each with a fix.
+
+The slow parts (the environment's own description, the driver-level kernel probe, the
+torch probe, Python discovery) run as subprocesses in parallel, each with a timeout, so
+doctor's wall time is about the slowest probe's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from skyrl_setup import profiles
+from skyrl_setup.commands import CommandResult, default_venv
+from skyrl_setup.detect.gpu import DriverInfo, detect_driver
+from skyrl_setup.detect.python import find_python
+from skyrl_setup.detect.system import detect_system
+from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, system_checks
+from skyrl_setup.envstore import Store
+from skyrl_setup.errors import ExitCode, SetupError, UsageError
+from skyrl_setup.probe import script
+from skyrl_setup.report import MARKS
+from skyrl_setup.uvtool import Uv
+
+PROBE_TIMEOUT = 120
+
+
+def run_json(argv: list[str], timeout: float = PROBE_TIMEOUT, env: dict | None = None) -> dict:
+    """Run a probe script; any failure becomes {"status": "error", ...}."""
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"status": "error", "step": "timeout", "detail": f"no answer within {timeout:.0f} s"}
+    except OSError as exc:
+        return {"status": "error", "step": "start", "detail": f"cannot run {argv[0]}: {exc.strerror}"}
+    lines = p.stdout.strip().splitlines()
+    try:
+        doc = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"status": "error", "step": "crash", "detail": f"exit status {p.returncode}: {tail}"[:500]}
+    doc.setdefault("probe_wall_s", round(time.perf_counter() - t0, 3))
+    return doc
+
+
+def _target(args, profile_name: str) -> tuple[Path | None, Path, Store | None]:
+    """(venv or None, python to probe, store if skyrl-setup made it)."""
+    if args.python:
+        py = Path(args.python)
+        if not py.exists():
+            raise UsageError(f"--python {py}: no such file", "give the path of the environment's python")
+        return None, py, None
+    venv = Path(args.venv) if args.venv else default_venv(profile_name)
+    store = Store.for_target(venv)
+    return venv, venv / "bin" / "python", store if store.current() is not None else None
+
+
+def run(args, reporter) -> CommandResult:
+    t0 = time.perf_counter()
+    backend = args.backend
+    venv, python, store = _target(args, backend or "sglang")
+    record = store.record() if store else None
+    profile = profiles.load(backend or (record or {}).get("backend") or "sglang")
+    driver = detect_driver()
+    sysinfo = detect_system()
+    probes = not args.no_gpu_probe
+    have_env = python.exists()
+
+    try:
+        Uv.locate()  # once, before the threads that use it
+    except SetupError:
+        pass
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        f_env = pool.submit(run_json, [str(python), script("env_script")]) if have_env else None
+        ptx = ["--ptx-version", os.environ["SKYRL_SETUP_PROBE_PTX"]] if os.environ.get("SKYRL_SETUP_PROBE_PTX") else []
+        f_drv = pool.submit(run_json, [sys.executable, script("cuda_driver_script"), *ptx]) if probes else None
+        want_torch = probes and have_env and driver.version is not None
+        f_torch = pool.submit(run_json, [str(python), script("torch_script")]) if want_torch else None
+        f_py = pool.submit(_python, profile)
+        f_cache = pool.submit(_uv_cache_dir)
+        facts = f_env.result() if f_env else None
+        drv = f_drv.result() if f_drv else None
+        torch_res = f_torch.result() if f_torch else ({"skipped": "no NVIDIA driver: no GPU for torch to use"} if probes and have_env else None)
+        found, py_error = f_py.result()
+        cache = f_cache.result()
+
+    env_path = venv or python.parent.parent
+    checks: list[Check] = []
+    checks += guarded("system.platform", system_checks.check_platform, sysinfo)
+    checks += guarded("system.python", system_checks.check_python, found, py_error)
+    checks += guarded("system.driver", system_checks.check_driver, driver, profile)
+    checks += guarded("system.gpus", system_checks.check_gpus, driver, profile)
+    checks += guarded("system.libnuma", system_checks.check_libnuma, sysinfo)
+    checks += guarded("system.disk", system_checks.check_disk, env_path, cache)
+    checks += guarded("system.uv_cache", system_checks.check_cache_fs, env_path, cache)
+    checks += _env_checks(facts, profile, record, venv, python, driver, torch_res)
+    checks += guarded("gpu.driver_probe", gpu_checks.check_driver_probe, drv, driver)
+    checks += guarded("gpu.torch_probe", gpu_checks.check_torch_probe, torch_res if probes else None, profile, driver)
+
+    errors = sum(c.status == "error" for c in checks)
+    warnings = sum(c.status == "warning" for c in checks)
+    doc = {
+        "checks": [c.to_json() for c in checks],
+        "system": sysinfo.to_json() | {"driver": driver.to_json()},
+        "gpus": [g.to_json() for g in driver.gpus],
+        "environment": {"venv": str(venv) if venv else None, "python": str(python), "backend": profile.name,
+                        "record": _record_summary(record), "exists": have_env,
+                        "python_version": (facts or {}).get("python")},
+        "probes": {"driver": drv, "torch": torch_res},
+        "summary": {"errors": errors, "warnings": warnings, "seconds": round(time.perf_counter() - t0, 3)},
+    }
+    render(reporter, checks, errors, warnings, doc, verbose=args.verbose)
+    return CommandResult(doc, ExitCode.FAILED if errors else ExitCode.OK)
+
+
+def _python(profile):
+    try:
+        return find_python(Uv.locate(), profile.python, None, allow_download=False), None
+    except SetupError as exc:
+        return None, exc
+
+
+def _uv_cache_dir() -> Path | None:
+    try:
+        res = Uv.locate().run_quiet(["cache", "dir"], timeout=20)
+    except SetupError:
+        return None
+    return Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
+
+
+def _env_checks(facts, profile, record, venv, python, driver: DriverInfo, torch_res) -> list[Check]:
+    if facts is None:
+        where = venv or python
+        return [Check("env.exists", "error", f"no environment at {where}",
+                      f"skyrl-setup install --backend {profile.name}" + (f" --venv {venv}" if venv else ""))]
+    if facts.get("status") == "error":
+        return [Check("env.exists", "error", f"the environment's python does not run: {facts.get('detail')}",
+                      f"skyrl-setup install --backend {profile.name} --force")]
+    cuda_build = env_checks.torch_cuda_build(facts)
+    has_torch = "torch" in env_checks.versions(facts)
+    out: list[Check] = []
+    out += guarded("env.python", env_checks.check_python, facts, profile)
+    out += guarded("env.pins", env_checks.check_pins, facts, profile, str(venv) if venv else None)
+    out += guarded("env.drift", env_checks.check_drift, facts, record)
+    out += guarded("env.requirements", env_checks.check_requirements, facts, profile.excludes)
+    out += guarded("env.cuda_mixed", env_checks.check_mixed_cuda, facts)
+    out += guarded("env.torch_cuda", env_checks.check_torch_build, cuda_build, has_torch, driver, profile)
+    out += guarded("env.arch", gpu_checks.check_arch, torch_res if torch_res and "devices" in torch_res else None, driver)
+    out += guarded("env.attention", gpu_checks.check_attention, driver, cuda_build, profile)
+    out += guarded("env.runtime", env_checks.check_runtime_env, facts, profile)
+    return out
+
+
+def _record_summary(record: dict | None) -> dict | None:
+    if not record:
+        return None
+    return {"backend": record.get("backend"), "generation": record.get("generation"), "created": record.get("created"),
+            "lock": record.get("lock"), "cuda": record.get("cuda"), "history": record.get("history", [])[-5:]}
+
+
+def render(reporter, checks: list[Check], errors: int, warnings: int, doc: dict, *, verbose: bool) -> None:
+    from rich.markup import escape
+
+    groups = {"system": "System", "env": "Environment", "gpu": "GPU"}
+    current = None
+    for c in checks:
+        group = next((g for g in groups if c.id.startswith(g)), "gpu")
+        if group != current:
+            current = group
+            reporter.print(f"[bold]{groups[group]}[/]")
+        reporter.print(f"  {MARKS[c.status]} {escape(c.summary)}")
+        if c.fix and c.status in ("warning", "error"):
+            reporter.print(f"      [cyan]fix:[/] {escape(c.fix)}")
+        if verbose and c.details:
+            reporter.print(f"      [dim]{escape(json.dumps(c.details, default=str)[:800])}[/]")
+    rec = doc["environment"].get("record")
+    if rec:
+        hist = rec.get("history") or []
+        last = hist[-1] if hist else {}
+        reporter.print(f"[dim]environment: {rec['backend']} generation {rec['generation']}, made {rec['created']}"
+                       f"{', last ' + last.get('action', '') + ' ' + last.get('time', '') if last else ''}[/]")
+    color = "red" if errors else ("yellow" if warnings else "green")
+    reporter.print(f"[{color}]doctor found {errors} error(s) and {warnings} warning(s)[/] "
+                   f"[dim]({doc['summary']['seconds']:.2f} s)[/]")
