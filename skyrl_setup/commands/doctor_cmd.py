@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,30 +21,9 @@ from skyrl_setup.detect.system import detect_system
 from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, system_checks
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
-from skyrl_setup.probe import script
+from skyrl_setup.probe import driver_probe, run_json, script, torch_probe  # noqa: F401
 from skyrl_setup.report import MARKS
 from skyrl_setup.uvtool import Uv
-
-PROBE_TIMEOUT = 120
-
-
-def run_json(argv: list[str], timeout: float = PROBE_TIMEOUT, env: dict | None = None) -> dict:
-    """Run a probe script; any failure becomes {"status": "error", ...}."""
-    t0 = time.perf_counter()
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"status": "error", "step": "timeout", "detail": f"no answer within {timeout:.0f} s"}
-    except OSError as exc:
-        return {"status": "error", "step": "start", "detail": f"cannot run {argv[0]}: {exc.strerror}"}
-    lines = p.stdout.strip().splitlines()
-    try:
-        doc = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"status": "error", "step": "crash", "detail": f"exit status {p.returncode}: {tail}"[:500]}
-    doc.setdefault("probe_wall_s", round(time.perf_counter() - t0, 3))
-    return doc
 
 
 def _target(args, profile_name: str) -> tuple[Path | None, Path, Store | None]:
@@ -78,10 +55,9 @@ def run(args, reporter) -> CommandResult:
         pass
     with ThreadPoolExecutor(max_workers=5) as pool:
         f_env = pool.submit(run_json, [str(python), script("env_script")]) if have_env else None
-        ptx = ["--ptx-version", os.environ["SKYRL_SETUP_PROBE_PTX"]] if os.environ.get("SKYRL_SETUP_PROBE_PTX") else []
-        f_drv = pool.submit(run_json, [sys.executable, script("cuda_driver_script"), *ptx]) if probes else None
+        f_drv = pool.submit(driver_probe, os.environ.get("SKYRL_SETUP_PROBE_PTX")) if probes else None
         want_torch = probes and have_env and driver.version is not None
-        f_torch = pool.submit(run_json, [str(python), script("torch_script")]) if want_torch else None
+        f_torch = pool.submit(torch_probe, python) if want_torch else None
         f_py = pool.submit(_python, profile)
         f_cache = pool.submit(_uv_cache_dir)
         facts = f_env.result() if f_env else None

@@ -19,7 +19,7 @@ from skyrl_setup.execute import build, is_noop
 from skyrl_setup.lockfile import Lock, lock_name
 from skyrl_setup.lockfile import load as load_lock
 from skyrl_setup.plan import InstallPlan, make_plan
-from skyrl_setup.report import human_bytes
+from skyrl_setup.report import MARKS, human_bytes
 from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.uvtool import Uv
 
@@ -105,9 +105,30 @@ def run(args, reporter) -> CommandResult:
             return CommandResult({**doc, "noop": True, "seconds": round(time.perf_counter() - t0, 3)})
         result = build(plan, uv, store, progress=reporter.progress, verify=not args.no_verify)
     doc.update(_result_doc(result, store))
+    gpu_checks = _gpu_probes(plan, store, reporter)
+    doc["gpu_checks"] = [c.to_json() for c in gpu_checks]
     doc["seconds"] = round(time.perf_counter() - t0, 2)
     render_result(reporter, plan, result, store)
+    for c in gpu_checks:
+        reporter.print(f"  {MARKS[c.status]} {c.summary}" + (f"\n      fix: {c.fix}" if c.fix and c.status == "error" else ""))
     return CommandResult(doc)
+
+
+def _gpu_probes(plan: InstallPlan, store: Store, reporter) -> list:
+    """The doctor's GPU probes against the new environment, where a real driver is present."""
+    if plan.driver.version is None or plan.driver.source == "override":
+        return []
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skyrl_setup.doctor import gpu_checks
+    from skyrl_setup.probe import driver_probe, torch_probe
+
+    reporter.step("probing the GPUs: a kernel through libcuda, a matmul through the new torch")
+    with ThreadPoolExecutor(2) as pool:
+        drv = pool.submit(driver_probe)
+        tor = pool.submit(torch_probe, store.target / "bin" / "python")
+        return (gpu_checks.check_driver_probe(drv.result(), plan.driver)
+                + gpu_checks.check_torch_probe(tor.result(), plan.profile, plan.driver))
 
 
 def _quick_noop(args, profile, store: Store) -> dict | None:

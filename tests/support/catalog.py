@@ -73,7 +73,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 
 
 def torch(version: str, local: str, cuda: str, arches=("sm_70", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"), **kw) -> FakeDist:
-    return FakeDist("torch", version, code=TORCH_CODE.format(full=f"{version.split('+')[0]}+{local}", cuda=cuda, arches=list(arches)), **kw)
+    code = TORCH_CODE.format(full=f"{version.split('+')[0]}+{local}", cuda=cuda, arches=list(arches))
+    files = {"torch/version.py": f"from typing import Optional\n__version__ = {version!r}\ncuda: Optional[str] = {cuda!r}\n"}
+    return FakeDist("torch", version, code=code, files=files, **kw)
 
 
 def stack() -> dict[str, list[FakeDist]]:

@@ -1,0 +1,180 @@
+"""doctor on the CPU machine: environments built with real uv from the local index, a fake libcuda."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from skyrl_setup.curesult import diagnose, known_codes
+from tests.conftest import cli
+
+FACTS_CODES = [1, 2, 3, 34, 46, 100, 101, 200, 209, 218, 221, 222, 223, 700, 719, 802, 803, 804, 999]
+
+
+def checks(doc) -> dict[str, dict]:
+    return {c["id"]: c for c in doc["checks"]}
+
+
+@pytest.fixture
+def sglang_env(env, tmp_path):
+    venv = tmp_path / "env"
+    r = cli("install", "--venv", str(venv), env=env)
+    assert r.returncode == 0, r.stderr
+    return venv
+
+
+def uv_pip(env, venv, *args):
+    from uv import find_uv_bin
+    p = subprocess.run([find_uv_bin(), "pip", *args, "--python", str(venv / "bin" / "python")], env=env,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_healthy_env_on_cpu_host(env, sglang_env):
+    r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)
+    doc = r.json
+    c = checks(doc)
+    assert r.returncode == 0, [x for x in doc["checks"] if x["status"] == "error"]
+    assert c["env.pins"]["status"] == "ok" and c["env.drift"]["status"] == "ok"
+    assert c["env.requirements"]["status"] == "ok" and c["env.runtime"]["status"] == "ok"
+    assert c["env.torch_cuda"]["status"] == "ok" and "12.8" in c["env.torch_cuda"]["summary"]
+    assert c["system.driver"]["status"] == "warning" and c["system.driver"]["fix"]
+    assert c["gpu.driver_probe"]["status"] == "skipped"
+    assert doc["environment"]["record"]["backend"] == "sglang"
+    for item in doc["checks"]:
+        assert set(item) == {"id", "status", "summary", "details", "fix"}
+        assert item["status"] in ("ok", "warning", "error", "skipped")
+        if item["status"] in ("warning", "error"):
+            assert item["fix"], item
+    assert set(doc) >= {"checks", "system", "gpus", "environment"}
+
+
+def test_human_output_marks_fixes_and_count(env, sglang_env):
+    r = cli("doctor", "--venv", str(sglang_env), env=env)
+    assert "fix:" in r.stderr and "doctor found 0 error(s)" in r.stderr
+    assert r.stdout == ""
+
+
+def test_drift_and_broken_requirements(env, sglang_env):
+    uv_pip(env, sglang_env, "install", "transformers==4.53.3")
+    uv_pip(env, sglang_env, "uninstall", "datasets")
+    r = cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe", env=env)
+    assert r.returncode == 1
+    c = checks(r.json)
+    assert c["env.drift"]["status"] == "warning"
+    assert "transformers 4.57.1 → 4.53.3" in c["env.drift"]["details"]["changed"]
+    assert "datasets" in c["env.drift"]["details"]["removed"]
+    assert c["env.requirements"]["status"] == "error"
+    assert any("skyrl-train requires datasets" in b for b in c["env.requirements"]["details"]["broken"])
+    assert c["env.pins"]["status"] == "error"  # datasets==4.0.0 is a pin of the profile
+
+
+def test_mixed_cuda_majors(env, sglang_env):
+    uv_pip(env, sglang_env, "install", "nvidia-cutlass-dsl-libs-cu12", "nvidia-cutlass-dsl-libs-cu13")
+    c = checks(cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe", env=env).json)
+    assert c["env.cuda_mixed"]["status"] == "warning"
+    assert set(c["env.cuda_mixed"]["details"]) == {"12", "13"}
+
+
+def test_broken_torch_is_a_finding_not_a_crash(env, sglang_env):
+    init = next(sglang_env.glob("lib/python3.*/site-packages/torch/__init__.py"))
+    init.write_text("raise ImportError('libtorch_cuda.so: cannot open shared object file')\n")
+    env = dict(env, SKYRL_SETUP_CUDA_DRIVER="580.159.04")  # a driver, so the torch probe runs
+    r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    c = checks(r.json)
+    assert c["gpu.torch_probe"]["status"] == "error"
+    assert "libtorch_cuda.so" in c["gpu.torch_probe"]["summary"] and "--force" in c["gpu.torch_probe"]["fix"]
+
+
+def test_missing_env_still_checks_system(env, tmp_path):
+    r = cli("doctor", "--venv", str(tmp_path / "none"), "--json", env=env)
+    assert r.returncode == 1
+    c = checks(r.json)
+    assert c["env.exists"]["status"] == "error" and "skyrl-setup install" in c["env.exists"]["fix"]
+    assert c["system.platform"]["status"] == "ok"
+
+
+def test_foreign_python_against_profile(env):
+    """Any interpreter can be checked (a Docker image's, a conda env's): here the test runner's own."""
+    import sys
+    r = cli("doctor", "--python", sys.executable, "--backend", "vllm", "--json", "--no-gpu-probe", env=env)
+    c = checks(r.json)
+    assert r.returncode == 1 and c["env.pins"]["status"] == "error"
+    assert "vllm==0.11.0" in c["env.pins"]["details"]["missing"]
+    assert c["env.drift"]["status"] == "skipped"
+
+
+def test_old_driver_is_error(env, sglang_env):
+    c = checks(cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe",
+                   env=dict(env, SKYRL_SETUP_CUDA_DRIVER="470.82.01")).json)
+    assert c["system.driver"]["status"] == "error" and "too old" in c["system.driver"]["summary"]
+    assert c["env.torch_cuda"]["status"] == "error"
+
+
+def test_secrets_never_printed(env, tmp_path, index):
+    secret = "hunter2-secret"
+    env = dict(env, UV_INDEX_URL=index.url().replace("http://", f"http://user:{secret}@"),
+               SKYRL_SETUP_MIRRORS=env["SKYRL_SETUP_MIRRORS"].replace("http://127.0.0.1:9/", f"http://u:{secret}@127.0.0.1:9/"),
+               HF_TOKEN=secret, NCCL_SOCKET_IFNAME="eth0")
+    venv = tmp_path / "env"
+    for args in (("install", "--venv", str(venv), "--json", "-v"), ("doctor", "--venv", str(venv), "--json", "-v"),
+                 ("install", "--venv", str(venv), "--dry-run", "--json")):
+        r = cli(*args, env=env)
+        assert secret not in r.stdout and secret not in r.stderr, args
+    for log in (Path(env["SKYRL_SETUP_LOG_DIR"])).glob("*.log"):
+        assert secret not in log.read_text()
+
+
+def test_curesult_table_covers_documented_codes():
+    assert set(FACTS_CODES) <= set(known_codes())
+    for code in FACTS_CODES:
+        d = diagnose(code)
+        assert d.name.startswith("CUDA_ERROR_") and d.cause and d.fix
+    assert "CUresult 4242" in diagnose(4242).name
+
+
+# -- the driver probe against a fake libcuda (real ctypes calls, real kernel arguments) --------------
+
+@pytest.fixture(scope="module")
+def fake_libcuda(tmp_path_factory):
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        pytest.skip("no C compiler on this machine to build the fake libcuda")
+    out = tmp_path_factory.mktemp("libcuda") / "libcuda.so.1"
+    src = Path(__file__).parent / "support" / "fake_libcuda.c"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(out), str(src)], check=True)
+    return out
+
+
+@pytest.mark.parametrize("fake,expect_status,expect_text", [
+    ({}, "ok", "ran a JIT-compiled kernel, 1024 values checked"),
+    ({"FAKE_CUINIT": "34"}, "error", "CUDA_ERROR_STUB_LIBRARY (34)"),
+    ({"FAKE_CUINIT": "100"}, "error", "CUDA_ERROR_NO_DEVICE (100)"),
+    ({"FAKE_CUINIT": "803"}, "error", "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH (803)"),
+    ({"FAKE_LOAD": "222"}, "error", "cuModuleLoadData failed: CUDA_ERROR_UNSUPPORTED_PTX_VERSION (222)"),
+    ({"FAKE_WRONG": "1"}, "error", "1 of 1024 values wrong (first at 5: 0)"),
+])
+def test_driver_probe_paths(env, sglang_env, fake_libcuda, fake, expect_status, expect_text):
+    env = dict(env, SKYRL_SETUP_CUDA_DRIVER="580.159.04", SKYRL_SETUP_GPUS="Fake GPU:80:9.0",
+               SKYRL_SETUP_LIBCUDA=str(fake_libcuda), **fake)
+    r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)
+    found = [c for c in r.json["checks"] if c["id"].startswith(("gpu0.kernel", "gpu.driver_probe"))]
+    assert len(found) == 1, found
+    assert found[0]["status"] == expect_status and expect_text in found[0]["summary"], found[0]
+    if expect_status == "error":
+        assert found[0]["fix"] and r.returncode == 1
+
+
+def test_probe_script_raw_json(fake_libcuda):
+    import sys
+    from skyrl_setup.probe import script
+    p = subprocess.run([sys.executable, script("cuda_driver_script")], capture_output=True, text=True,
+                       env={"SKYRL_SETUP_LIBCUDA": str(fake_libcuda), "FAKE_DEVICES": "2"})
+    doc = json.loads(p.stdout)
+    assert doc["status"] == "ok" and doc["driver_api_version"] == 12080 and len(doc["devices"]) == 2
+    assert all(d["compute_capability"] == "9.0" and d["checked"] == 1024 for d in doc["devices"])
