@@ -54,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     lk.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
 
     ins = sub.add_parser("install", parents=[common], help="build a verified environment for a backend")
-    _env_args(ins)
+    ins.add_argument("--backend", action="append", help=BACKEND_HELP + "; twice to ask whether two can share one env")
+    ins.add_argument("--venv", help="environment path (default: a per-user data folder …/skyrl-setup/envs/<backend>)")
+    ins.add_argument("--with", dest="additions", action="append", metavar="SPEC", default=[],
+                     help="an extra requirement for the environment, checked against the backend's pins first")
     ins.add_argument("--cuda", help="CUDA variant: auto (default) or e.g. cu128; env SKYRL_SETUP_CUDA")
     ins.add_argument("--python", help="Python 3.12 interpreter path, or 3.12")
     ins.add_argument("--project", help="install this SkyRL checkout (editable) instead of skyrl-train from PyPI")
@@ -66,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--no-verify", action="store_true", help="skip the import check (not recommended)")
     ins.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
     ins.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
+    cc = sub.add_parser("check-compat", parents=[common], help="can these packages live with a backend? (installs nothing)")
+    cc.add_argument("specs", nargs="*", metavar="SPEC", help="requirements to add, e.g. vllm==0.11.0")
+    cc.add_argument("--backend", action="append", help=BACKEND_HELP + "; repeat to check two backends together")
+    cc.add_argument("--cuda", default=None, help="CUDA variant (default: the profile's first)")
+
     doc = sub.add_parser("doctor", parents=[common], help="check the system, an environment and the GPUs")
     doc.add_argument("--backend", default=None, help=BACKEND_HELP + "; default: the environment's own")
     grp = doc.add_mutually_exclusive_group()
@@ -80,6 +88,7 @@ COMMANDS = {
     "lock": "skyrl_setup.commands.lock_cmd",
     "install": "skyrl_setup.commands.install",
     "doctor": "skyrl_setup.commands.doctor_cmd",
+    "check-compat": "skyrl_setup.commands.compat_cmd",
 }
 
 

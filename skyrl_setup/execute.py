@@ -92,6 +92,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
                           for a in plan.artifacts if a.required)
             out = locking.compile_lock(uv, plan.profile, variant=plan.cuda.variant, platform=plan.platform,
                                        output=gen / "pylock.resolved.toml", extra_requirements=extra,
+                                       additions=plan.additions,
                                        find_links=plan.find_links, on_line=progress)
             lock = load_lock(out, plan.python.version)
         progress(f"installing {len(lock.packages)} packages from {lock.path.name}")
@@ -165,6 +166,7 @@ def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: 
         "packages": lock.versions(), "env": dict(plan.profile.env),
         "artifacts": [a.to_json() for a in plan.artifacts],
         "project": str(plan.project) if plan.project else None,
+        "additions": list(plan.additions),
         "imports": [r.to_json() for r in imports],
         "history": history[-50:],
         "pid": os.getpid(),

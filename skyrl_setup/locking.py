@@ -10,10 +10,16 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from skyrl_setup import __version__
 from skyrl_setup.lockfile import append_tool_table, profile_fingerprint
 from skyrl_setup.profiles import Profile
 from skyrl_setup.uvtool import Uv
+
+
+FAR_FUTURE = "2100-01-01T00:00:00Z"
 
 
 def uv_platform(platform: str) -> str:
@@ -22,9 +28,10 @@ def uv_platform(platform: str) -> str:
 
 
 def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, output: Path,
-                 extra_requirements: tuple[str, ...] = (), find_links: tuple[Path, ...] = (),
-                 with_skyrl: bool = True, on_line=None) -> Path:
-    reqs = profile.requirements(with_skyrl=with_skyrl) + list(extra_requirements)
+                 extra_requirements: tuple[str, ...] = (), additions: tuple[str, ...] = (),
+                 find_links: tuple[Path, ...] = (), with_skyrl: bool = True, on_line=None) -> Path:
+    """`additions` are the user's own requirements: exempt from the profile's date freeze."""
+    reqs = profile.requirements(with_skyrl=with_skyrl) + list(extra_requirements) + list(additions)
     index = profile.index_for(variant)
     with tempfile.TemporaryDirectory(prefix="skyrl-setup-lock-") as tmp:
         req_file = Path(tmp) / "requirements.in"
@@ -39,6 +46,8 @@ def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, outpu
             args += ["--excludes", str(excl)]
         if profile.exclude_newer:
             args += ["--exclude-newer", profile.exclude_newer]
+            for name in sorted({canonicalize_name(Requirement(a).name) for a in additions}):
+                args += ["--exclude-newer-package", f"{name}={FAR_FUTURE}"]
         if index != "pypi":
             # The torch family's CUDA builds live on this index; best-match lets a local version
             # such as 2.7.0+cu128 there win over PyPI's 2.7.0, while other packages still come from PyPI.

@@ -30,6 +30,7 @@ class InstallPlan:
     project: Path | None
     find_links: tuple[Path, ...]
     warnings: tuple[str, ...]
+    additions: tuple[str, ...] = ()
 
     @property
     def backend(self) -> str:
@@ -59,6 +60,7 @@ class InstallPlan:
             "build_from_source": self.to_build,
             "artifacts": [a.to_json() for a in self.artifacts],
             "project": str(self.project) if self.project else None,
+            "additions": list(self.additions),
             "warnings": list(self.warnings),
             "env": dict(self.profile.env),
         }
@@ -66,7 +68,7 @@ class InstallPlan:
 
 def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonInfo, driver: DriverInfo, cuda: VariantChoice,
               lock: Lock | None, lock_source: str, artifacts: tuple[ArtifactPlan, ...], project: Path | None,
-              find_links: tuple[Path, ...], require_gpu: bool) -> InstallPlan:
+              find_links: tuple[Path, ...], require_gpu: bool, additions: tuple[str, ...] = ()) -> InstallPlan:
     """Combine detection results into a plan, or raise the precondition that stops it."""
     if cuda.error:
         raise PreconditionError(cuda.error, "upgrade the NVIDIA driver (see `skyrl-setup doctor`), or pick another --cuda variant")
@@ -92,4 +94,4 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
     if lock is not None and lock.tool.get("python") and lock.tool["python"] != python.minor:
         warnings.append(f"lockfile was made for Python {lock.tool['python']}, building with {python.version}")
     return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant),
-                       artifacts, project, find_links, tuple(warnings))
+                       artifacts, project, find_links, tuple(warnings), additions)

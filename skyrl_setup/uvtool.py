@@ -42,18 +42,17 @@ class UvResult:
 
 
 def short_cause(stderr: str) -> str:
-    """uv's explanation reduced to its cause, independent of its box-drawing layout."""
+    """uv's explanation reduced to its cause, whatever its layout (box drawing on a TTY, `cause:` lines off it)."""
     text = redact(stderr)
-    if "╰─▶" in text:
-        tail = text.split("╰─▶", 1)[1]
-        lines = [ln.strip(" │╰─▶×") for ln in tail.splitlines()]
-        joined = " ".join(ln for ln in lines if ln and not ln.startswith("hint:"))
-        return re.split(r"(?<=[a-z0-9`]\.)\s", joined, maxsplit=1)[0]
-    caused = [ln.strip() for ln in text.splitlines() if "Caused by:" in ln]
+    flat = " ".join(re.sub(r"[│╰─▶×]", " ", text).split())
+    m = re.search(r"(Because .+?\.)(?=\s|$)", flat)
+    if m:
+        return m.group(1)
+    caused = [ln.strip() for ln in text.splitlines() if "Caused by:" in ln or ln.strip().startswith("cause:")]
     errors = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("error:", "×"))]
     parts = [e.lstrip("× ").removeprefix("error: ") for e in errors[:1]]
     if caused:
-        parts.append(caused[-1].split("Caused by:", 1)[1].strip())
+        parts.append(re.split(r"Caused by:|cause:", caused[-1], maxsplit=1)[1].strip())
     if parts:
         return ": ".join(parts)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

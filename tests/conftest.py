@@ -76,6 +76,7 @@ def base_env(index: LocalIndex, uv_cache: Path, data_dir: Path, home: Path) -> d
         "SKYRL_SETUP_CUDA_DRIVER": "none",
         "SKYRL_SETUP_MIRRORS": mirror_map(index),
         "XDG_CACHE_HOME": str(home / "xdg-cache"),
+        "SKYRL_SETUP_CACHE_DIR": str(home / "cache"),
     })
     return env
 

@@ -51,6 +51,17 @@ def test_short_cause_of_a_conflict():
     assert cause.startswith("Because sglang==0.5.7 depends on torch==2.9.1") and "And because" not in cause
 
 
+def test_short_cause_without_a_tty():
+    stderr = """error: No solution found when resolving dependencies
+  cause: Because all versions of old-hydra-plugin depend on hydra-core==1.0.0 and you require hydra-core==1.3.2, we can conclude that your requirements and all versions of old-hydra-plugin are
+         incompatible.
+         And because you require old-hydra-plugin, we can conclude that your requirements are unsatisfiable.
+"""
+    assert short_cause(stderr) == ("Because all versions of old-hydra-plugin depend on hydra-core==1.0.0 and you require "
+                                   "hydra-core==1.3.2, we can conclude that your requirements and all versions of "
+                                   "old-hydra-plugin are incompatible.")
+
+
 def test_short_cause_of_a_fetch_error():
     stderr = "error: Failed to fetch: `https://u:p@h/simple/torch/`\n  Caused by: HTTP status server error (500 Internal Server Error)\n"
     cause = short_cause(stderr)

@@ -20,6 +20,7 @@ from skyrl_setup.lockfile import Lock, lock_name
 from skyrl_setup.lockfile import load as load_lock
 from skyrl_setup.plan import InstallPlan, make_plan
 from skyrl_setup.report import MARKS, human_bytes
+from skyrl_setup.resolver.check import require_compatible
 from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.uvtool import Uv
 
@@ -46,11 +47,15 @@ def gather_plan(args, uv: Uv, profile, store: Store) -> InstallPlan:
     requested = args.cuda or os.environ.get("SKYRL_SETUP_CUDA") or "auto"
     choice = choose_variant(profile.variants, driver.version, requested)
     platform = platform_tag()
-    lock, source = select_lock(args.lock, profile.name, choice.variant, platform, python.version)
+    additions = tuple(getattr(args, "additions", ()) or ())
+    if additions and not args.lock:
+        lock, source = None, "resolved at install time (with your additions)"
+    else:
+        lock, source = select_lock(args.lock, profile.name, choice.variant, platform, python.version)
     artifacts = plan_artifacts(profile.artifacts, choice.variant, profile.torch, profile.python, find_links)
     return make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
                      lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
-                     require_gpu=args.require_gpu)
+                     require_gpu=args.require_gpu, additions=additions)
 
 
 def render_plan(reporter, plan: InstallPlan) -> None:
@@ -79,7 +84,15 @@ def render_plan(reporter, plan: InstallPlan) -> None:
 
 def run(args, reporter) -> CommandResult:
     t0 = time.perf_counter()
-    profile = profiles.load(args.backend)
+    backends = args.backend or ["sglang"]
+    loaded = [profiles.load(b) for b in backends]
+    profile = loaded[0]
+    if len(loaded) > 1 or args.additions:
+        # decide compatibility from metadata before anything is downloaded (exit 3 on a clash)
+        res = require_compatible(loaded, list(args.additions), variant=args.cuda or profile.variants[0])
+        if len(loaded) > 1:
+            raise UsageError("one backend per environment", "install each backend with its own --venv")
+        reporter.progress(f"compatible: {', '.join(args.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")
     store = Store.for_target(Path(args.venv) if args.venv else default_venv(profile.name))
     store.check_target(backend=profile.name, force=args.force)
     uv = Uv.locate()
@@ -133,7 +146,7 @@ def _gpu_probes(plan: InstallPlan, store: Store, reporter) -> list:
 
 def _quick_noop(args, profile, store: Store) -> dict | None:
     """The fast path of a re-run: the record and the installed files already match the lock."""
-    if args.force or args.dry_run or args.project or args.find_links or args.python or args.cuda:
+    if args.force or args.dry_run or args.project or args.find_links or args.python or args.cuda or args.additions:
         return None
     rec = store.record()
     if not rec or rec.get("backend") != profile.name:

@@ -112,6 +112,11 @@ def stack() -> dict[str, list[FakeDist]]:
         FakeDist("skyrl-gym", "0.1.1"),
         FakeDist("skyrl-gym", "0.4.0", upload_time="2026-07-16T00:00:00Z"),
         FakeDist("tinybuild", "1.0", code=TINYBUILD),
+        # for the resolver: a transitive clash, a marker that excludes a requirement, a clash outside its scope
+        FakeDist("skyrl-vllm-plugin", "1.0", ("vllm==0.11.0",)),
+        FakeDist("win-only-plugin", "1.0", ("vllm==0.11.0; sys_platform == 'win32'",)),
+        FakeDist("old-hydra-plugin", "1.0", ("hydra-core==1.0.0",)),
+        FakeDist("hydra-core", "1.0.0", module="hydra"),
         FakeDist("nvidia-cutlass-dsl-libs-cu12", "4.3.0", module="_none_cu12"),
         FakeDist("nvidia-cutlass-dsl-libs-cu13", "4.3.0", module="_none_cu13"),
     ]

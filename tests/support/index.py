@@ -48,6 +48,7 @@ class LocalIndex:
     faults: list[Fault] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
+    ranges: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self.files: dict[str, dict[str, list[_File]]] = {}
@@ -99,6 +100,7 @@ class LocalIndex:
             self.faults.clear()
             self.requests.clear()
             self.hosts.clear()
+            self.ranges.clear()
 
     def _fault_for(self, path: str, host: str = "") -> Fault | None:
         with self._lock:
@@ -144,6 +146,28 @@ def _make_handler(idx: LocalIndex):
 
         def log_message(self, *args):  # quiet
             pass
+
+        def _send_file(self, body: bytes, fault: Fault | None):
+            rng = self.headers.get("Range", "")
+            m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng)
+            if m and not fault:
+                with idx._lock:
+                    idx.ranges.append(self.path)
+                total = len(body)
+                if m.group(1) == "":
+                    start = max(0, total - int(m.group(2)))
+                    end = total - 1
+                else:
+                    start, end = int(m.group(1)), min(total - 1, int(m.group(2) or total - 1))
+                chunk = body[start : end + 1]
+                self.send_response(206)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Range", f"bytes {start}-{end}/{total}")
+                self.send_header("Content-Length", str(len(chunk)))
+                self.end_headers()
+                self.wfile.write(chunk)
+                return
+            return self._send(200, body, "application/octet-stream", fault)
 
         def _send(self, status: int, body: bytes, ctype: str, fault: Fault | None = None):
             if fault and fault.kind == "truncate":
@@ -218,7 +242,7 @@ def _make_handler(idx: LocalIndex):
                 e = idx.find_file(index, name)
                 if e is None:
                     return self._send(404, b"not found", "text/plain")
-                return self._send(200, e.path.read_bytes(), "application/octet-stream", fault)
+                return self._send_file(e.path.read_bytes(), fault)
             return self._send(404, b"not found", "text/plain")
 
     return Handler

@@ -1,0 +1,125 @@
+"""The resolver's entry point: can these backends and additions live in one environment?"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from resolvelib import BaseReporter, ResolutionImpossible, Resolver
+from resolvelib.resolvers import ResolutionTooDeep
+
+from skyrl_setup.errors import ConflictError, OperationError, UsageError
+from skyrl_setup.profiles import Profile
+from skyrl_setup.resolver.explain import Conflict, explain
+from skyrl_setup.resolver.index import IndexClient
+from skyrl_setup.resolver.provider import TORCH_RELEVANT, Provider
+
+PYPI = "https://pypi.org/simple"
+
+
+def default_indexes(profiles: list[Profile], variant: str) -> list[str]:
+    """Where uv would look: the torch index of the profile, UV_INDEX_URL (or PyPI), UV_EXTRA_INDEX_URL."""
+    out = []
+    for p in profiles:
+        idx = p.index_for(variant)
+        if idx != "pypi" and idx not in out:
+            out.append(idx)
+    out.append(os.environ.get("UV_INDEX_URL") or os.environ.get("UV_DEFAULT_INDEX") or PYPI)
+    out += [u for u in os.environ.get("UV_EXTRA_INDEX_URL", "").split() if u]
+    return out
+
+
+@dataclass(frozen=True)
+class CompatResult:
+    ok: bool
+    pins: dict[str, str] = field(default_factory=dict)  # what the relevant packages resolved to
+    conflict: Conflict | None = None
+    seconds: float = 0.0
+    requests: int = 0
+
+    def to_json(self) -> dict:
+        doc = {"compatible": self.ok, "resolved": self.pins, "seconds": round(self.seconds, 3), "requests": self.requests}
+        if self.conflict:
+            doc.update(self.conflict.to_json())
+        return doc
+
+
+def parse_additions(specs: list[str]) -> list[Requirement]:
+    out = []
+    for s in specs:
+        try:
+            out.append(Requirement(s))
+        except InvalidRequirement as exc:
+            raise UsageError(f"{s!r} is not a valid requirement ({exc})", "write it like sglang==0.5.7 or 'transformers>=4.57'") from None
+    return out
+
+
+def check_compat(profiles: list[Profile], additions: list[str], *, variant: str = "cu128",
+                 platform: str = "linux_x86_64", python: str = "3.12.0", indexes: list[str] | None = None,
+                 with_skyrl: bool = False) -> CompatResult:
+    t0 = time.perf_counter()
+    origins: dict[int, str] = {}
+    roots: list[Requirement] = []
+    for p in profiles:
+        for spec in p.requirements(with_skyrl=with_skyrl):
+            req = Requirement(spec)
+            origins[id(req)] = f"the {p.name} profile"
+            roots.append(req)
+    for req in parse_additions(additions):
+        origins[id(req)] = "you"
+        roots.append(req)
+    relevant = TORCH_RELEVANT | {canonicalize_name(r.name) for r in roots if canonicalize_name(r.name) not in _BORING}
+    cutoffs = [p.exclude_newer for p in profiles if p.exclude_newer]
+    client = IndexClient(indexes or default_indexes(profiles, variant))
+    exempt = frozenset(canonicalize_name(r.name) for r in parse_additions(additions))
+    provider = Provider(client, relevant=relevant, python=python, platform=platform,
+                        exclude_newer=min(cutoffs) if cutoffs else None, exempt=exempt)
+    try:
+        result = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=2000)
+    except ResolutionImpossible as exc:
+        engines = _engine_requirements(provider, profiles)
+        conflict = explain(exc, origins, [p.name for p in profiles], list(additions), engines,
+                           versions_of=lambda name: [c.version for c in provider._all(name)])
+        return CompatResult(False, conflict=conflict, seconds=time.perf_counter() - t0, requests=client.requests)
+    except ResolutionTooDeep:
+        raise OperationError("the compatibility check gave up after 2000 rounds", "report the packages you asked for") from None
+    finally:
+        client.close()
+    pins = {k: str(c.version) for k, c in sorted(result.mapping.items()) if "[" not in k}
+    return CompatResult(True, pins, seconds=time.perf_counter() - t0, requests=client.requests)
+
+
+def _engine_requirements(provider: Provider, profiles: list[Profile]) -> dict[str, list[tuple[str, str]]]:
+    """For each profile: what its exactly pinned main packages require, e.g. sglang 0.5.7 -> torch==2.9.1.
+
+    Lets a clash between two profiles' own torch pins be told through the packages that
+    impose them, which is what a user can act on.
+    """
+    out: dict[str, list[tuple[str, str]]] = {}
+    for p in profiles:
+        rows = []
+        for name in p.main_packages:
+            spec = p.packages.get(name, "")
+            if not spec.startswith("==") or name == "torch":
+                continue
+            match = [c for c in provider._all(name) if str(c.version) == spec[2:]]
+            if not match:
+                continue
+            for dep in provider.get_dependencies(match[0]):
+                rows.append((f"{name} {match[0].version}", str(dep)))
+        out[p.name] = rows
+    return out
+
+
+# Pinned by the profiles but never carrying CUDA pins: resolved as roots, not expanded.
+_BORING = frozenset({"ray", "datasets", "hydra-core", "accelerate", "peft", "transformers", "skyrl-train", "skyrl-gym"})
+
+
+def require_compatible(profiles: list[Profile], additions: list[str], **kw) -> CompatResult:
+    res = check_compat(profiles, additions, **kw)
+    if not res.ok and res.conflict:
+        raise ConflictError(res.conflict.sentence, res.conflict.hint, details=res.conflict.to_json())
+    return res

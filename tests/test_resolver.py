@@ -1,0 +1,116 @@
+"""The resolver: clashes found from metadata before any download, explained in one sentence."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import base_env, cli, venv_run
+from tests.support.catalog import stack
+from tests.support.index import LocalIndex
+
+SENTENCE = "sglang 0.5.7 requires torch==2.9.1 but vllm 0.11.0 requires torch==2.8.0"
+
+
+def wheel_downloads(index) -> list[str]:
+    return [p for p in index.requests if p.endswith(".whl")]
+
+
+def test_two_backends_clash_before_any_download(env, tmp_path, index):
+    venv = tmp_path / "env"
+    r = cli("install", "--backend", "sglang", "--backend", "vllm", "--venv", str(venv), "--json", env=env)
+    assert r.returncode == 3, r.stderr
+    assert SENTENCE in r.stderr and "--venv" in r.stderr
+    doc = r.json
+    assert doc["conflict"]["package"] == "torch"
+    assert {"by": "sglang 0.5.7", "spec": "torch==2.9.1"} in doc["conflict"]["requirements"]
+    assert {"by": "vllm 0.11.0", "spec": "torch==2.8.0"} in doc["conflict"]["requirements"]
+    assert wheel_downloads(index) == [] and not venv.exists()
+
+
+def test_with_addition_clash(env, tmp_path, index):
+    r = cli("install", "--with", "vllm==0.11.0", "--venv", str(tmp_path / "env"), env=env)
+    assert r.returncode == 3 and SENTENCE in r.stderr
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("error:")] == [f"error: {SENTENCE}"]
+    assert wheel_downloads(index) == []
+
+
+def test_transitive_clash_with_chain(env):
+    r = cli("check-compat", "skyrl-vllm-plugin", "-v", env=env)
+    assert r.returncode == 3, r.stderr
+    assert SENTENCE in r.stderr
+    assert "vllm 0.11.0 → torch==2.8.0" in r.stderr  # the chain, with -v
+
+
+def test_compatible_addition_installs(env, tmp_path):
+    r = cli("check-compat", "transformers==4.53.3", "--json", env=env)
+    assert r.returncode == 0 and r.json["compatible"] and r.json["resolved"]["torch"] == "2.9.1"
+    venv = tmp_path / "env"
+    r = cli("install", "--with", "transformers==4.53.3", "--venv", str(venv), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.json["plan"]["lock_source"].startswith("resolved at install time")
+    assert venv_run(venv, "import transformers; print(transformers.__version__)").stdout.strip() == "4.53.3"
+
+
+def test_marker_excludes_requirement(env):
+    r = cli("check-compat", "win-only-plugin", "--json", env=env)
+    assert r.returncode == 0 and r.json["compatible"] and "vllm" not in r.json["resolved"]
+
+
+def test_cache_makes_second_run_offline(env, index):
+    assert cli("check-compat", "vllm==0.11.0", env=env).returncode == 3
+    assert index.requests, "the first run reads the index"
+    index.clear()
+    r = cli("check-compat", "vllm==0.11.0", "--json", env=env)
+    assert r.returncode == 3 and r.json["requests"] == 0
+    assert index.requests == []
+
+
+def test_index_down_is_one_clear_line(env):
+    env = dict(env, UV_INDEX_URL="http://127.0.0.1:9/simple")
+    r = cli("check-compat", "vllm==0.11.0", env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "cannot reach the package index at http://127.0.0.1:9/simple/" in r.stderr
+
+
+def test_malformed_page_is_clear(env, index):
+    index.inject(r"/simple/vllm/", "malformed")
+    r = cli("check-compat", "vllm==0.11.0", env=env)
+    assert r.returncode == 1 and "malformed page for vllm" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def index_without_pep658(tmp_path_factory):
+    idx = LocalIndex(tmp_path_factory.mktemp("index-no658"), stack(), pep658=False).start()
+    yield idx
+    idx.stop()
+
+
+def test_metadata_by_range_requests_without_pep658(env, index_without_pep658):
+    env = dict(env, UV_INDEX_URL=index_without_pep658.url())
+    r = cli("check-compat", "vllm==0.11.0", "--json", env=env)
+    assert r.returncode == 3 and r.json["conflict"]["package"] == "torch"
+    assert index_without_pep658.ranges, "METADATA was read with HTTP Range requests"
+    assert not [p for p in index_without_pep658.requests if p.endswith(".metadata")]
+
+
+def test_uv_finds_what_the_resolver_does_not(env, tmp_path):
+    """A clash outside the torch-relevant scope: uv's own message, shortened to its cause; exit 3."""
+    venv = tmp_path / "env"
+    r = cli("install", "--with", "old-hydra-plugin", "--venv", str(venv), env=env)
+    assert r.returncode == 3, r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and "hydra-core" in err[0] and "Because" in err[0]
+    assert not venv.exists()
+
+
+@pytest.mark.network
+def test_real_pypi_clash(tmp_path):
+    from tests.conftest import clean_env
+    env = clean_env()
+    env["SKYRL_SETUP_CACHE_DIR"] = str(tmp_path / "cache")
+    r = cli("check-compat", "--backend", "sglang", "vllm==0.11.0", "--json", env=env)
+    assert r.returncode == 3, r.stderr
+    assert r.json["sentence"].startswith(SENTENCE)
