@@ -69,6 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--no-verify", action="store_true", help="skip the import check (not recommended)")
     ins.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
     ins.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
+    up = sub.add_parser("upgrade", parents=[common], help="move an environment forward: plan, check, build, swap")
+    up.add_argument("specs", nargs="*", metavar="SPEC", help="packages to move, e.g. sglang==0.5.8 (the profile's other pins hold)")
+    up.add_argument("--backend", default=None, help="the environment's backend (to find its default location)")
+    up.add_argument("--venv", help="environment path (default: install's location for the backend)")
+    up.add_argument("--lock", help="move to this lockfile")
+    up.add_argument("--latest", action="store_true", help="propose the newest versions of the backend's packages that agree")
+    up.add_argument("--dry-run", action="store_true", help="show old → new and stop")
+    up.add_argument("-y", "--yes", action="store_true", help="apply --latest without asking")
+    up.add_argument("--find-links", action="append", metavar="DIR", help="folder of wheels (off-index components)")
+    up.add_argument("--cuda", default=None, help=argparse.SUPPRESS)
+    up.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
+    up.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
+
+    rb = sub.add_parser("rollback", parents=[common], help="point an environment back at its previous generation")
+    rb.add_argument("--backend", default=None, help="the environment's backend (to find its default location)")
+    rb.add_argument("--venv", help="environment path")
+    rb.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
+
     cc = sub.add_parser("check-compat", parents=[common], help="can these packages live with a backend? (installs nothing)")
     cc.add_argument("specs", nargs="*", metavar="SPEC", help="requirements to add, e.g. vllm==0.11.0")
     cc.add_argument("--backend", action="append", help=BACKEND_HELP + "; repeat to check two backends together")
@@ -89,6 +107,8 @@ COMMANDS = {
     "install": "skyrl_setup.commands.install",
     "doctor": "skyrl_setup.commands.doctor_cmd",
     "check-compat": "skyrl_setup.commands.compat_cmd",
+    "upgrade": "skyrl_setup.commands.upgrade_cmd",
+    "rollback": "skyrl_setup.commands.upgrade_cmd:run_rollback",
 }
 
 
@@ -101,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.command:
             raise UsageError("no command given", "try `skyrl-setup install` or `skyrl-setup --help`")
         mirrors.set_flag_mirrors(getattr(args, "mirror", None))
-        module = importlib.import_module(COMMANDS[args.command])
-        result = module.run(args, reporter)
+        module_name, _, func = COMMANDS[args.command].partition(":")
+        result = getattr(importlib.import_module(module_name), func or "run")(args, reporter)
         if json_mode:
             print(json.dumps(redact_obj(result.doc), indent=2, default=str))
         return int(result.exit_code)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +77,9 @@ def is_noop(store: Store, plan_backend: str, lock: Lock | None, *, project: Path
 
 
 def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify: bool = True,
-          action: str = "install", record_extra: dict | None = None) -> BuildResult:
+          action: str = "install", record_extra: dict | None = None, adopt_lock: bool = False) -> BuildResult:
+    """Build `plan` as a new generation and make it current. `adopt_lock` copies a lock
+    that lives outside lockfiles/ (an upgrade's) into the generation, which records it."""
     t0 = time.perf_counter()
     previous = store.current()
     n, gen = store.new_generation()
@@ -86,6 +89,9 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         uv.run(["venv", str(gen), "--python", plan.python.path, "--prompt", f"skyrl-{plan.backend}", "--quiet"],
                what="creating the virtual environment", extra_env={"UV_PYTHON_DOWNLOADS": "never"})
         lock = plan.lock
+        if lock is not None and adopt_lock:
+            shutil.copyfile(lock.path, gen / lock.path.name)
+            lock = load_lock(gen / lock.path.name, plan.python.version, plan.platform)
         if lock is None:
             progress(f"resolving {plan.backend} for {plan.cuda.variant} (no committed lockfile matches)")
             extra = tuple(f"{a.name} @ {Path(a.location).as_uri() if a.status == 'find-links' else a.location}"

@@ -29,8 +29,9 @@ def uv_platform(platform: str) -> str:
 
 def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, output: Path,
                  extra_requirements: tuple[str, ...] = (), additions: tuple[str, ...] = (),
-                 find_links: tuple[Path, ...] = (), with_skyrl: bool = True, on_line=None) -> Path:
-    """`additions` are the user's own requirements: exempt from the profile's date freeze."""
+                 find_links: tuple[Path, ...] = (), with_skyrl: bool = True, on_line=None,
+                 exempt: tuple[str, ...] = ()) -> Path:
+    """`additions` (the user's own requirements) and `exempt` names escape the profile's date freeze."""
     reqs = profile.requirements(with_skyrl=with_skyrl) + list(extra_requirements) + list(additions)
     index = profile.index_for(variant)
     with tempfile.TemporaryDirectory(prefix="skyrl-setup-lock-") as tmp:
@@ -46,7 +47,7 @@ def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, outpu
             args += ["--excludes", str(excl)]
         if profile.exclude_newer:
             args += ["--exclude-newer", profile.exclude_newer]
-            for name in sorted({canonicalize_name(Requirement(a).name) for a in additions}):
+            for name in sorted({canonicalize_name(Requirement(a).name) for a in additions} | set(exempt)):
                 args += ["--exclude-newer-package", f"{name}={FAR_FUTURE}"]
         if index != "pypi":
             # The torch family's CUDA builds live on this index; best-match lets a local version

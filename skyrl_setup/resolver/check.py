@@ -59,7 +59,9 @@ def parse_additions(specs: list[str]) -> list[Requirement]:
 
 def check_compat(profiles: list[Profile], additions: list[str], *, variant: str = "cu128",
                  platform: str = "linux_x86_64", python: str = "3.12.0", indexes: list[str] | None = None,
-                 with_skyrl: bool = False) -> CompatResult:
+                 with_skyrl: bool = False, exempt: frozenset = frozenset(), priority: tuple[str, ...] = (),
+                 enrich: bool = True) -> CompatResult:
+    """Resolve the torch-relevant part of profiles + additions. `exempt` names escape the date freeze."""
     t0 = time.perf_counter()
     origins: dict[int, str] = {}
     roots: list[Requirement] = []
@@ -74,13 +76,13 @@ def check_compat(profiles: list[Profile], additions: list[str], *, variant: str 
     relevant = TORCH_RELEVANT | {canonicalize_name(r.name) for r in roots if canonicalize_name(r.name) not in _BORING}
     cutoffs = [p.exclude_newer for p in profiles if p.exclude_newer]
     client = IndexClient(indexes or default_indexes(profiles, variant))
-    exempt = frozenset(canonicalize_name(r.name) for r in parse_additions(additions))
+    exempt = exempt | frozenset(canonicalize_name(r.name) for r in parse_additions(additions))
     provider = Provider(client, relevant=relevant, python=python, platform=platform,
-                        exclude_newer=min(cutoffs) if cutoffs else None, exempt=exempt)
+                        exclude_newer=min(cutoffs) if cutoffs else None, exempt=exempt, priority=priority)
     try:
         result = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=2000)
     except ResolutionImpossible as exc:
-        engines = _engine_requirements(provider, profiles)
+        engines = _engine_requirements(provider, profiles) if enrich else {}
         conflict = explain(exc, origins, [p.name for p in profiles], list(additions), engines,
                            versions_of=lambda name: [c.version for c in provider._all(name)])
         return CompatResult(False, conflict=conflict, seconds=time.perf_counter() - t0, requests=client.requests)

@@ -39,7 +39,8 @@ class Candidate:
 
 class Provider(AbstractProvider):
     def __init__(self, client: IndexClient, *, relevant: frozenset, python: str = "3.12.0",
-                 platform: str = "linux_x86_64", exclude_newer: str | None = None, exempt: frozenset = frozenset()):
+                 platform: str = "linux_x86_64", exclude_newer: str | None = None, exempt: frozenset = frozenset(),
+                 priority: tuple[str, ...] = ()):
         self.client = client
         self.relevant = relevant
         self.env = target_environment(python, platform)
@@ -47,6 +48,7 @@ class Provider(AbstractProvider):
         self.python = Version(python)
         self.cutoff = _parse_time(exclude_newer) if exclude_newer else None
         self.exempt = exempt  # the user's own additions: not held to the profile's date freeze
+        self.priority = priority  # decided first (newest wins): the engine, when looking for the latest set
         self._candidates: dict[str, list[Candidate]] = {}
 
     # -- identity and preference ---------------------------------------------------------------
@@ -60,8 +62,9 @@ class Provider(AbstractProvider):
     def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes):
         pinned = any(s.operator in ("==", "===") for info in information[identifier] for s in info.requirement.specifier)
         base = identifier.split("[")[0]
-        # exact pins first, then torch itself, then the rest by name: clashes surface early and legibly
-        return (not pinned, base != "torch", identifier)
+        rank = self.priority.index(base) if base in self.priority else len(self.priority)
+        # exact pins first, then the priority list, then torch itself: clashes surface early and legibly
+        return (not pinned, rank, base != "torch", identifier)
 
     # -- candidates --------------------------------------------------------------------------------
     def _all(self, name: str) -> list[Candidate]:

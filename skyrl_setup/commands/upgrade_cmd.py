@@ -1,0 +1,174 @@
+"""`skyrl-setup upgrade` and `skyrl-setup rollback`.
+
+upgrade: compute the new lock (the profile's current one, the user's moves on top of the
+profile's pins, or the newest set that agrees), check it, show old → new, then build it
+as a new generation beside the current one, verify, and swap. rollback: point the
+environment back at the previous generation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from rich.table import Table
+
+from skyrl_setup import locking, profiles
+from skyrl_setup.commands import CommandResult, default_venv
+from skyrl_setup.commands.install import gather_plan, render_plan
+from skyrl_setup.envstore import Store, now_iso
+from skyrl_setup.errors import ConflictError, OperationError, UsageError
+from skyrl_setup.execute import build
+from skyrl_setup.lockfile import Lock
+from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.report import human_bytes
+from skyrl_setup.resolver.check import check_compat, parse_additions
+from skyrl_setup.resolver.provider import TORCH_RELEVANT
+from skyrl_setup.uvtool import Uv
+from skyrl_setup.venvinfo import installed_versions
+
+
+def _store(args) -> tuple[Store, dict]:
+    venv = Path(args.venv) if args.venv else default_venv(args.backend or "sglang")
+    store = Store.for_target(venv)
+    rec = store.record()
+    if rec is None:
+        raise UsageError(f"no environment made by skyrl-setup at {store.target}",
+                         f"create one first: skyrl-setup install --backend {args.backend or 'sglang'} --venv {store.target}")
+    if args.backend and args.backend != rec.get("backend"):
+        raise UsageError(f"{store.target} holds a {rec.get('backend')} environment, not {args.backend}",
+                         f"to switch backends: skyrl-setup install --backend {args.backend} --venv {store.target} --force")
+    return store, rec
+
+
+def effective_profile(profile, specs: list[str], latest: bool):
+    """The profile with the user's moves applied: a SPEC naming a pinned package replaces its pin."""
+    packages, skyrl = dict(profile.packages), dict(profile.skyrl)
+    additions = []
+    for req in parse_additions(specs):
+        name = canonicalize_name(req.name)
+        spec = (f"[{','.join(sorted(req.extras))}]" if req.extras else "") + str(req.specifier)
+        if name in packages:
+            packages[name] = spec
+        elif name in skyrl:
+            skyrl[name] = spec
+        else:
+            additions.append(str(req))
+    if latest:  # unpin the CUDA-relevant pins so the newest agreeing set can be found
+        for name in list(packages):
+            if name in TORCH_RELEVANT:
+                packages[name] = ""
+    return dataclasses.replace(profile, packages=packages, skyrl=skyrl), additions
+
+
+def diff(old: dict[str, str], new: Lock) -> list[tuple[str, str | None, str | None]]:
+    newv = new.versions()
+    names = sorted(set(old) | set(newv))
+    return [(n, old.get(n), newv.get(n)) for n in names if old.get(n) != newv.get(n)]
+
+
+def render_diff(reporter, changes, lock: Lock) -> None:
+    t = Table(title=f"Upgrade plan ({len(changes)} change(s))", title_justify="left")
+    for col in ("package", "old", "new", ""):
+        t.add_column(col)
+    for name, a, b in changes:
+        kind = "added" if a is None else ("removed" if b is None else "changed")
+        t.add_row(name, a or "-", b or "-", kind)
+    reporter.print(t)
+    sizes = {p.name: p.size for p in lock.packages}
+    dl = sum(sizes.get(n, 0) for n, _, b in changes if b)
+    built = [p.name for p in lock.from_source if any(p.name == n for n, _, _ in changes)]
+    reporter.print(f"download: up to {human_bytes(dl)}" + (f"; built from source: {', '.join(built)}" if built else ""))
+
+
+def run(args, reporter) -> CommandResult:
+    t0 = time.perf_counter()
+    store, rec = _store(args)
+    profile = profiles.load(rec["backend"])
+    specs = list(args.specs or [])
+    prior = list(rec.get("additions") or [])
+    eff, additions = effective_profile(profile, specs, args.latest)
+    additions = prior + [a for a in additions if a not in prior]
+    moved = {canonicalize_name(Requirement(s).name) for s in specs}
+    variant = rec.get("cuda", {}).get("variant") or profile.variants[0]
+
+    exempt = frozenset(moved | ({n for n in eff.packages if n in TORCH_RELEVANT} if args.latest else set()))
+    if specs or args.latest:
+        res = check_compat([eff], additions, variant=variant, exempt=exempt,
+                           priority=tuple(n for n in profile.main_packages if n != "torch"), enrich=False)
+        if not res.ok:
+            c = res.conflict
+            pin = next((x.spec for x in c.causes if x.by.startswith("the ")), None)
+            hint = (f"the profile pins {pin}; to move it too, add the new pin to the upgrade (e.g. `skyrl-setup upgrade {' '.join(specs)} "
+                    f"{c.package}==VERSION`), which leaves the profile's tested set" if pin else c.hint)
+            raise ConflictError(c.sentence, hint, details=c.to_json())
+        if args.latest:  # pin what the resolver found, then lock it
+            eff = dataclasses.replace(eff, packages={n: (f"=={res.pins[n]}" if n in TORCH_RELEVANT and n in res.pins else s)
+                                                     for n, s in eff.packages.items()})
+    args.backend, args.python, args.project, args.find_links, args.require_gpu = rec["backend"], None, rec.get("project"), args.find_links, False
+    args.additions = additions
+    args.cuda = args.cuda or variant
+    uv = Uv.locate()
+    plan = gather_plan(args, uv, profile, store)
+    tmp = Path(tempfile.mkdtemp(prefix="upgrade-", dir=store.root))
+    try:
+        if specs or args.latest or additions or args.lock is None and plan.lock is None:
+            reporter.step("resolving the new lock")
+            out = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=tmp / "pylock.upgrade.toml",
+                                       additions=tuple(additions), find_links=plan.find_links, on_line=reporter.progress,
+                                       exempt=tuple(sorted(exempt)))
+            lock = load_lock(out, plan.python.version, plan.platform)
+            source = "upgrade: " + (" ".join(specs) if specs else ("latest" if args.latest else "re-resolved"))
+        else:
+            lock, source = plan.lock, plan.lock_source
+        plan = dataclasses.replace(plan, lock=lock, lock_source=source, profile=eff, additions=tuple(additions))
+        old = installed_versions(store.target) or rec.get("packages", {})
+        changes = diff(old, lock)
+        doc = {"venv": str(store.target), "generation": store.current(), "lockfile": str(lock.path), "lock_sha256": lock.sha256,
+               "changes": [{"name": n, "old": a, "new": b} for n, a, b in changes], "dry_run": bool(args.dry_run)}
+        if not changes and rec.get("lock", {}).get("sha256") == lock.sha256:
+            reporter.print(f"[green]✓[/] {store.target} is current: nothing to upgrade")
+            return CommandResult({**doc, "noop": True})
+        if reporter.verbose:
+            render_plan(reporter, plan)
+        render_diff(reporter, changes, lock)
+        if args.dry_run:
+            return CommandResult({**doc, "noop": False})
+        if args.latest and not args.yes:
+            keep = store.root / "pylock.proposed.toml"
+            keep.write_bytes(lock.path.read_bytes())
+            if not (sys.stdin.isatty() and input("apply this set? [y/N] ").strip().lower() in ("y", "yes")):
+                reporter.print(f"proposed lock kept at {keep}; apply it with `skyrl-setup upgrade --venv {store.target} --lock {keep}` or --latest -y")
+                return CommandResult({**doc, "noop": False, "applied": False, "proposed_lock": str(keep)})
+        with store.locked(wait=args.wait):
+            store.clean_leftovers()
+            result = build(plan, uv, store, progress=reporter.progress, action="upgrade", adopt_lock=True,
+                           record_extra={"changes": len(changes), "specs": specs, "latest": bool(args.latest)})
+    finally:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+    reporter.print(f"[green]✓[/] upgraded {store.target}: generation {result.previous} → {result.generation} "
+                   f"({len(changes)} change(s), {time.perf_counter() - t0:.1f} s); undo with `skyrl-setup rollback --venv {store.target}`")
+    return CommandResult({**doc, "noop": False, "applied": True, "generation": result.generation,
+                          "previous_generation": result.previous, "pruned": list(result.pruned),
+                          "imports": [r.to_json() for r in result.imports]})
+
+
+def run_rollback(args, reporter) -> CommandResult:
+    store, rec = _store(args)
+    with store.locked(wait=args.wait):
+        cur, prev = store.current(), store.previous()
+        if prev is None:
+            raise OperationError(f"{store.target} has no earlier generation to roll back to",
+                                 "generations are kept by install --force and upgrade; this environment has only one")
+        old = store.record(prev) or {}
+        old.setdefault("history", []).append({"time": now_iso(), "action": "rollback", "generation": prev, "from_generation": cur})
+        store.write_record(prev, old)
+        store.swap_to(prev)
+    reporter.print(f"[green]✓[/] {store.target} rolled back: generation {cur} → {prev} ({old.get('backend')}, lock {old.get('lock', {}).get('sha256', '')[:12]})")
+    return CommandResult({"venv": str(store.target), "generation": prev, "from_generation": cur})

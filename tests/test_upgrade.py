@@ -1,0 +1,113 @@
+"""upgrade and rollback against the local index with real uv."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import cli, venv_run
+
+
+def versions(venv, *mods):
+    """Public versions (torch reports 2.9.1+cu128, as the real one does)."""
+    code = "import importlib; print(' '.join(importlib.import_module(m).__version__.split('+')[0] for m in %r))" % (mods,)
+    return venv_run(venv, code).stdout.split()
+
+
+def gens(venv):
+    return sorted(p.name for p in (venv.parent / f".{venv.name}.skyrl").iterdir() if p.name.startswith("gen-"))
+
+
+@pytest.fixture
+def sglang_env(env, tmp_path):
+    venv = tmp_path / "env"
+    r = cli("install", "--venv", str(venv), env=env)
+    assert r.returncode == 0, r.stderr
+    return venv
+
+
+def test_noop_when_current(env, sglang_env):
+    r = cli("upgrade", "--venv", str(sglang_env), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.json["noop"] is True and gens(sglang_env) == ["gen-0001"]
+
+
+def test_upgrade_moves_a_package_and_keeps_previous(env, sglang_env):
+    r = cli("upgrade", "sglang==0.5.8", "--venv", str(sglang_env), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    doc = r.json
+    assert {"name": "sglang", "old": "0.5.7", "new": "0.5.8"} in doc["changes"]
+    assert all(c["name"] != "torch" for c in doc["changes"])
+    assert doc["generation"] == 2 and doc["previous_generation"] == 1
+    assert versions(sglang_env, "sglang", "torch") == ["0.5.8", "2.9.1"]
+    rec = (sglang_env / "skyrl-setup.json").read_text()
+    assert '"action": "upgrade"' in rec and '"action": "install"' in rec
+    # doctor shows the record and judges the env against it
+    d = cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe", env=env).json
+    assert d["environment"]["record"]["generation"] == 2
+    assert [c for c in d["checks"] if c["id"] == "env.drift"][0]["status"] == "ok"
+    # and rollback goes back
+    r = cli("rollback", "--venv", str(sglang_env), "--json", env=env)
+    assert r.returncode == 0 and r.json["generation"] == 1
+    assert versions(sglang_env, "sglang") == ["0.5.7"]
+
+
+def test_refused_when_torch_would_move(env, sglang_env):
+    before = os.readlink(sglang_env)
+    r = cli("upgrade", "sglang==0.6.0", "--venv", str(sglang_env), env=env)
+    assert r.returncode == 3, r.stderr
+    assert "sglang 0.6.0 requires torch==2.10.0" in r.stderr and "torch==2.9.1" in r.stderr
+    assert "add the new pin" in r.stderr
+    assert os.readlink(sglang_env) == before
+    # moving the pin explicitly is allowed
+    r = cli("upgrade", "sglang==0.6.0", "torch==2.10.0", "--venv", str(sglang_env), env=env)
+    assert r.returncode == 0, r.stderr
+    assert versions(sglang_env, "sglang", "torch") == ["0.6.0", "2.10.0"]
+
+
+def test_latest_proposes_consistent_set_without_touching_env(env, sglang_env):
+    before = os.readlink(sglang_env)
+    r = cli("upgrade", "--latest", "--venv", str(sglang_env), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    doc = r.json
+    new = {c["name"]: c["new"] for c in doc["changes"]}
+    assert new["sglang"] == "0.6.0" and new["torch"] == "2.10.0"  # they agree with each other
+    assert doc["applied"] is False and os.path.exists(doc["proposed_lock"])
+    assert os.readlink(sglang_env) == before
+    r = cli("upgrade", "--latest", "-y", "--venv", str(sglang_env), env=env)
+    assert r.returncode == 0, r.stderr
+    assert versions(sglang_env, "sglang", "torch") == ["0.6.0", "2.10.0"]
+
+
+def test_dry_run_changes_nothing(env, sglang_env):
+    before = os.readlink(sglang_env)
+    r = cli("upgrade", "sglang==0.5.8", "--dry-run", "--json", "--venv", str(sglang_env), env=env)
+    assert r.returncode == 0 and r.json["dry_run"] and r.json["changes"]
+    assert os.readlink(sglang_env) == before and gens(sglang_env) == ["gen-0001"]
+
+
+def test_failed_verification_leaves_env(env, sglang_env):
+    before = os.readlink(sglang_env)
+    r = cli("upgrade", "transformers==4.58.0", "--venv", str(sglang_env), env=env)
+    assert r.returncode == 1 and "verification failed" in r.stderr
+    assert os.readlink(sglang_env) == before and gens(sglang_env) == ["gen-0001"]
+    assert versions(sglang_env, "transformers") == ["4.57.1"]
+
+
+def test_prune_keeps_three_generations(env, sglang_env):
+    for spec in ("sglang==0.5.8", "sglang==0.5.7", "sglang==0.5.8", "sglang==0.5.7"):
+        r = cli("upgrade", spec, "--venv", str(sglang_env), env=env)
+        assert r.returncode == 0, r.stderr
+    assert gens(sglang_env) == ["gen-0003", "gen-0004", "gen-0005"]
+    assert os.readlink(sglang_env).endswith("gen-0005")
+
+
+def test_rollback_without_history(env, sglang_env):
+    r = cli("rollback", "--venv", str(sglang_env), env=env)
+    assert r.returncode == 1 and "no earlier generation" in r.stderr
+
+
+def test_upgrade_needs_an_env(env, tmp_path):
+    r = cli("upgrade", "--venv", str(tmp_path / "none"), env=env)
+    assert r.returncode == 2 and "skyrl-setup install" in r.stderr
