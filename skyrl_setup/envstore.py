@@ -6,9 +6,10 @@ generation beside the current one, at its final path (venvs cannot be moved: the
 scripts carry absolute paths), verified, and only then made current by replacing the
 link with rename(2), which is atomic. The previous generation is kept for rollback.
 
-A generation is complete once its record (skyrl-setup.json) exists; anything else in
-the store that is not current is a leftover of an interrupted run and is removed by the
-next run, under the store's lock (flock: released by the kernel when a process dies,
+A generation is complete once its record (skyrl-setup.json) exists, and counts once it
+has been made current at least once (the record's "activated"; the swap is the commit
+point). Anything else in the store that is not current is a leftover of an interrupted
+run and is removed by the next run, under the store's lock (flock: released by the kernel when a process dies,
 so a killed run never leaves a stale lock behind).
 """
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skyrl_setup.errors import BusyError, OperationError, UsageError
+from skyrl_setup.failpoints import hit
 
 RECORD = "skyrl-setup.json"
 GEN_RE = re.compile(r"^gen-(\d{4,})$")
@@ -41,6 +43,9 @@ class Store:
 
     @classmethod
     def for_target(cls, target: Path) -> Store:
+        text = str(target)
+        if not text.strip() or "\x00" in text:
+            raise UsageError(f"--venv {text!r} is not a usable path", "give a directory path, e.g. ~/envs/sglang")
         return cls(_abs(target))
 
     @property
@@ -67,6 +72,16 @@ class Store:
     def complete(self, n: int) -> bool:
         return (self.gen_path(n) / RECORD).is_file()
 
+    def activated(self, n: int) -> bool:
+        rec = self.record(n)
+        return bool(rec and rec.get("activated", True))
+
+    def mark_activated(self, n: int) -> None:
+        rec = self.record(n)
+        if rec is not None and not rec.get("activated", True):
+            rec["activated"] = True
+            self.write_record(n, rec)
+
     def record(self, n: int | None = None) -> dict | None:
         n = self.current() if n is None else n
         if n is None:
@@ -79,6 +94,9 @@ class Store:
     def check_target(self, *, backend: str, force: bool) -> None:
         """Refuse a target that holds something this tool did not make (exit 2)."""
         t = self.target
+        for parent in t.parents:
+            if (parent / "pyvenv.cfg").is_file():
+                raise UsageError(f"{t} is inside the environment {parent}", "choose a --venv outside any environment")
         if t.is_symlink():
             if self.current() is None:
                 raise UsageError(f"{t} is a link that skyrl-setup did not make", "choose another --venv, or remove the link yourself")
@@ -114,6 +132,7 @@ class Store:
                                 "wait for it to finish, or pass --wait to queue behind it") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
+            hit("locked")
             yield self
         finally:
             os.close(fd)
@@ -126,13 +145,23 @@ class Store:
         cur = self.current()
         for p in self.root.iterdir():
             m = GEN_RE.match(p.name)
-            if m and int(m.group(1)) != cur and not (p / RECORD).is_file():
+            if m and int(m.group(1)) != cur and not self.activated(int(m.group(1))):
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p.name)
         for p in self.target.parent.glob(f".{self.target.name}.swap-*"):
             p.unlink(missing_ok=True)
             removed.append(p.name)
         return removed
+
+    def tidy(self) -> list[str]:
+        """Clean leftovers if no other run holds the lock; for paths that otherwise take no lock."""
+        if not self.root.is_dir():
+            return []
+        try:
+            with self.locked(wait=False):
+                return self.clean_leftovers()
+        except BusyError:
+            return []
 
     def new_generation(self) -> tuple[int, Path]:
         n = max(self.generations(), default=0) + 1
@@ -152,11 +181,15 @@ class Store:
         if not self.complete(n):
             raise OperationError(f"generation {n} of {self.target} is incomplete", "re-run the install")
         if self.target.exists() and not self.target.is_symlink():
-            self.target.rmdir()  # check_target allowed only an empty directory
+            self.target.rmdir()  # check_target allowed only an empty directory; rmdir refuses anything else
         tmp = self.target.parent / f".{self.target.name}.swap-{os.getpid()}"
         tmp.unlink(missing_ok=True)
-        os.symlink(os.path.relpath(self.gen_path(n), self.target.parent), tmp)
-        os.replace(tmp, self.target)
+        try:
+            os.symlink(os.path.relpath(self.gen_path(n), self.target.parent), tmp)
+            hit("swap-link-created")
+            os.replace(tmp, self.target)
+        finally:
+            tmp.unlink(missing_ok=True)  # gone already after the rename; left only by an interruption
         _fsync_dir(self.target.parent)
 
     def discard(self, n: int) -> None:
@@ -166,7 +199,7 @@ class Store:
     def prune(self, keep: int = 3) -> list[int]:
         """Keep the current generation and the newest `keep - 1` others."""
         cur = self.current()
-        others = [g for g in self.generations() if g != cur and self.complete(g)]
+        others = [g for g in self.generations() if g != cur and self.activated(g)]
         drop = others[: max(0, len(others) - (keep - 1))]
         for g in drop:
             shutil.rmtree(self.gen_path(g), ignore_errors=True)
@@ -174,7 +207,7 @@ class Store:
 
     def previous(self) -> int | None:
         cur = self.current()
-        older = [g for g in self.generations() if self.complete(g) and (cur is None or g < cur)]
+        older = [g for g in self.generations() if self.activated(g) and (cur is None or g < cur)]
         return older[-1] if older else None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 from skyrl_setup import __version__, locking, mirrors
+from skyrl_setup.failpoints import hit
+from packaging.utils import canonicalize_name
+
 from skyrl_setup.envstore import Store, now_iso
 from skyrl_setup.errors import OperationError
 from skyrl_setup.lockfile import Lock
@@ -84,10 +88,13 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
     previous = store.current()
     n, gen = store.new_generation()
     try:
+        gen.mkdir(parents=True)
+        hit("generation-created")
         py = venv_python(gen)
         progress(f"creating generation {n} with Python {plan.python.version}")
         uv.run(["venv", str(gen), "--python", plan.python.path, "--prompt", f"skyrl-{plan.backend}", "--quiet"],
                what="creating the virtual environment", extra_env={"UV_PYTHON_DOWNLOADS": "never"})
+        hit("venv-created")
         lock = plan.lock
         if lock is not None and adopt_lock:
             shutil.copyfile(lock.path, gen / lock.path.name)
@@ -106,13 +113,19 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         sync = ["pip", "sync", str(sync_path), "--python", str(py), "--preview-features", "pylock"]
         for d in plan.find_links:
             sync += ["--find-links", str(d)]
-        uv.run(sync, what=f"installing {lock.path.name}", on_line=progress)
+        try:
+            uv.run(sync, what=f"installing {lock.path.name}", on_line=progress, failpoint="uv-sync-started")
+        except OperationError as exc:
+            raise _with_url(exc, lock) from None
+        hit("synced")
         _install_optional(uv, plan, py, progress)
+        hit("artifacts-installed")
         if plan.project:
             progress(f"installing your SkyRL checkout {plan.project} (editable)")
             uv.run(["pip", "install", "--python", str(py), "--no-deps", "-e", str(plan.project)],
                    what=f"installing {plan.project}")
         write_runtime_settings(gen, plan.profile.env, plan.backend)
+        hit("settings-written")
         imports: tuple[ImportResult, ...] = ()
         if verify:
             progress("verifying: importing " + ", ".join(plan.profile.modules))
@@ -125,13 +138,30 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
                     "the previous environment is unchanged; see `skyrl-setup doctor` and the import errors above",
                     details={"imports": [r.to_json() for r in imports]},
                 )
+        hit("verified")
         store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra))
+        hit("record-written")
+        store.swap_to(n)
+        store.mark_activated(n)
     except BaseException:
-        store.discard(n)
+        store.discard(n)  # refuses the current generation: a swap that happened stands
         raise
-    store.swap_to(n)
+    hit("swapped")
     pruned = tuple(store.prune())
+    hit("pruned")
     return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, previous, pruned)
+
+
+def _with_url(exc: OperationError, lock: Lock) -> OperationError:
+    """Name the URL of the package uv failed on, where uv's message names only the package."""
+    m = re.search(r"`([A-Za-z0-9_.-]+)==([^`]+)`", exc.message)
+    if not m or "://" in exc.message:
+        return exc
+    pkg = next((p for p in lock.packages if p.name == canonicalize_name(m.group(1))), None)
+    if pkg is None or not pkg.url:
+        return exc
+    exc.message += f" (from {mirrors.rewrite(pkg.url)})"
+    return exc
 
 
 def _mirrored(lock_path: Path, gen: Path) -> Path:
@@ -165,6 +195,7 @@ def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: 
                     "lock_sha256": lock.sha256, **(extra or {})})
     return {
         "tool": "skyrl-setup", "tool_version": __version__, "backend": plan.backend, "generation": n,
+        "activated": False,  # set once the swap made it current
         "created": now_iso(), "profile": str(plan.profile.path),
         "lock": {"path": str(lock.path), "sha256": lock.sha256, "source": plan.lock_source},
         "python": plan.python.to_json(),

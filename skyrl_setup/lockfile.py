@@ -20,6 +20,7 @@ from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import UsageError
 
 NAME_RE = re.compile(r"^pylock(\.[^.]+)?\.toml$")
+PROJECT_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)  # PEP 508 names
 
 
 class LockError(UsageError):
@@ -119,8 +120,8 @@ def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64"
     ranks = {t: i for i, t in enumerate(supported_tags(python_full, platform))}
     out = []
     for i, pkg in enumerate(doc["packages"]):
-        if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str):
-            raise LockError(f"lockfile {path}: packages[{i}] has no name", "regenerate it with `skyrl-setup lock`")
+        if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str) or not PROJECT_RE.match(pkg["name"]):
+            raise LockError(f"lockfile {path}: packages[{i}] has no valid name", "regenerate it with `skyrl-setup lock`")
         marker = pkg.get("marker")
         try:
             if marker and not Marker(marker).evaluate(env):

@@ -21,6 +21,7 @@ from packaging.version import Version
 from platformdirs import user_log_dir
 
 from skyrl_setup.errors import ConflictError, OperationError, PreconditionError
+from skyrl_setup.failpoints import hit
 from skyrl_setup.redact import redact
 
 MIN_VERSION = Version("0.9.0")
@@ -48,15 +49,28 @@ def short_cause(stderr: str) -> str:
     m = re.search(r"(Because .+?\.)(?=\s|$)", flat)
     if m:
         return m.group(1)
-    caused = [ln.strip() for ln in text.splitlines() if "Caused by:" in ln or ln.strip().startswith("cause:")]
+    causes = [re.split(r"Caused by:|cause:", ln, maxsplit=1)[1].strip()
+              for ln in text.splitlines() if "Caused by:" in ln or ln.strip().startswith("cause:")]
     errors = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("error:", "×"))]
     parts = [e.lstrip("× ").removeprefix("error: ") for e in errors[:1]]
-    if caused:
-        parts.append(re.split(r"Caused by:|cause:", caused[-1], maxsplit=1)[1].strip())
+    with_url = [c for c in causes if "://" in c]
+    for c in with_url[:1] + causes[-1:]:  # where it failed (the URL), and why (the innermost cause)
+        if c not in parts:
+            parts.append(c)
     if parts:
         return ": ".join(parts)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1] if lines else "uv failed with no message"
+
+
+def _die_with_parent() -> None:
+    """In the uv child: get SIGKILL when skyrl-setup dies, so no orphan keeps writing a generation."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
 
 
 _LOCATE_LOCK = threading.Lock()
@@ -125,17 +139,19 @@ class Uv:
             return UvResult(-1, "", str(exc))
 
     def run(self, args: list[str], *, what: str, extra_env: dict[str, str] | None = None,
-            on_line: Callable[[str], None] | None = None) -> UvResult:
+            on_line: Callable[[str], None] | None = None, failpoint: str | None = None) -> UvResult:
         """Run uv, stream its stderr lines to `on_line`, log all output; raise on failure."""
         words = "-".join(a for a in args[:2] if re.fullmatch(r"[a-z]+", a))
         log = log_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-uv-{words}.log"
         with open(log, "w", encoding="utf-8") as fh:
             fh.write(redact(f"$ {self.binary} {' '.join(args)}\n"))
             proc = subprocess.Popen([self.binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    env=self._env(extra_env), errors="replace")
+                                    env=self._env(extra_env), errors="replace", preexec_fn=_die_with_parent)
             err_lines: list[str] = []
             assert proc.stderr is not None and proc.stdout is not None
             try:
+                if failpoint:
+                    hit(failpoint)
                 for line in proc.stderr:
                     err_lines.append(line)
                     fh.write(redact(line))

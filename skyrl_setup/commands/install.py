@@ -12,9 +12,10 @@ from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.cuda_policy import choose_variant
 from skyrl_setup.detect.gpu import detect_driver
 from skyrl_setup.detect.python import find_python
-from skyrl_setup.detect.system import platform_tag
+from skyrl_setup.detect.system import existing_parent, free_bytes, platform_tag
 from skyrl_setup.envstore import Store
-from skyrl_setup.errors import UsageError
+from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.failpoints import hit
 from skyrl_setup.execute import build, is_noop
 from skyrl_setup.lockfile import Lock, lock_name
 from skyrl_setup.lockfile import load as load_lock
@@ -45,6 +46,9 @@ def gather_plan(args, uv: Uv, profile, store: Store) -> InstallPlan:
     python = find_python(uv, profile.python, args.python)
     driver = detect_driver()
     requested = args.cuda or os.environ.get("SKYRL_SETUP_CUDA") or "auto"
+    if requested != "auto" and requested not in profile.variants:
+        raise UsageError(f"CUDA variant {requested!r} is not one the {profile.name} profile supports ({', '.join(profile.variants)})",
+                         "use --cuda auto or one of those variants")
     choice = choose_variant(profile.variants, driver.version, requested)
     platform = platform_tag()
     additions = tuple(getattr(args, "additions", ()) or ())
@@ -99,6 +103,7 @@ def run(args, reporter) -> CommandResult:
 
     quick = _quick_noop(args, profile, store)
     if quick is not None:
+        store.tidy()
         reporter.print(f"[green]✓[/] {store.target} already matches {quick['lockfile']}: nothing to do")
         quick["seconds"] = round(time.perf_counter() - t0, 3)
         return CommandResult(quick)
@@ -112,7 +117,9 @@ def run(args, reporter) -> CommandResult:
     with store.locked(wait=args.wait):
         for leftover in store.clean_leftovers():
             reporter.progress(f"removed leftover {leftover} of an interrupted run")
+        hit("cleaned")
         store.check_target(backend=profile.name, force=args.force)
+        preflight_disk(plan, store)
         if not args.force and is_noop(store, profile.name, plan.lock, project=plan.project, find_links=plan.find_links):
             reporter.print(f"[green]✓[/] {store.target} already matches {plan.lock.path.name}: nothing to do")
             return CommandResult({**doc, "noop": True, "seconds": round(time.perf_counter() - t0, 3)})
@@ -125,6 +132,23 @@ def run(args, reporter) -> CommandResult:
     for c in gpu_checks:
         reporter.print(f"  {MARKS[c.status]} {c.summary}" + (f"\n      fix: {c.fix}" if c.fix and c.status == "error" else ""))
     return CommandResult(doc)
+
+
+def preflight_disk(plan: InstallPlan, store: Store) -> None:
+    """Refuse before downloading when the environment's or the cache's filesystem is too small.
+
+    An installed stack takes about twice its wheels' size; uv's cache keeps the wheels
+    unpacked (about the same again) unless it shares the filesystem, where files are linked.
+    """
+    if plan.lock is None:
+        return
+    margin = int(os.environ.get("SKYRL_SETUP_DISK_MARGIN", 64 * 2**20))
+    need_env = 2 * plan.lock.download_bytes + margin
+    free_env = free_bytes(store.root)
+    if free_env < need_env:
+        raise PreconditionError(
+            f"{human_bytes(free_env)} free at {existing_parent(store.root)}, the environment needs about {human_bytes(need_env)}",
+            "free space there, or choose a --venv on a larger filesystem")
 
 
 def _gpu_probes(plan: InstallPlan, store: Store, reporter) -> list:

@@ -20,10 +20,11 @@ from rich.table import Table
 
 from skyrl_setup import locking, profiles
 from skyrl_setup.commands import CommandResult, default_venv
-from skyrl_setup.commands.install import gather_plan, render_plan
+from skyrl_setup.commands.install import gather_plan, preflight_disk, render_plan
 from skyrl_setup.envstore import Store, now_iso
 from skyrl_setup.errors import ConflictError, OperationError, UsageError
 from skyrl_setup.execute import build
+from skyrl_setup.failpoints import hit
 from skyrl_setup.lockfile import Lock
 from skyrl_setup.lockfile import load as load_lock
 from skyrl_setup.report import human_bytes
@@ -89,6 +90,7 @@ def render_diff(reporter, changes, lock: Lock) -> None:
 def run(args, reporter) -> CommandResult:
     t0 = time.perf_counter()
     store, rec = _store(args)
+    store.tidy()
     profile = profiles.load(rec["backend"])
     specs = list(args.specs or [])
     prior = list(rec.get("additions") or [])
@@ -115,7 +117,7 @@ def run(args, reporter) -> CommandResult:
     args.cuda = args.cuda or variant
     uv = Uv.locate()
     plan = gather_plan(args, uv, profile, store)
-    tmp = Path(tempfile.mkdtemp(prefix="upgrade-", dir=store.root))
+    tmp = Path(tempfile.mkdtemp(prefix="skyrl-setup-upgrade-"))  # the build copies the lock into the generation
     try:
         if specs or args.latest or additions or args.lock is None and plan.lock is None:
             reporter.step("resolving the new lock")
@@ -123,6 +125,7 @@ def run(args, reporter) -> CommandResult:
                                        additions=tuple(additions), find_links=plan.find_links, on_line=reporter.progress,
                                        exempt=tuple(sorted(exempt)))
             lock = load_lock(out, plan.python.version, plan.platform)
+            hit("upgrade-lock-resolved")
             source = "upgrade: " + (" ".join(specs) if specs else ("latest" if args.latest else "re-resolved"))
         else:
             lock, source = plan.lock, plan.lock_source
@@ -147,6 +150,7 @@ def run(args, reporter) -> CommandResult:
                 return CommandResult({**doc, "noop": False, "applied": False, "proposed_lock": str(keep)})
         with store.locked(wait=args.wait):
             store.clean_leftovers()
+            preflight_disk(plan, store)
             result = build(plan, uv, store, progress=reporter.progress, action="upgrade", adopt_lock=True,
                            record_extra={"changes": len(changes), "specs": specs, "latest": bool(args.latest)})
     finally:
@@ -166,9 +170,10 @@ def run_rollback(args, reporter) -> CommandResult:
         if prev is None:
             raise OperationError(f"{store.target} has no earlier generation to roll back to",
                                  "generations are kept by install --force and upgrade; this environment has only one")
+        store.swap_to(prev)
+        hit("rollback-swapped")
         old = store.record(prev) or {}
         old.setdefault("history", []).append({"time": now_iso(), "action": "rollback", "generation": prev, "from_generation": cur})
         store.write_record(prev, old)
-        store.swap_to(prev)
     reporter.print(f"[green]✓[/] {store.target} rolled back: generation {cur} → {prev} ({old.get('backend')}, lock {old.get('lock', {}).get('sha256', '')[:12]})")
     return CommandResult({"venv": str(store.target), "generation": prev, "from_generation": cur})

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from skyrl_setup.errors import UsageError
+
 _VERSION_RE = re.compile(r"\b(\d{3,}\.\d+(?:\.\d+)?)\b")
 
 
@@ -51,10 +53,20 @@ def _read(path: str) -> str | None:
 def _parse_gpus_override(text: str) -> tuple[Gpu, ...]:
     gpus = []
     for i, item in enumerate(x for x in text.split(";") if x.strip()):
-        name, mem, cc = item.rsplit(":", 2)
-        major, minor = cc.split(".")
-        gpus.append(Gpu(i, name.strip(), int(float(mem) * 2**30), (int(major), int(minor))))
+        try:
+            name, mem, cc = item.rsplit(":", 2)
+            major, minor = cc.split(".")
+            gpus.append(Gpu(i, name.strip(), int(float(mem) * 2**30), (int(major), int(minor))))
+        except ValueError:
+            raise UsageError(f"SKYRL_SETUP_GPUS: {item!r} is not NAME:MEMORY_GIB:CC",
+                             "write it like 'NVIDIA H100 80GB HBM3:80:9.0', several separated by ';'") from None
     return tuple(gpus)
+
+
+def _check_version(text: str) -> str:
+    if not re.fullmatch(r"\d{3,}\.\d+(\.\d+)?", text):
+        raise UsageError(f"SKYRL_SETUP_CUDA_DRIVER={text!r} is not a driver version", "write it like 570.124.06, or 'none' for no driver")
+    return text
 
 
 def _nvml() -> DriverInfo | None:
@@ -123,7 +135,7 @@ def detect_driver() -> DriverInfo:
         if override.strip().lower() in ("", "none"):
             return DriverInfo(None, "override")
         gpus = _parse_gpus_override(gpus_override) if gpus_override else ()
-        return DriverInfo(override.strip(), "override", None, gpus)
+        return DriverInfo(_check_version(override.strip()), "override", None, gpus)
 
     info = _nvml() or _nvidia_smi()
     if info:

@@ -150,6 +150,10 @@ def _make_handler(idx: LocalIndex):
         def _send_file(self, body: bytes, fault: Fault | None):
             rng = self.headers.get("Range", "")
             m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng)
+            if fault and fault.kind == "swap":  # a valid wheel, but not the one promised: a wrong hash
+                other = next(e for ents in idx.files["pypi"].values() for e in ents if e.path.read_bytes() != body)
+                body = other.path.read_bytes()
+                fault = None
             if m and not fault:
                 with idx._lock:
                     idx.ranges.append(self.path)
@@ -238,6 +242,8 @@ def _make_handler(idx: LocalIndex):
                     e = idx.find_file(index, name[: -len(".metadata")])
                     if e is None or not idx.pep658:
                         return self._send(404, b"not found", "text/plain")
+                    if fault and fault.kind == "malformed":
+                        return self._send(200, b"\xff\xfe\x00garbage: [", "text/plain")
                     return self._send(200, e.dist.metadata().encode(), "text/plain", fault)
                 e = idx.find_file(index, name)
                 if e is None:
