@@ -69,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--no-verify", action="store_true", help="skip the import check (not recommended)")
     ins.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
     ins.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
+    ins.add_argument("--from-bundle", metavar="FILE", help="install from an offline bundle (no network used)")
+
+    bu = sub.add_parser("bundle", parents=[common], help="pack a lock and every file it needs into one archive")
+    bu.add_argument("--backend", default="sglang", help=BACKEND_HELP)
+    bu.add_argument("--cuda", help="CUDA variant (default: the profile's first)")
+    bu.add_argument("--platform", help="target platform, e.g. linux_x86_64 (default: this host's)")
+    bu.add_argument("--lock", help="bundle this lockfile instead of the profile's")
+    bu.add_argument("--find-links", action="append", metavar="DIR", help="folder with off-index wheels to include")
+    bu.add_argument("-o", "--output", help="archive path (default: skyrl-<backend>-<cuda>-<platform>.bundle.tar)")
+    bu.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
     up = sub.add_parser("upgrade", parents=[common], help="move an environment forward: plan, check, build, swap")
     up.add_argument("specs", nargs="*", metavar="SPEC", help="packages to move, e.g. sglang==0.5.8 (the profile's other pins hold)")
     up.add_argument("--backend", default=None, help="the environment's backend (to find its default location)")
@@ -108,6 +118,7 @@ COMMANDS = {
     "doctor": "skyrl_setup.commands.doctor_cmd",
     "check-compat": "skyrl_setup.commands.compat_cmd",
     "upgrade": "skyrl_setup.commands.upgrade_cmd",
+    "bundle": "skyrl_setup.commands.bundle_cmd",
     "rollback": "skyrl_setup.commands.upgrade_cmd:run_rollback",
 }
 

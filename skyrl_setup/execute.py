@@ -110,6 +110,9 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
             lock = load_lock(out, plan.python.version)
         progress(f"installing {len(lock.packages)} packages from {lock.path.name}")
         sync_path = _mirrored(lock.path, gen)
+        late = [p for p in lock.from_source if p.name in plan.profile.build_from_source]
+        if late:  # built in a second phase, against the torch the first phase installs
+            sync_path = _without(sync_path, {p.name for p in late}, gen)
         sync = ["pip", "sync", str(sync_path), "--python", str(py), "--preview-features", "pylock"]
         for d in plan.find_links:
             sync += ["--find-links", str(d)]
@@ -118,6 +121,8 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         except OperationError as exc:
             raise _with_url(exc, lock) from None
         hit("synced")
+        if late:
+            _build_late(uv, late, py, gen, progress)
         _install_optional(uv, plan, py, progress)
         hit("artifacts-installed")
         if plan.project:
@@ -162,6 +167,24 @@ def _with_url(exc: OperationError, lock: Lock) -> OperationError:
         return exc
     exc.message += f" (from {mirrors.rewrite(pkg.url)})"
     return exc
+
+
+def _without(lock_path: Path, names: set[str], gen: Path) -> Path:
+    """A copy of a pylock without the [[packages]] entries named (uv writes one block each)."""
+    head, *blocks = lock_path.read_text(encoding="utf-8").split("\n[[packages]]\n")
+    keep = [b for b in blocks if canonicalize_name(re.search(r'^name = "([^"]+)"', b, re.M).group(1)) not in names]
+    out = gen / "pylock.phase1.toml"
+    out.write_text("\n[[packages]]\n".join([head, *keep]), encoding="utf-8")
+    return out
+
+
+def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress) -> None:
+    """Build sdists with no isolation, so they compile against the environment's own torch; hashes enforced."""
+    req = gen / "requirements.from-source.txt"
+    req.write_text("".join(f"{p.name} @ {mirrors.rewrite(p.url)} --hash=sha256:{p.sha256}\n" for p in pkgs), encoding="utf-8")
+    progress("building from source against the installed torch: " + ", ".join(p.name for p in pkgs))
+    uv.run(["pip", "install", "--python", str(py), "--no-deps", "--no-build-isolation", "--require-hashes", "-r", str(req)],
+           what="building " + ", ".join(p.name for p in pkgs), on_line=progress)
 
 
 def _mirrored(lock_path: Path, gen: Path) -> Path:

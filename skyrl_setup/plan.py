@@ -31,6 +31,7 @@ class InstallPlan:
     find_links: tuple[Path, ...]
     warnings: tuple[str, ...]
     additions: tuple[str, ...] = ()
+    prereqs: tuple = ()  # prereqs.Prereq for what is built from source
 
     @property
     def backend(self) -> str:
@@ -40,6 +41,19 @@ class InstallPlan:
     def to_build(self) -> list[str]:
         built = [p.name for p in self.lock.from_source] if self.lock else []
         return sorted(set(built) | set(self.profile.build_from_source if self.lock is None else ()))
+
+    def sources(self) -> dict:
+        """Every component by where it comes from."""
+        out: dict = {"index": 0, "url": [], "built_from_source": self.to_build, "find_links": [], "bundle": 0}
+        if self.lock:
+            key = "bundle" if self.lock_source.startswith("bundle") else "index"
+            out[key] = sum(1 for p in self.lock.packages if p.source == "wheel")
+        for a in self.artifacts:
+            if a.status == "url":
+                out["url"].append(a.name)
+            elif a.status == "find-links":
+                out["find_links"].append(a.name)
+        return out
 
     def to_json(self) -> dict:
         return {
@@ -61,6 +75,8 @@ class InstallPlan:
             "artifacts": [a.to_json() for a in self.artifacts],
             "project": str(self.project) if self.project else None,
             "additions": list(self.additions),
+            "build_prerequisites": [p.to_json() for p in self.prereqs],
+            "sources": self.sources(),
             "warnings": list(self.warnings),
             "env": dict(self.profile.env),
         }
@@ -68,7 +84,8 @@ class InstallPlan:
 
 def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonInfo, driver: DriverInfo, cuda: VariantChoice,
               lock: Lock | None, lock_source: str, artifacts: tuple[ArtifactPlan, ...], project: Path | None,
-              find_links: tuple[Path, ...], require_gpu: bool, additions: tuple[str, ...] = ()) -> InstallPlan:
+              find_links: tuple[Path, ...], require_gpu: bool, additions: tuple[str, ...] = (),
+              prereqs: tuple = ()) -> InstallPlan:
     """Combine detection results into a plan, or raise the precondition that stops it."""
     if cuda.error:
         raise PreconditionError(cuda.error, "upgrade the NVIDIA driver (see `skyrl-setup doctor`), or pick another --cuda variant")
@@ -83,7 +100,14 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
             f"download that file on a machine that can reach it and pass its folder with --find-links DIR",
             details={"artifacts": [m.to_json() for m in missing]},
         )
+    missing_build = [p for p in prereqs if not p.ok and p.blocking]
+    if missing_build:
+        lines = "; ".join(f"{p.name}: {p.found} → {p.fix}" for p in missing_build)
+        raise PreconditionError(f"cannot build {', '.join(profile.build_from_source) or 'from source'}: {len(missing_build)} prerequisite(s) missing: {lines}",
+                                "install what is listed, then re-run; nothing was downloaded or built",
+                                details={"build_prerequisites": [p.to_json() for p in prereqs]})
     warnings = list(cuda.warnings)
+    warnings += [f"{p.name}: {p.found}; {p.fix}" for p in prereqs if not p.ok and not p.blocking]
     for a in artifacts:
         if not a.required and a.status == "unreachable":
             warnings.append(f"optional {a.name} {a.version} skipped: {redact(a.url)} unreachable ({a.error}); "
@@ -94,4 +118,4 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
     if lock is not None and lock.tool.get("python") and lock.tool["python"] != python.minor:
         warnings.append(f"lockfile was made for Python {lock.tool['python']}, building with {python.version}")
     return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant),
-                       artifacts, project, find_links, tuple(warnings), additions)
+                       artifacts, project, find_links, tuple(warnings), additions, tuple(prereqs))

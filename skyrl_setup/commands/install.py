@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -20,15 +21,17 @@ from skyrl_setup.execute import build, is_noop
 from skyrl_setup.lockfile import Lock, lock_name
 from skyrl_setup.lockfile import load as load_lock
 from skyrl_setup.plan import InstallPlan, make_plan
+from skyrl_setup.prereqs import check as check_prereqs
 from skyrl_setup.report import MARKS, human_bytes
 from skyrl_setup.resolver.check import require_compatible
 from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.uvtool import Uv
 
 
-def select_lock(explicit: str | None, backend: str, variant: str, platform: str, python_full: str) -> tuple[Lock | None, str]:
+def select_lock(explicit: str | None, backend: str, variant: str, platform: str, python_full: str,
+                source: str = "--lock") -> tuple[Lock | None, str]:
     if explicit:
-        return load_lock(Path(explicit), python_full, platform), "--lock"
+        return load_lock(Path(explicit), python_full, platform), source
     path = lockfiles_dir() / lock_name(backend, variant, platform)
     if path.is_file():
         return load_lock(path, python_full, platform), "committed lockfile"
@@ -55,11 +58,17 @@ def gather_plan(args, uv: Uv, profile, store: Store) -> InstallPlan:
     if additions and not args.lock:
         lock, source = None, "resolved at install time (with your additions)"
     else:
-        lock, source = select_lock(args.lock, profile.name, choice.variant, platform, python.version)
+        lock, source = select_lock(args.lock, profile.name, choice.variant, platform, python.version,
+                                   getattr(args, "force_lock_source", "--lock"))
     artifacts = plan_artifacts(profile.artifacts, choice.variant, profile.torch, profile.python, find_links)
+    from_source = tuple(p.name for p in lock.from_source) if lock else profile.build_from_source
+    heavy = tuple(n for n in from_source if n in profile.build_from_source)
+    major = choice.variant[2:-1] if choice.variant.startswith("cu") else ""
+    names = frozenset(lock.versions()) if lock else frozenset({f"nvidia-cudnn-cu{major}", f"nvidia-nccl-cu{major}"})
+    prereqs = check_prereqs(heavy, f"{major}.{choice.variant[-1]}", names) if heavy and major else []
     return make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
                      lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
-                     require_gpu=args.require_gpu, additions=additions)
+                     require_gpu=args.require_gpu, additions=additions, prereqs=tuple(prereqs))
 
 
 def render_plan(reporter, plan: InstallPlan) -> None:
@@ -79,6 +88,8 @@ def render_plan(reporter, plan: InstallPlan) -> None:
         rows.append((a.name, f"{a.version} {'required' if a.required else 'optional'}, from {a.status}: {where}"))
     if plan.to_build:
         rows.append(("built from source", ", ".join(plan.to_build)))
+    for p in plan.prereqs:
+        rows.append((f"  {p.name}", ("ok: " if p.ok else "MISSING: ") + p.found + ("" if p.ok else f" → {p.fix}")))
     if plan.project:
         rows.append(("skyrl", f"your checkout {plan.project} (editable)"))
     reporter.kv_table("Install plan", rows)
@@ -86,8 +97,32 @@ def render_plan(reporter, plan: InstallPlan) -> None:
         reporter.warn(w)
 
 
+def _from_bundle(args, reporter) -> None:
+    """Unpack a bundle next to the environments and point this install at it, offline."""
+    import tempfile
+
+    from skyrl_setup import bundle
+
+    if args.additions or args.lock or (args.backend and len(args.backend) > 1):
+        raise UsageError("--from-bundle installs the bundle's lock as it is", "drop --with, --lock and extra --backend")
+    dest = Path(tempfile.mkdtemp(prefix="skyrl-bundle-"))
+    manifest = bundle.open_bundle(Path(args.from_bundle), dest)
+    if args.backend and args.backend[0] != manifest["backend"]:
+        raise UsageError(f"the bundle holds {manifest['backend']}, not {args.backend[0]}", "drop --backend or use the right bundle")
+    args.backend = [str(dest / manifest["profile"])]
+    args.lock = str(bundle.local_lock(dest, manifest))
+    args.find_links = [*(args.find_links or []), str(dest / "wheels")]
+    args.cuda = args.cuda or manifest["cuda"]
+    args.bundle_dir = dest
+    os.environ["UV_OFFLINE"] = "1"  # nothing leaves this machine
+    os.environ["SKYRL_SETUP_OFFLINE"] = "1"
+    reporter.progress(f"bundle verified: {len(manifest['files'])} files, lock {manifest['lock']} (sha256 {manifest['lock_sha256'][:12]})")
+
+
 def run(args, reporter) -> CommandResult:
     t0 = time.perf_counter()
+    if getattr(args, "from_bundle", None):
+        _from_bundle(args, reporter)
     backends = args.backend or ["sglang"]
     loaded = [profiles.load(b) for b in backends]
     profile = loaded[0]
@@ -98,6 +133,8 @@ def run(args, reporter) -> CommandResult:
             raise UsageError("one backend per environment", "install each backend with its own --venv")
         reporter.progress(f"compatible: {', '.join(args.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")
     store = Store.for_target(Path(args.venv) if args.venv else default_venv(profile.name))
+    if getattr(args, "from_bundle", None):
+        args.force_lock_source = f"bundle {args.from_bundle}"
     store.check_target(backend=profile.name, force=args.force)
     uv = Uv.locate()
 
@@ -123,7 +160,12 @@ def run(args, reporter) -> CommandResult:
         if not args.force and is_noop(store, profile.name, plan.lock, project=plan.project, find_links=plan.find_links):
             reporter.print(f"[green]✓[/] {store.target} already matches {plan.lock.path.name}: nothing to do")
             return CommandResult({**doc, "noop": True, "seconds": round(time.perf_counter() - t0, 3)})
-        result = build(plan, uv, store, progress=reporter.progress, verify=not args.no_verify)
+        try:
+            result = build(plan, uv, store, progress=reporter.progress, verify=not args.no_verify,
+                           adopt_lock=bool(getattr(args, "from_bundle", None)))
+        finally:
+            if getattr(args, "bundle_dir", None):
+                shutil.rmtree(args.bundle_dir, ignore_errors=True)
     doc.update(_result_doc(result, store))
     gpu_checks = _gpu_probes(plan, store, reporter)
     doc["gpu_checks"] = [c.to_json() for c in gpu_checks]

@@ -72,6 +72,14 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
+# transformer-engine-torch's stand-in: its build imports the environment's torch (no isolation).
+TE_BACKEND = TINYBUILD.replace("def build_editable(", "def _unused(") + r"""
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    import torch  # fails under build isolation: there is no torch in an isolated build env
+    return _wheel(wheel_directory, {"transformer_engine_torch/__init__.py": f"BUILT_AGAINST = {torch.__version__!r}\n"})
+"""
+
+
 def torch(version: str, local: str, cuda: str, arches=("sm_70", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"), **kw) -> FakeDist:
     code = TORCH_CODE.format(full=f"{version.split('+')[0]}+{local}", cuda=cuda, arches=list(arches))
     files = {"torch/version.py": f"from typing import Optional\n__version__ = {version!r}\ncuda: Optional[str] = {cuda!r}\n"}
@@ -106,7 +114,13 @@ def stack() -> dict[str, list[FakeDist]]:
         FakeDist("peft", "0.17.0"),
         FakeDist("megatron-core", "0.15.0", ("torch",), module="megatron",
                  files={"megatron/core/__init__.py": "__version__ = '0.15.0'\n"}),
-        FakeDist("transformer-engine", "2.9.0", (), module="transformer_engine", code=NEEDS_LIBCUDA),
+        FakeDist("transformer-engine", "2.9.0", ('transformer-engine-torch==2.9.0; extra == "pytorch"',),
+                 module="transformer_engine", code=NEEDS_LIBCUDA),
+        FakeDist("transformer-engine-torch", "2.9.0", ("torch",), sdist=True, files={
+            "pyproject.toml": '[project]\nname = "transformer-engine-torch"\nversion = "2.9.0"\ndependencies = ["torch"]\n'
+                              '[build-system]\nrequires = []\nbuild-backend = "te_backend"\nbackend-path = ["."]\n',
+            "te_backend.py": TE_BACKEND,
+        }),
         FakeDist("skyrl-train", "0.3.1", ("ray==2.51.1", "datasets==4.0.0", "hydra-core==1.3.2", "transformers>=4.51.0"),
                  requires_python="==3.12.*"),
         FakeDist("skyrl-gym", "0.1.1"),

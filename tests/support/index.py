@@ -20,7 +20,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from tests.support.wheels import FakeDist, build_wheel
+from tests.support.wheels import FakeDist, build_sdist, build_wheel
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
@@ -54,7 +54,7 @@ class LocalIndex:
         self.files: dict[str, dict[str, list[_File]]] = {}
         for index, dists in self.catalog.items():
             for d in dists:
-                p = build_wheel(d, self.root / index)
+                p = build_sdist(d, self.root / index) if d.sdist else build_wheel(d, self.root / index)
                 entry = _File(d, p, hashlib.sha256(p.read_bytes()).hexdigest())
                 self.files.setdefault(index, {}).setdefault(canonicalize_name(d.name), []).append(entry)
         self._server: ThreadingHTTPServer | None = None
@@ -125,7 +125,7 @@ class LocalIndex:
                     "hashes": {"sha256": e.sha256}, "upload-time": e.dist.upload_time, "size": e.path.stat().st_size}
             if e.dist.requires_python:
                 item["requires-python"] = e.dist.requires_python
-            if self.pep658:
+            if self.pep658 and not e.dist.sdist:  # as on PyPI: metadata files for wheels only
                 meta = e.dist.metadata().encode()
                 item["core-metadata"] = {"sha256": hashlib.sha256(meta).hexdigest()}
             files.append(item)

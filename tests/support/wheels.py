@@ -24,6 +24,7 @@ class FakeDist:
     upload_time: str = "2025-12-01T00:00:00Z"
     tag: str = "py3-none-any"
     requires_python: str | None = None
+    sdist: bool = False  # publish an sdist only (files must hold pyproject.toml and its backend)
 
     @property
     def import_name(self) -> str:
@@ -70,4 +71,27 @@ def build_wheel(dist: FakeDist, out_dir: Path) -> Path:
             zi = zipfile.ZipInfo(name, EPOCH)
             zi.external_attr = 0o644 << 16
             zf.writestr(zi, data)
+    return path
+
+
+def build_sdist(dist: FakeDist, out_dir: Path) -> Path:
+    """A real sdist (PEP 625 name) with static metadata (PKG-INFO 2.2) and an in-tree build backend.
+
+    `dist.files` holds the project's files, its backend among them; PKG-INFO has no Dynamic
+    fields, so a resolver reads the metadata without building.
+    """
+    import io
+    import tarfile
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = f"{dist.dist_name}-{dist.version}"
+    files = dict(dist.files)
+    files["PKG-INFO"] = dist.metadata().replace("Metadata-Version: 2.1", "Metadata-Version: 2.2")
+    path = out_dir / f"{base}.tar.gz"
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tf:
+        for name, text in sorted(files.items()):
+            data = text.encode()
+            ti = tarfile.TarInfo(f"{base}/{name}")
+            ti.size, ti.mtime, ti.mode = len(data), 1735689600, 0o644
+            tf.addfile(ti, io.BytesIO(data))
     return path
