@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
     ins.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
     ins.add_argument("--from-bundle", metavar="FILE", help="install from an offline bundle (no network used)")
+    ins.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS", help="build the environment on every node of a Ray cluster")
+    ins.add_argument("--timeout", type=float, help="seconds to wait for each node (with --ray)")
 
     bu = sub.add_parser("bundle", parents=[common], help="pack a lock and every file it needs into one archive")
     bu.add_argument("--backend", default="sglang", help=BACKEND_HELP)
@@ -108,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     grp.add_argument("--venv", help="environment to check (default: install's location for the backend)")
     grp.add_argument("--python", help="check any environment by its python (a Docker image's, a conda env's)")
     doc.add_argument("--no-gpu-probe", action="store_true", help="skip the kernel and torch probes")
+    doc.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS", help="check every node of a Ray cluster")
+    doc.add_argument("--timeout", type=float, help="seconds to wait for each node (with --ray)")
     return parser
 
 
@@ -132,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.command:
             raise UsageError("no command given", "try `skyrl-setup install` or `skyrl-setup --help`")
         mirrors.set_flag_mirrors(getattr(args, "mirror", None))
-        module_name, _, func = COMMANDS[args.command].partition(":")
+        target = COMMANDS[args.command]
+        if getattr(args, "ray", None):
+            target = f"skyrl_setup.commands.cluster_cmd:run_{args.command}"
+        module_name, _, func = target.partition(":")
         result = getattr(importlib.import_module(module_name), func or "run")(args, reporter)
         if json_mode:
             print(json.dumps(redact_obj(result.doc), indent=2, default=str))

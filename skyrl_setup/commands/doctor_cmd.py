@@ -87,7 +87,8 @@ def run(args, reporter) -> CommandResult:
         "gpus": [g.to_json() for g in driver.gpus],
         "environment": {"venv": str(venv) if venv else None, "python": str(python), "backend": profile.name,
                         "record": _record_summary(record), "exists": have_env,
-                        "python_version": (facts or {}).get("python")},
+                        "python_version": (facts or {}).get("python"),
+                        "packages": env_checks.versions(facts) if facts and "distributions" in facts else {}},
         "probes": {"driver": drv, "torch": torch_res},
         "summary": {"errors": errors, "warnings": warnings, "seconds": round(time.perf_counter() - t0, 3)},
     }
