@@ -22,7 +22,8 @@ test: setup                 ## everything, including the real-PyPI end-to-end in
 test-fast: setup            ## everything but the real-PyPI install
 	$(BIN)/python -m pytest -q -m "not network"
 
-bench: setup                ## benchmarks -> docs/benchmarks.md
+bench: setup                ## benchmarks -> docs/benchmarks.md (real PyPI; several minutes)
+	$(BIN)/python -m pip install -q matplotlib
 	$(BIN)/python -m benchmarks.run
 
 lock: setup                 ## re-resolve the committed lockfiles from PyPI

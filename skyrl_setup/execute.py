@@ -21,8 +21,8 @@ from packaging.utils import canonicalize_name
 
 from skyrl_setup.envstore import Store, now_iso
 from skyrl_setup.errors import OperationError
-from skyrl_setup.lockfile import Lock
-from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.lockfile import Lock, install_manifest
+from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
@@ -107,13 +107,12 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
                                        output=gen / "pylock.resolved.toml", extra_requirements=extra,
                                        additions=plan.additions,
                                        find_links=plan.find_links, on_line=progress)
-            lock = load_lock(out, plan.python.version)
+            lock = load_lock(out, plan.python.version, plan.platform)
         progress(f"installing {len(lock.packages)} packages from {lock.path.name}")
-        sync_path = _mirrored(lock.path, gen)
         late = [p for p in lock.from_source if p.name in plan.profile.build_from_source]
-        if late:  # built in a second phase, against the torch the first phase installs
-            sync_path = _without(sync_path, {p.name for p in late}, gen)
-        sync = ["pip", "sync", str(sync_path), "--python", str(py), "--preview-features", "pylock"]
+        manifest = gen / "requirements.lock.txt"
+        manifest.write_text(install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite), encoding="utf-8")
+        sync = ["pip", "sync", str(manifest), "--python", str(py), "--require-hashes"]
         for d in plan.find_links:
             sync += ["--find-links", str(d)]
         try:
@@ -169,15 +168,6 @@ def _with_url(exc: OperationError, lock: Lock) -> OperationError:
     return exc
 
 
-def _without(lock_path: Path, names: set[str], gen: Path) -> Path:
-    """A copy of a pylock without the [[packages]] entries named (uv writes one block each)."""
-    head, *blocks = lock_path.read_text(encoding="utf-8").split("\n[[packages]]\n")
-    keep = [b for b in blocks if canonicalize_name(re.search(r'^name = "([^"]+)"', b, re.M).group(1)) not in names]
-    out = gen / "pylock.phase1.toml"
-    out.write_text("\n[[packages]]\n".join([head, *keep]), encoding="utf-8")
-    return out
-
-
 def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress) -> None:
     """Build sdists with no isolation, so they compile against the environment's own torch; hashes enforced."""
     req = gen / "requirements.from-source.txt"
@@ -185,20 +175,6 @@ def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress) -> 
     progress("building from source against the installed torch: " + ", ".join(p.name for p in pkgs))
     uv.run(["pip", "install", "--python", str(py), "--no-deps", "--no-build-isolation", "--require-hashes", "-r", str(req)],
            what="building " + ", ".join(p.name for p in pkgs), on_line=progress)
-
-
-def _mirrored(lock_path: Path, gen: Path) -> Path:
-    """The lock with its URLs mapped to the configured mirrors (hashes unchanged)."""
-    pairs = mirrors.mapping()
-    if not pairs:
-        return lock_path
-    text = lock_path.read_text(encoding="utf-8")
-    new = mirrors.rewrite_lock_text(text, pairs)
-    if new == text:
-        return lock_path
-    out = gen / "pylock.mirrored.toml"
-    out.write_text(new, encoding="utf-8")
-    return out
 
 
 def _install_optional(uv: Uv, plan: InstallPlan, py: Path, progress: Progress) -> None:

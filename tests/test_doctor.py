@@ -82,6 +82,7 @@ def test_mixed_cuda_majors(env, sglang_env):
 
 def test_broken_torch_is_a_finding_not_a_crash(env, sglang_env):
     init = next(sglang_env.glob("lib/python3.*/site-packages/torch/__init__.py"))
+    init.unlink()  # a new file, not a write through uv's hardlink into its cache (which every env shares)
     init.write_text("raise ImportError('libtorch_cuda.so: cannot open shared object file')\n")
     env = dict(env, SKYRL_SETUP_CUDA_DRIVER="580.159.04")  # a driver, so the torch probe runs
     r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)

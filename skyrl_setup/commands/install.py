@@ -19,7 +19,7 @@ from skyrl_setup.errors import PreconditionError, UsageError
 from skyrl_setup.failpoints import hit
 from skyrl_setup.execute import build, is_noop
 from skyrl_setup.lockfile import Lock, lock_name
-from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan, make_plan
 from skyrl_setup.prereqs import check as check_prereqs
 from skyrl_setup.report import MARKS, human_bytes

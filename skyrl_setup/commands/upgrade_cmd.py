@@ -26,7 +26,7 @@ from skyrl_setup.errors import ConflictError, OperationError, UsageError
 from skyrl_setup.execute import build
 from skyrl_setup.failpoints import hit
 from skyrl_setup.lockfile import Lock
-from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.report import human_bytes
 from skyrl_setup.resolver.check import check_compat, parse_additions
 from skyrl_setup.resolver.provider import TORCH_RELEVANT

@@ -1,0 +1,201 @@
+"""`make bench`: skyrl-setup against raw uv, pip and the check scripts people use, in one run.
+
+Whole-process wall times, several repetitions, median and spread; each ratio is computed
+between two scenarios measured in the same run on the same machine. Peak memory is each
+skyrl-setup process's own maximum RSS (wait4). Writes docs/benchmarks.md, .json and .png.
+Uses the real sglang lockfile from real PyPI (the cold scenarios download ~5 GB).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LOCK = REPO / "lockfiles" / "pylock.sglang-cu128-linux_x86_64.toml"
+DOCS = REPO / "docs"
+TOOL = [sys.executable, "-m", "skyrl_setup"]
+
+
+def uv_bin() -> str:
+    from uv import find_uv_bin
+    return find_uv_bin()
+
+
+def python312() -> str:
+    found = sorted(Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"), "versions").glob("3.12.*/bin/python3.12"))
+    return str(found[-1]) if found else shutil.which("python3.12")
+
+
+def run(cmd: list[str], env: dict, cwd=None) -> tuple[float, int, int]:
+    """(seconds, exit status, peak RSS in KiB of the process itself)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    return time.perf_counter() - t0, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+
+
+def shell(script: str, env: dict) -> tuple[float, int, int]:
+    return run(["bash", "-c", script], env)
+
+
+class Bench:
+    def __init__(self, work: Path):
+        self.work = work
+        self.results: dict[str, dict] = {}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SKYRL_SETUP_", "VIRTUAL_ENV"))}
+        self.env.update(SKYRL_SETUP_HOME=str(work / "home"), SKYRL_SETUP_LOG_DIR=str(work / "logs"), NO_COLOR="1",
+                        UV_PYTHON_DOWNLOADS="never")
+
+    def measure(self, name: str, fn, reps: int, expect_exit=0) -> dict:
+        times, rss = [], []
+        for i in range(reps):
+            seconds, code, kib = fn(i)
+            if code != expect_exit:
+                raise SystemExit(f"{name}: exit status {code}, expected {expect_exit}")
+            times.append(seconds)
+            rss.append(kib)
+        r = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": times,
+             "peak_rss_mib": max(rss) / 1024}
+        self.results[name] = r
+        print(f"{name:48s} median {r['median_s']:8.3f} s  [{r['min_s']:.3f} … {r['max_s']:.3f}]  n={reps}", flush=True)
+        return r
+
+    def fresh(self, label: str) -> Path:
+        d = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self.work))
+        return d / "env"
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="skyrl-bench-", dir=os.environ.get("BENCH_DIR")))
+    b = Bench(work)
+    uv, py = uv_bin(), python312()
+    env = b.env
+    reps = int(os.environ.get("BENCH_REPS", 3))
+    try:
+        # warm: make sure uv's cache holds the whole lock first
+        shell(f"{uv} venv -q -p {py} {work}/warmup && {uv} pip sync -q --preview-features pylock -p {work}/warmup/bin/python {LOCK}", env)
+
+        b.measure("warm install: raw uv venv + uv pip sync", lambda i: shell(
+            f"d={b.fresh('raw')}; {uv} venv -q -p {py} $d && {uv} pip sync -q --preview-features pylock -p $d/bin/python {LOCK}", env), reps)
+        b.measure("warm install: skyrl-setup install --no-verify", lambda i: run(
+            TOOL + ["install", "--venv", str(b.fresh("ours")), "--no-verify", "--python", py], env), reps)
+        kept = b.fresh("verified")
+        b.measure("warm install: skyrl-setup install (imports verified)", lambda i: run(
+            TOOL + ["install", "--venv", str(kept), "--python", py, "--force"], env), 2)
+        b.measure("no-op re-install: skyrl-setup install", lambda i: run(TOOL + ["install", "--venv", str(kept)], env), 5)
+
+        # pip with the same pins (no resolution: --no-deps), its own cache warmed by the first run
+        reqs = work / "requirements.txt"
+        sys.path.insert(0, str(REPO))
+        from skyrl_setup.lockfile import load
+        lock = load(LOCK, "3.12.1", "linux_x86_64")
+        reqs.write_text("".join(f"{p.name}=={p.version}\n" for p in lock.packages))
+        pip_env = dict(env, PIP_CONFIG_FILE="/dev/null", PIP_DISABLE_PIP_VERSION_CHECK="1")
+        pip_env.pop("PIP_FIND_LINKS", None)
+        shell(f"{py} -m venv {work}/pipwarm && {work}/pipwarm/bin/pip install -q --no-deps -r {reqs}", pip_env)
+        b.measure("warm install: pip install -r (same pins)", lambda i: shell(
+            f"d={b.fresh('pip')}; {py} -m venv $d && $d/bin/pip install -q --no-deps -r {reqs}", pip_env), 1)
+
+        # cold: an empty uv cache on the same filesystem
+        b.measure("cold install: raw uv (empty cache)", lambda i: shell(
+            f"c={work}/cold-raw-{i}; d={b.fresh('coldraw')}; UV_CACHE_DIR=$c {uv} venv -q -p {py} $d && "
+            f"UV_CACHE_DIR=$c {uv} pip sync -q --preview-features pylock -p $d/bin/python {LOCK}; r=$?; rm -rf $c; exit $r", env), 1)
+        b.measure("cold install: skyrl-setup --no-verify (empty cache)", lambda i: shell(
+            f"c={work}/cold-ours-{i}; UV_CACHE_DIR=$c {' '.join(TOOL)} install --venv {b.fresh('coldours')} --no-verify "
+            f"--python {py}; r=$?; rm -rf $c; exit $r", env), 1)
+
+        # doctor vs torch's collect_env, same environment, no GPU here
+        b.measure("doctor --no-gpu-probe (same env)", lambda i: run(TOOL + ["doctor", "--venv", str(kept), "--no-gpu-probe", "--json"], env),
+                  reps, expect_exit=0)
+        b.measure("python -m torch.utils.collect_env (same env)", lambda i: run(
+            [str(kept / "bin" / "python"), "-m", "torch.utils.collect_env"], env), reps)
+
+        # the sglang/vllm clash: our resolver cold and warm, uv failing on the same clash
+        b.measure("clash: skyrl-setup check-compat, cold metadata cache", lambda i: run(
+            TOOL + ["check-compat", "vllm==0.11.0"], dict(env, SKYRL_SETUP_CACHE_DIR=str(work / f"rcache-{i}"))), reps, expect_exit=3)
+        b.measure("clash: skyrl-setup check-compat, warm cache", lambda i: run(
+            TOOL + ["check-compat", "vllm==0.11.0"], dict(env, SKYRL_SETUP_CACHE_DIR=str(work / "rcache-0"))), reps, expect_exit=3)
+        req_in = work / "clash.in"
+        req_in.write_text("torch==2.9.1\nsglang==0.5.7\nflashinfer-python==0.5.3\nsgl-kernel==0.3.20\nvllm==0.11.0\n")
+        b.measure("clash: uv pip compile (warm uv cache)", lambda i: run(
+            [uv, "pip", "compile", "-q", str(req_in), "--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28"],
+            env), reps, expect_exit=1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write(b.results)
+
+
+RATIOS = [
+    ("warm install vs raw uv (goal ≤ 1.10×)", "warm install: skyrl-setup install --no-verify", "warm install: raw uv venv + uv pip sync", 1.10, "le"),
+    ("warm install vs pip install -r (goal ≥ 10× faster)", "warm install: pip install -r (same pins)", "warm install: skyrl-setup install --no-verify", 10, "ge"),
+    ("cold install vs raw uv (goal ≤ 1.05×)", "cold install: skyrl-setup --no-verify (empty cache)", "cold install: raw uv (empty cache)", 1.05, "le"),
+    ("doctor vs torch collect_env (goal ≤ 0.15×)", "doctor --no-gpu-probe (same env)", "python -m torch.utils.collect_env (same env)", 0.15, "le"),
+    ("clash, warm: check-compat vs uv pip compile", "clash: skyrl-setup check-compat, warm cache", "clash: uv pip compile (warm uv cache)", None, None),
+    ("clash, cold: check-compat vs uv pip compile", "clash: skyrl-setup check-compat, cold metadata cache", "clash: uv pip compile (warm uv cache)", None, None),
+]
+
+
+def write(results: dict) -> None:
+    ratios = []
+    for label, a, b, goal, how in RATIOS:
+        if a in results and b in results:
+            r = results[a]["median_s"] / results[b]["median_s"]
+            met = None if goal is None else (r <= goal if how == "le" else r >= goal)
+            ratios.append({"label": label, "ratio": r, "goal": goal, "met": met})
+    noop = results.get("no-op re-install: skyrl-setup install", {}).get("median_s")
+    doctor = results.get("doctor --no-gpu-probe (same env)", {}).get("median_s")
+    doc = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+           "date": time.strftime("%Y-%m-%d"), "results": results, "ratios": ratios}
+    (DOCS / "benchmarks.json").write_text(json.dumps(doc, indent=2))
+    lines = ["# Benchmarks", "", f"`make bench`, {doc['date']}, on this project's CI-class machine ({doc['machine']}, no GPU).",
+             "All timings are whole processes; ratios compare two scenarios of the same run. The real sglang lockfile",
+             "(200 packages, 5.2 GB of wheels) from real PyPI.", "",
+             "| scenario | median | min … max | runs | peak RSS of skyrl-setup |", "|---|---|---|---|---|"]
+    for name, r in results.items():
+        rss = f"{r['peak_rss_mib']:.0f} MiB" if "skyrl-setup" in name or "doctor" in name else "-"
+        lines.append(f"| {name} | {r['median_s']:.3f} s | {r['min_s']:.3f} … {r['max_s']:.3f} s | {len(r['runs'])} | {rss} |")
+    lines += ["", "| ratio | value | goal | met |", "|---|---|---|---|"]
+    for r in ratios:
+        goal = "-" if r["goal"] is None else (f"≤ {r['goal']}" if "≤" in r["label"] else f"≥ {r['goal']}")
+        met = "-" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        lines.append(f"| {r['label']} | {r['ratio']:.2f}× | {goal} | {met} |")
+    lines += ["", f"No-op re-install: {noop:.3f} s (goal ≤ 0.5 s: {'met' if noop and noop <= 0.5 else 'not met'})." if noop else "",
+              f"Doctor without GPU: {doctor:.3f} s (goal ≤ 1 s: {'met' if doctor and doctor <= 1 else 'not met'})." if doctor else "",
+              "", "![benchmarks](benchmarks.png)", "", (DOCS / "benchmarks-notes.md").read_text() if (DOCS / "benchmarks-notes.md").exists() else ""]
+    (DOCS / "benchmarks.md").write_text("\n".join(lines) + "\n")
+    plot(results)
+    print(f"wrote {DOCS / 'benchmarks.md'}")
+
+
+def plot(results: dict) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot")
+        return
+    names = list(results)
+    med = [results[n]["median_s"] for n in names]
+    err = [[m - results[n]["min_s"] for n, m in zip(names, med)], [results[n]["max_s"] - m for n, m in zip(names, med)]]
+    colors = ["tab:blue" if "skyrl-setup" in n or "doctor" in n else "tab:gray" for n in names]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
+    ax.barh(names, med, xerr=err, color=colors)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds (median, min–max; log scale) — blue: skyrl-setup, grey: baselines")
+    fig.tight_layout()
+    fig.savefig(DOCS / "benchmarks.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()
