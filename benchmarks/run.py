@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -51,11 +52,17 @@ class Bench:
     def __init__(self, work: Path):
         self.work = work
         self.results: dict[str, dict] = {}
+        self.made: list[Path] = []
+        self.only = os.environ.get("BENCH_ONLY")  # a regex: re-measure only these scenarios, merge the rest
+        self.stamp = time.strftime("%Y-%m-%d %H:%M")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SKYRL_SETUP_", "VIRTUAL_ENV"))}
         self.env.update(SKYRL_SETUP_HOME=str(work / "home"), SKYRL_SETUP_LOG_DIR=str(work / "logs"), NO_COLOR="1",
                         UV_PYTHON_DOWNLOADS="never")
 
-    def measure(self, name: str, fn, reps: int, expect_exit=0) -> dict:
+    def measure(self, name: str, fn, reps: int, expect_exit=0, keep: bool = False) -> dict:
+        """Run `fn` reps times; environments it made are deleted after each run unless `keep`."""
+        if self.only and not re.search(self.only, name):
+            return {}
         times, rss = [], []
         for i in range(reps):
             seconds, code, kib = fn(i)
@@ -63,15 +70,40 @@ class Bench:
                 raise SystemExit(f"{name}: exit status {code}, expected {expect_exit}")
             times.append(seconds)
             rss.append(kib)
+            if not keep:
+                self.cleanup()
         r = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": times,
-             "peak_rss_mib": max(rss) / 1024}
+             "peak_rss_mib": max(rss) / 1024, "run": self.stamp}
         self.results[name] = r
         print(f"{name:48s} median {r['median_s']:8.3f} s  [{r['min_s']:.3f} … {r['max_s']:.3f}]  n={reps}", flush=True)
         return r
 
+    def pair(self, a: str, fa, b: str, fb, reps: int) -> None:
+        """Two scenarios measured alternately (a, b, a, b, ...): slow drift (the network) hits both alike."""
+        if self.only and not (re.search(self.only, a) or re.search(self.only, b)):
+            return
+        only, self.only = self.only, None
+        runs: dict[str, list] = {a: [], b: []}
+        for i in range(reps):
+            for name, fn in ((a, fa), (b, fb)):
+                r = self.measure(name, lambda _i: fn(i), 1)
+                runs[name].append((r["runs"][0], r["peak_rss_mib"]))
+        for name, rows in runs.items():
+            times = [t for t, _ in rows]
+            self.results[name] = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+                                  "runs": times, "peak_rss_mib": max(m for _, m in rows), "run": self.stamp}
+        self.only = only
+
     def fresh(self, label: str) -> Path:
         d = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self.work))
+        self.made.append(d)
         return d / "env"
+
+    def cleanup(self) -> None:
+        """An environment of the sglang stack is 11 GB: never keep one longer than its measurement."""
+        for d in self.made:
+            shutil.rmtree(d, ignore_errors=True)
+        self.made.clear()
 
 
 def main() -> None:
@@ -82,42 +114,50 @@ def main() -> None:
     reps = int(os.environ.get("BENCH_REPS", 3))
     try:
         # warm: make sure uv's cache holds the whole lock first
-        shell(f"{uv} venv -q -p {py} {work}/warmup && {uv} pip sync -q --preview-features pylock -p {work}/warmup/bin/python {LOCK}", env)
+        if not b.only or re.search(b.only, "warm install doctor collect_env no-op"):
+            shell(f"{uv} venv -q -p {py} {work}/warmup && {uv} pip sync -q --preview-features pylock -p {work}/warmup/bin/python {LOCK}", env)
 
         b.measure("warm install: raw uv venv + uv pip sync", lambda i: shell(
             f"d={b.fresh('raw')}; {uv} venv -q -p {py} $d && {uv} pip sync -q --preview-features pylock -p $d/bin/python {LOCK}", env), reps)
+        shell(f"{uv} cache prune -q", env)  # each raw pylock sync leaves a fresh 11 GB extraction in the cache
         b.measure("warm install: skyrl-setup install --no-verify", lambda i: run(
             TOOL + ["install", "--venv", str(b.fresh("ours")), "--no-verify", "--python", py], env), reps)
         kept = b.fresh("verified")
+        if b.only and re.search(b.only, "doctor collect_env no-op verified"):
+            run(TOOL + ["install", "--venv", str(kept), "--python", py, "--no-verify"], env)
         b.measure("warm install: skyrl-setup install (imports verified)", lambda i: run(
-            TOOL + ["install", "--venv", str(kept), "--python", py, "--force"], env), 2)
-        b.measure("no-op re-install: skyrl-setup install", lambda i: run(TOOL + ["install", "--venv", str(kept)], env), 5)
+            TOOL + ["install", "--venv", str(kept), "--python", py, "--force"], env), 2, keep=True)
+        b.measure("no-op re-install: skyrl-setup install", lambda i: run(TOOL + ["install", "--venv", str(kept)], env), 5, keep=True)
+
+        # doctor vs torch's collect_env, same environment, no GPU here
+        b.measure("doctor --no-gpu-probe (same env)", lambda i: run(TOOL + ["doctor", "--venv", str(kept), "--no-gpu-probe", "--json"], env),
+                  reps, expect_exit=0, keep=True)
+        b.measure("python -m torch.utils.collect_env (same env)", lambda i: run(
+            [str(kept / "bin" / "python"), "-m", "torch.utils.collect_env"], env), reps, keep=True)
+
+        b.cleanup()  # the verified env is no longer needed
 
         # pip with the same pins (no resolution: --no-deps), its own cache warmed by the first run
         reqs = work / "requirements.txt"
+        want_pip = not b.only or re.search(b.only, "pip install")
         sys.path.insert(0, str(REPO))
         from skyrl_setup.lockfile import load
         lock = load(LOCK, "3.12.1", "linux_x86_64")
         reqs.write_text("".join(f"{p.name}=={p.version}\n" for p in lock.packages))
         pip_env = dict(env, PIP_CONFIG_FILE="/dev/null", PIP_DISABLE_PIP_VERSION_CHECK="1")
         pip_env.pop("PIP_FIND_LINKS", None)
-        shell(f"{py} -m venv {work}/pipwarm && {work}/pipwarm/bin/pip install -q --no-deps -r {reqs}", pip_env)
+        if want_pip:
+            shell(f"{py} -m venv {work}/pipwarm && {work}/pipwarm/bin/pip install -q --no-deps -r {reqs}; rm -rf {work}/pipwarm", pip_env)
         b.measure("warm install: pip install -r (same pins)", lambda i: shell(
             f"d={b.fresh('pip')}; {py} -m venv $d && $d/bin/pip install -q --no-deps -r {reqs}", pip_env), 1)
 
-        # cold: an empty uv cache on the same filesystem
-        b.measure("cold install: raw uv (empty cache)", lambda i: shell(
+        # cold: an empty uv cache on the same filesystem, the two sides alternating
+        b.pair("cold install: raw uv (empty cache)", lambda i: shell(
             f"c={work}/cold-raw-{i}; d={b.fresh('coldraw')}; UV_CACHE_DIR=$c {uv} venv -q -p {py} $d && "
-            f"UV_CACHE_DIR=$c {uv} pip sync -q --preview-features pylock -p $d/bin/python {LOCK}; r=$?; rm -rf $c; exit $r", env), 1)
-        b.measure("cold install: skyrl-setup --no-verify (empty cache)", lambda i: shell(
+            f"UV_CACHE_DIR=$c {uv} pip sync -q --preview-features pylock -p $d/bin/python {LOCK}; r=$?; rm -rf $c; exit $r", env),
+            "cold install: skyrl-setup --no-verify (empty cache)", lambda i: shell(
             f"c={work}/cold-ours-{i}; UV_CACHE_DIR=$c {' '.join(TOOL)} install --venv {b.fresh('coldours')} --no-verify "
-            f"--python {py}; r=$?; rm -rf $c; exit $r", env), 1)
-
-        # doctor vs torch's collect_env, same environment, no GPU here
-        b.measure("doctor --no-gpu-probe (same env)", lambda i: run(TOOL + ["doctor", "--venv", str(kept), "--no-gpu-probe", "--json"], env),
-                  reps, expect_exit=0)
-        b.measure("python -m torch.utils.collect_env (same env)", lambda i: run(
-            [str(kept / "bin" / "python"), "-m", "torch.utils.collect_env"], env), reps)
+            f"--python {py}; r=$?; rm -rf $c; exit $r", env), int(os.environ.get("BENCH_COLD_REPS", 2)))
 
         # the sglang/vllm clash: our resolver cold and warm, uv failing on the same clash
         b.measure("clash: skyrl-setup check-compat, cold metadata cache", lambda i: run(
@@ -131,7 +171,11 @@ def main() -> None:
             env), reps, expect_exit=1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write(b.results)
+    merged = {}
+    if b.only and (DOCS / "benchmarks.json").exists():
+        merged = json.loads((DOCS / "benchmarks.json").read_text())["results"]
+    merged.update(b.results)
+    write(merged)
 
 
 RATIOS = [
@@ -159,10 +203,10 @@ def write(results: dict) -> None:
     lines = ["# Benchmarks", "", f"`make bench`, {doc['date']}, on this project's CI-class machine ({doc['machine']}, no GPU).",
              "All timings are whole processes; ratios compare two scenarios of the same run. The real sglang lockfile",
              "(200 packages, 5.2 GB of wheels) from real PyPI.", "",
-             "| scenario | median | min … max | runs | peak RSS of skyrl-setup |", "|---|---|---|---|---|"]
+             "| scenario | median | min … max | runs | peak RSS of skyrl-setup | measured |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
         rss = f"{r['peak_rss_mib']:.0f} MiB" if "skyrl-setup" in name or "doctor" in name else "-"
-        lines.append(f"| {name} | {r['median_s']:.3f} s | {r['min_s']:.3f} … {r['max_s']:.3f} s | {len(r['runs'])} | {rss} |")
+        lines.append(f"| {name} | {r['median_s']:.3f} s | {r['min_s']:.3f} … {r['max_s']:.3f} s | {len(r['runs'])} | {rss} | {r.get('run', '-')} |")
     lines += ["", "| ratio | value | goal | met |", "|---|---|---|---|"]
     for r in ratios:
         goal = "-" if r["goal"] is None else (f"≤ {r['goal']}" if "≤" in r["label"] else f"≥ {r['goal']}")
@@ -198,4 +242,7 @@ def plot(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--render"]:  # rewrite the page from docs/benchmarks.json, measuring nothing
+        write(json.loads((DOCS / "benchmarks.json").read_text())["results"])
+    else:
+        main()

@@ -26,7 +26,7 @@ from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
-from skyrl_setup.venvinfo import installed_versions
+from skyrl_setup.venvinfo import compare, installed_versions
 
 Progress = Callable[[str], None]
 
@@ -62,22 +62,15 @@ def write_runtime_settings(venv: Path, env: dict[str, str], backend: str) -> Non
     (site / "skyrl_setup_env.pth").write_text(line + "\n", encoding="utf-8")
 
 
-def matches_lock(venv: Path, lock: Lock) -> bool:
-    installed = installed_versions(venv)
-    if installed is None:
-        return False
-    wanted = {p.name: p.version for p in lock.packages}
-    extra = {n for n in installed if n not in wanted}
-    return all(installed.get(n) == v for n, v in wanted.items()) and extra <= {"flash-attn"} | {n for n in extra if n.startswith("skyrl-")}
-
-
 def is_noop(store: Store, plan_backend: str, lock: Lock | None, *, project: Path | None, find_links: tuple) -> bool:
+    """The environment was built from this lock and still holds exactly what it was built with."""
     rec = store.record()
     if not rec or lock is None or project or find_links:
         return False
     if rec.get("backend") != plan_backend or rec.get("lock", {}).get("sha256") != lock.sha256:
         return False
-    return matches_lock(store.target, lock)
+    installed = installed_versions(store.target)
+    return installed is not None and compare(rec.get("packages", {}), installed).empty
 
 
 def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify: bool = True,
@@ -199,7 +192,7 @@ def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: 
         "lock": {"path": str(lock.path), "sha256": lock.sha256, "source": plan.lock_source},
         "python": plan.python.to_json(),
         "cuda": {"variant": plan.cuda.variant, "driver": plan.driver.version, "reason": plan.cuda.reason},
-        "packages": lock.versions(), "env": dict(plan.profile.env),
+        "packages": installed_versions(store.gen_path(n)) or {}, "env": dict(plan.profile.env),
         "artifacts": [a.to_json() for a in plan.artifacts],
         "project": str(plan.project) if plan.project else None,
         "additions": list(plan.additions),

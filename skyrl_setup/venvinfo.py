@@ -7,6 +7,7 @@ here); the dist-info folders answer in milliseconds.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
@@ -49,3 +50,20 @@ def requirements_of(venv: Path) -> dict[str, list[str]]:
         if name:
             out[canonicalize_name(name)] = msg.get_all("Requires-Dist") or []
     return out
+
+
+@dataclass(frozen=True)
+class Diff:
+    added: tuple[str, ...]  # names only in `new`
+    removed: tuple[str, ...]  # names only in `old`
+    changed: tuple[tuple[str, str, str], ...]  # (name, old version, new version)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+def compare(old: dict[str, str], new: dict[str, str]) -> Diff:
+    """Two {name: version} sets (a lock, a record, an environment): what moved from `old` to `new`."""
+    return Diff(tuple(sorted(n for n in new if n not in old)), tuple(sorted(n for n in old if n not in new)),
+                tuple((n, old[n], new[n]) for n in sorted(old) if n in new and old[n] != new[n]))

@@ -108,6 +108,15 @@ def env(index, uv_cache, data_dir, tmp_path) -> dict[str, str]:
     return base_env(index, uv_cache, data_dir, home)
 
 
+@pytest.fixture
+def sglang_env(env, tmp_path) -> Path:
+    """A fresh sglang environment of the test's own, built from the local index."""
+    venv = tmp_path / "env"
+    r = cli("install", "--venv", str(venv), env=env)
+    assert r.returncode == 0, r.stderr
+    return venv
+
+
 @pytest.fixture(scope="session")
 def installed_sglang(tmp_path_factory, index, uv_cache, data_dir):
     """One sglang environment built once, for tests that only read it."""

@@ -19,14 +19,6 @@ def checks(doc) -> dict[str, dict]:
     return {c["id"]: c for c in doc["checks"]}
 
 
-@pytest.fixture
-def sglang_env(env, tmp_path):
-    venv = tmp_path / "env"
-    r = cli("install", "--venv", str(venv), env=env)
-    assert r.returncode == 0, r.stderr
-    return venv
-
-
 def uv_pip(env, venv, *args):
     from uv import find_uv_bin
     p = subprocess.run([find_uv_bin(), "pip", *args, "--python", str(venv / "bin" / "python")], env=env,

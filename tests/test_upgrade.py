@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
 from tests.conftest import cli, venv_run
 
@@ -17,14 +16,6 @@ def versions(venv, *mods):
 
 def gens(venv):
     return sorted(p.name for p in (venv.parent / f".{venv.name}.skyrl").iterdir() if p.name.startswith("gen-"))
-
-
-@pytest.fixture
-def sglang_env(env, tmp_path):
-    venv = tmp_path / "env"
-    r = cli("install", "--venv", str(venv), env=env)
-    assert r.returncode == 0, r.stderr
-    return venv
 
 
 def test_noop_when_current(env, sglang_env):

@@ -31,7 +31,7 @@ from skyrl_setup.report import human_bytes
 from skyrl_setup.resolver.check import check_compat, parse_additions
 from skyrl_setup.resolver.provider import TORCH_RELEVANT
 from skyrl_setup.uvtool import Uv
-from skyrl_setup.venvinfo import installed_versions
+from skyrl_setup.venvinfo import compare, installed_versions
 
 
 def _store(args) -> tuple[Store, dict]:
@@ -68,9 +68,9 @@ def effective_profile(profile, specs: list[str], latest: bool):
 
 
 def diff(old: dict[str, str], new: Lock) -> list[tuple[str, str | None, str | None]]:
-    newv = new.versions()
-    names = sorted(set(old) | set(newv))
-    return [(n, old.get(n), newv.get(n)) for n in names if old.get(n) != newv.get(n)]
+    d = compare(old, new.versions())
+    rows = [(n, None, new.versions()[n]) for n in d.added] + [(n, old[n], None) for n in d.removed] + list(d.changed)
+    return sorted(rows)
 
 
 def render_diff(reporter, changes, lock: Lock) -> None:
@@ -131,10 +131,11 @@ def run(args, reporter) -> CommandResult:
             lock, source = plan.lock, plan.lock_source
         plan = dataclasses.replace(plan, lock=lock, lock_source=source, profile=eff, additions=tuple(additions))
         old = installed_versions(store.target) or rec.get("packages", {})
-        changes = diff(old, lock)
+        reinstalled = {a["name"] for a in rec.get("artifacts", []) if a.get("status") != "unreachable"}
+        changes = [c for c in diff(old, lock) if c[0] not in reinstalled]  # artifacts come back with the new generation
         doc = {"venv": str(store.target), "generation": store.current(), "lockfile": str(lock.path), "lock_sha256": lock.sha256,
                "changes": [{"name": n, "old": a, "new": b} for n, a, b in changes], "dry_run": bool(args.dry_run)}
-        if not changes and rec.get("lock", {}).get("sha256") == lock.sha256:
+        if rec.get("lock", {}).get("sha256") == lock.sha256 and compare(rec.get("packages", {}), old).empty:
             reporter.print(f"[green]✓[/] {store.target} is current: nothing to upgrade")
             return CommandResult({**doc, "noop": True})
         if reporter.verbose:

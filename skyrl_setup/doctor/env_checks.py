@@ -15,6 +15,7 @@ from skyrl_setup.cuda_policy import CudaVersion, choose_variant
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.doctor import Check
 from skyrl_setup.profiles import Profile
+from skyrl_setup.venvinfo import compare
 
 CUDA_SUFFIX = re.compile(r"-cu(?:da)?(\d{2})(?:x)?$")
 
@@ -60,11 +61,10 @@ def check_pins(facts: dict, profile: Profile, venv: str | None) -> Check:
 def check_drift(facts: dict, record: dict | None) -> Check:
     if not record:
         return Check("env.drift", "skipped", "no skyrl-setup record in this environment (not made by skyrl-setup)")
-    want = record.get("packages", {})
-    have = versions(facts)
-    added = sorted(n for n in have if n not in want and n not in ("flash-attn",) and not n.startswith("skyrl-"))
-    removed = sorted(n for n in want if n not in have)
-    changed = sorted(f"{n} {want[n]} → {have[n]}" for n in want if n in have and have[n] != want[n])
+    want = record.get("packages", {})  # what the environment held when it was built and verified
+    d = compare(want, versions(facts))
+    added, removed = list(d.added), list(d.removed)
+    changed = [f"{n} {a} → {b}" for n, a, b in d.changed]
     details = {"added": added, "removed": removed, "changed": changed, "lock_sha256": record.get("lock", {}).get("sha256")}
     if not (added or removed or changed):
         return Check("env.drift", "ok", f"matches its lock ({len(want)} packages, generation {record.get('generation')})", details=details)
