@@ -127,7 +127,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         if verify:
             progress("verifying: importing " + ", ".join(plan.profile.modules))
             imports = tuple(verify_imports(py, plan.profile.modules, plan.profile.gpu_modules,
-                                           have_driver=plan.driver.version is not None and plan.driver.source != "override"))
+                                           have_driver=plan.driver.usable))
             failed = [r for r in imports if r.status == "error"]
             if failed:
                 raise OperationError(

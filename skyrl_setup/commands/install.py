@@ -106,6 +106,7 @@ def _from_bundle(args, reporter) -> None:
     if args.additions or args.lock or (args.backend and len(args.backend) > 1):
         raise UsageError("--from-bundle installs the bundle's lock as it is", "drop --with, --lock and extra --backend")
     dest = Path(tempfile.mkdtemp(prefix="skyrl-bundle-"))
+    args.bundle_dir = dest  # removed by run() whatever happens next
     manifest = bundle.open_bundle(Path(args.from_bundle), dest)
     if args.backend and args.backend[0] != manifest["backend"]:
         raise UsageError(f"the bundle holds {manifest['backend']}, not {args.backend[0]}", "drop --backend or use the right bundle")
@@ -113,13 +114,20 @@ def _from_bundle(args, reporter) -> None:
     args.lock = str(bundle.local_lock(dest, manifest))
     args.find_links = [*(args.find_links or []), str(dest / "wheels")]
     args.cuda = args.cuda or manifest["cuda"]
-    args.bundle_dir = dest
     os.environ["UV_OFFLINE"] = "1"  # nothing leaves this machine
     os.environ["SKYRL_SETUP_OFFLINE"] = "1"
     reporter.progress(f"bundle verified: {len(manifest['files'])} files, lock {manifest['lock']} (sha256 {manifest['lock_sha256'][:12]})")
 
 
 def run(args, reporter) -> CommandResult:
+    try:
+        return _run(args, reporter)
+    finally:
+        if getattr(args, "bundle_dir", None):  # the unpacked bundle, whatever happened
+            shutil.rmtree(args.bundle_dir, ignore_errors=True)
+
+
+def _run(args, reporter) -> CommandResult:
     t0 = time.perf_counter()
     if getattr(args, "from_bundle", None):
         _from_bundle(args, reporter)
@@ -160,12 +168,8 @@ def run(args, reporter) -> CommandResult:
         if not args.force and is_noop(store, profile.name, plan.lock, project=plan.project, find_links=plan.find_links):
             reporter.print(f"[green]✓[/] {store.target} already matches {plan.lock.path.name}: nothing to do")
             return CommandResult({**doc, "noop": True, "seconds": round(time.perf_counter() - t0, 3)})
-        try:
-            result = build(plan, uv, store, progress=reporter.progress, verify=not args.no_verify,
-                           adopt_lock=bool(getattr(args, "from_bundle", None)))
-        finally:
-            if getattr(args, "bundle_dir", None):
-                shutil.rmtree(args.bundle_dir, ignore_errors=True)
+        result = build(plan, uv, store, progress=reporter.progress, verify=not args.no_verify,
+                       adopt_lock=bool(getattr(args, "from_bundle", None)))
     doc.update(_result_doc(result, store))
     gpu_checks = _gpu_probes(plan, store, reporter)
     doc["gpu_checks"] = [c.to_json() for c in gpu_checks]
@@ -195,7 +199,7 @@ def preflight_disk(plan: InstallPlan, store: Store) -> None:
 
 def _gpu_probes(plan: InstallPlan, store: Store, reporter) -> list:
     """The doctor's GPU probes against the new environment, where a real driver is present."""
-    if plan.driver.version is None or plan.driver.source == "override":
+    if not plan.driver.usable:
         return []
     from concurrent.futures import ThreadPoolExecutor
 

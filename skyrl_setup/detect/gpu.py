@@ -38,6 +38,11 @@ class DriverInfo:
     cuda: str | None = None  # the newest CUDA the driver supports, "13.0"
     gpus: tuple[Gpu, ...] = field(default=())
 
+    @property
+    def usable(self) -> bool:
+        """A driver this process can load: found on the host, not declared by an override."""
+        return self.version is not None and self.source != "override"
+
     def to_json(self) -> dict:
         return {"version": self.version, "source": self.source, "cuda": self.cuda, "gpus": [g.to_json() for g in self.gpus]}
 

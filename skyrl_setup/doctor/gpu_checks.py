@@ -12,7 +12,7 @@ def check_driver_probe(result: dict | None, driver: DriverInfo) -> list[Check]:
     if result is None:
         return [Check("gpu.driver_probe", "skipped", "GPU probes turned off (--no-gpu-probe)")]
     if result.get("step") == "load":
-        if driver.version is None or driver.source == "override":
+        if not driver.usable:
             return [Check("gpu.driver_probe", "skipped", "no NVIDIA driver on this host: no kernel to run")]
         return [Check("gpu.driver_probe", "error", f"libcuda.so.1 cannot be loaded although driver {driver.version} is installed",
                       "install the driver's user-space libraries; in a container run with the NVIDIA runtime (--gpus all)",
