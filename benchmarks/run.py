@@ -86,7 +86,7 @@ class Bench:
         runs: dict[str, list] = {a: [], b: []}
         for i in range(reps):
             for name, fn in ((a, fa), (b, fb)):
-                r = self.measure(name, lambda _i: fn(i), 1)
+                r = self.measure(name, lambda _i, fn=fn, i=i: fn(i), 1)
                 runs[name].append((r["runs"][0], r["peak_rss_mib"]))
         for name, rows in runs.items():
             times = [t for t, _ in rows]

@@ -97,7 +97,7 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
         a = missing[0]
         raise OperationError(
             f"{a.name} {a.version} is required and cannot be fetched from {redact(a.url)} ({a.error})",
-            f"download that file on a machine that can reach it and pass its folder with --find-links DIR",
+            "download that file on a machine that can reach it and pass its folder with --find-links DIR",
             details={"artifacts": [m.to_json() for m in missing]},
         )
     missing_build = [p for p in prereqs if not p.ok and p.blocking]

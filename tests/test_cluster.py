@@ -82,7 +82,7 @@ def test_drift_on_one_node_is_reported(cluster):
 def test_killed_node_is_reported_not_waited_on(cluster):
     c, workers, env, root = cluster
     c.remove_node(workers[0], allow_graceful=False)
-    for attempt in range(2):  # at once (the GCS may not know yet), then once it has marked the node dead
+    for _ in range(2):  # at once (the GCS may not know yet), then once it has marked the node dead
         r = cli("doctor", "--ray", c.address, "--json", "--no-gpu-probe", "--timeout", "60", env=env, timeout=300)
         assert r.returncode == 1, r.stderr
         killed = [n for n in r.json["nodes"] if n["address"] == "127.0.0.2"]

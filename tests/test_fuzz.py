@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -165,6 +164,6 @@ def test_generated_case_count():
     """The property tests above draw 430 cases per run (the issue asks for at least 200)."""
     import inspect
     import sys
-    counts = [f.hypothesis.inner_test and getattr(f, "_hypothesis_internal_use_settings").max_examples
+    counts = [f._hypothesis_internal_use_settings.max_examples
               for name, f in inspect.getmembers(sys.modules[__name__]) if name.startswith("test_") and hasattr(f, "hypothesis")]
     assert sum(counts) >= 200

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 
 import pytest
 
-from tests.conftest import base_env, cli, venv_run
+from tests.conftest import cli, venv_run
 from tests.support.catalog import stack
 from tests.support.index import LocalIndex
 

@@ -21,7 +21,7 @@ from skyrl_setup.detect.system import detect_system
 from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, system_checks
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
-from skyrl_setup.probe import driver_probe, run_json, script, torch_probe  # noqa: F401
+from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
 from skyrl_setup.report import MARKS
 from skyrl_setup.uvtool import Uv
 

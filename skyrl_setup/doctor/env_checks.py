@@ -6,14 +6,15 @@
 from __future__ import annotations
 
 import re
-from packaging.markers import Marker
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from skyrl_setup.cuda_policy import CudaVersion, choose_variant
 from skyrl_setup.detect.gpu import DriverInfo
+from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.doctor import Check
+from skyrl_setup.lockfile import target_environment
 from skyrl_setup.profiles import Profile
 from skyrl_setup.venvinfo import compare
 
@@ -81,21 +82,21 @@ def check_requirements(facts: dict, excluded: tuple[str, ...] = ()) -> list[Chec
     are reported apart, as a warning with the artifact's fix.
     """
     have = versions(facts)
-    env = {"python_version": ".".join(facts.get("python", "3.12").split(".")[:2]),
-           "python_full_version": facts.get("python", "3.12.0"), "extra": ""}
+    env = target_environment(facts.get("python", "3.12.0"), platform_tag())  # the env's Python, on this host
     broken: list[str] = []
     skipped: dict[str, list[str]] = {}
     for name, d in facts.get("distributions", {}).items():
         for line in d.get("requires", []):
             try:
                 req = Requirement(line)
-                if req.marker and not req.marker.evaluate({**_default_env(), **env}):
+                if req.marker and not req.marker.evaluate(env):
                     continue
-            except (InvalidRequirement, Exception):  # noqa: BLE001 - an unparsable line is not ours to judge
+            except Exception:  # noqa: BLE001 - an unparsable line or marker in someone's metadata is not ours to judge
                 continue
-            got = have.get(canonicalize_name(req.name))
-            if got is None and canonicalize_name(req.name) in excluded:
-                skipped.setdefault(canonicalize_name(req.name), []).append(name)
+            dep = canonicalize_name(req.name)
+            got = have.get(dep)
+            if got is None and dep in excluded:
+                skipped.setdefault(dep, []).append(name)
             elif got is None:
                 broken.append(f"{name} requires {req}, which is not installed")
             elif req.specifier:
@@ -106,18 +107,12 @@ def check_requirements(facts: dict, excluded: tuple[str, ...] = ()) -> list[Chec
                     continue
     out = [Check("env.artifacts", "warning", f"{pkg} (required by {', '.join(sorted(by))}) is not installed: "
                  "PyPI has only its source, a build of hours",
-                 f"get its prebuilt wheel (see `skyrl-setup install --dry-run`) and re-run install with --find-links DIR")
+                 "get its prebuilt wheel (see `skyrl-setup install --dry-run`) and re-run install with --find-links DIR")
            for pkg, by in sorted(skipped.items())]
     if not broken:
         return [Check("env.requirements", "ok", f"requirements of all {len(have)} distributions are met"), *out]
     return [Check("env.requirements", "error", f"{len(broken)} broken requirement(s): " + "; ".join(broken[:3]),
                   "skyrl-setup upgrade (re-syncs the environment to its lock)", {"broken": broken}), *out]
-
-
-def _default_env() -> dict:
-    from packaging.markers import default_environment
-
-    return dict(default_environment())
 
 
 def check_mixed_cuda(facts: dict) -> Check:
