@@ -109,7 +109,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         for d in plan.find_links:
             sync += ["--find-links", str(d)]
         try:
-            uv.run(sync, what=f"installing {lock.path.name}", on_line=progress, failpoint="uv-sync-started")
+            uv.run_cache_first(sync, what=f"installing {lock.path.name}", on_line=progress, failpoint="uv-sync-started")
         except OperationError as exc:
             raise _with_url(exc, lock) from None
         hit("synced")
@@ -166,8 +166,8 @@ def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress) -> 
     req = gen / "requirements.from-source.txt"
     req.write_text("".join(f"{p.name} @ {mirrors.rewrite(p.url)} --hash=sha256:{p.sha256}\n" for p in pkgs), encoding="utf-8")
     progress("building from source against the installed torch: " + ", ".join(p.name for p in pkgs))
-    uv.run(["pip", "install", "--python", str(py), "--no-deps", "--no-build-isolation", "--require-hashes", "-r", str(req)],
-           what="building " + ", ".join(p.name for p in pkgs), on_line=progress)
+    uv.run_cache_first(["pip", "install", "--python", str(py), "--no-deps", "--no-build-isolation", "--require-hashes",
+                        "-r", str(req)], what="building " + ", ".join(p.name for p in pkgs), on_line=progress)
 
 
 def _install_optional(uv: Uv, plan: InstallPlan, py: Path, progress: Progress) -> None:

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 FAILPOINTS = (
-    "locked", "cleaned", "generation-created", "venv-created", "uv-sync-started", "synced",
+    "locked", "cleaned", "generation-created", "venv-created", "uv-sync-started", "uv-download-started",
+    "synced",
     "artifacts-installed", "settings-written", "verified", "record-written", "swap-link-created",
     "swapped", "pruned", "upgrade-lock-resolved", "rollback-swapped",
 )

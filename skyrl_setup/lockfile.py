@@ -165,10 +165,11 @@ def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64"
 def install_manifest(lock: Lock, *, skip: frozenset = frozenset(), rewrite=lambda url: url) -> str:
     """The lock's chosen files as hash-pinned direct-URL requirements, for `uv pip sync --require-hashes`.
 
-    uv 0.13 extracts every wheel of a `uv pip sync pylock.toml` into a new cache entry on each
-    install (measured: a warm re-install of the sglang stack took 32 s and added 11 GB to the
-    cache each time); direct-URL requirements with hashes reuse the cache (0.2 s warm). The
-    files, URLs and hashes are the lock's, unchanged.
+    When the file server sends no cache validators (no Cache-Control, ETag or Last-Modified; some
+    proxies and mirrors strip them), uv treats every cached wheel of a `uv pip sync pylock.toml`
+    as stale, fetches it again and extracts it into a new cache entry (measured: 32 s and 11 GB
+    per warm re-install of the sglang stack). Hash-pinned direct-URL requirements are found in
+    the cache by their hash instead. The files, URLs and hashes are the lock's, unchanged.
     """
     lines = []
     for p in lock.packages:

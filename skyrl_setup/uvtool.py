@@ -42,6 +42,10 @@ class UvResult:
     log: Path | None = None
 
 
+def offline_requested() -> bool:
+    return os.environ.get("UV_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def short_cause(stderr: str) -> str:
     """uv's explanation reduced to its cause, whatever its layout (box drawing on a TTY, `cause:` lines off it)."""
     text = redact(stderr)
@@ -131,6 +135,29 @@ class Uv:
             env.update(extra)
         return env
 
+    def run_cache_first(self, args: list[str], *, what: str, on_line: Callable[[str], None] | None = None,
+                        failpoint: str | None = None) -> UvResult:
+        """Run a hash-pinned uv install from uv's cache alone (`--offline`), and with the network only
+        if that fails.
+
+        uv revalidates every cached file whose server sent no cache validators (no Cache-Control,
+        ETag or Last-Modified: some proxies and mirrors strip them, this project's CI route does), and
+        a revalidation that cannot answer 304 re-fetches the file. With every file pinned by sha256 a
+        cached copy is the right one whatever the server says, so the cache is tried first: a warm
+        install then sends no request at all and works with the network down.
+        """
+        if not offline_requested():
+            first = self.run([*args, "--offline"], what=what, failpoint=failpoint, check=False)
+            if first.returncode == 0:
+                for line in first.stderr.splitlines():
+                    if on_line:
+                        on_line(redact(line))
+                return first
+            if on_line:
+                on_line("not everything is in uv's cache: fetching the rest")
+            failpoint = "uv-download-started" if failpoint else None
+        return self.run(args, what=what, on_line=on_line, failpoint=failpoint)
+
     def run_quiet(self, args: list[str], extra_env: dict[str, str] | None = None, timeout: float = 120) -> UvResult:
         try:
             p = subprocess.run([self.binary, *args], capture_output=True, text=True, env=self._env(extra_env), timeout=timeout)
@@ -139,8 +166,9 @@ class Uv:
             return UvResult(-1, "", str(exc))
 
     def run(self, args: list[str], *, what: str, extra_env: dict[str, str] | None = None,
-            on_line: Callable[[str], None] | None = None, failpoint: str | None = None) -> UvResult:
-        """Run uv, stream its stderr lines to `on_line`, log all output; raise on failure."""
+            on_line: Callable[[str], None] | None = None, failpoint: str | None = None,
+            check: bool = True) -> UvResult:
+        """Run uv, stream its stderr lines to `on_line`, log all output; raise on failure unless not `check`."""
         words = "-".join(a for a in args[:2] if re.fullmatch(r"[a-z]+", a))
         log = log_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-uv-{words}.log"
         with open(log, "w", encoding="utf-8") as fh:
@@ -166,9 +194,14 @@ class Uv:
             fh.write(redact(stdout))
         stderr = "".join(err_lines)
         result = UvResult(proc.returncode, stdout, stderr, log)
-        if proc.returncode != 0:
+        if proc.returncode != 0 and check:
             cause = short_cause(stderr)
             hint = f"uv's full output is in {log}"
+            if "network was disabled" in stderr or "not found in the cache" in stderr:
+                raise OperationError(f"{what} failed: {cause}",
+                                     "uv is offline (UV_OFFLINE) and its cache lacks these files: unset UV_OFFLINE, "
+                                     "or install with --from-bundle FILE made where the index is reachable",
+                                     details={"uv_log": str(log)})
             if proc.returncode == 1 and "No solution found" in stderr and "Failed to build" not in stderr:
                 raise ConflictError(f"{what}: {cause}", hint, details={"uv_log": str(log)})
             raise OperationError(f"{what} failed: {cause}", hint, details={"uv_log": str(log)})

@@ -174,3 +174,31 @@ def test_project_checkout_installed_editable(env, tmp_path):
     assert r.returncode == 0, r.stderr
     out = venv_run(venv, "import skyrl_train; print(skyrl_train.__version__, skyrl_train.__file__)").stdout.split()
     assert out[0] == "checkout" and str(proj) in out[1]
+
+
+def test_warm_install_needs_no_index_and_cold_install_fetches(env, tmp_path, index):
+    env = dict(env, UV_CACHE_DIR=str(tmp_path / "own-cache"))
+    r = cli("install", "--venv", str(tmp_path / "a"), "--no-verify", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "fetching the rest" in r.stderr
+    assert any(p.endswith(".whl") for p in index.requests)
+
+    index.clear()
+    index.inject(r".", "status", 503)  # the index is down: every request fails
+    try:
+        r = cli("install", "--venv", str(tmp_path / "b"), "--no-verify", env=env)
+        seen = list(index.requests)
+    finally:
+        index.clear()
+    assert r.returncode == 0, r.stderr
+    assert "fetching the rest" not in r.stderr
+    assert seen == []  # served from uv's cache alone: not even a revalidation
+
+
+def test_uv_offline_is_a_single_cache_only_attempt(env, tmp_path, index):
+    env = dict(env, UV_CACHE_DIR=str(tmp_path / "empty-cache"), UV_OFFLINE="1")
+    r = cli("install", "--venv", str(tmp_path / "e"), "--no-verify", env=env)
+    assert r.returncode == 1
+    assert "fetching the rest" not in r.stderr and "cache" in r.stderr
+    assert not any(p.endswith(".whl") for p in index.requests)
+    assert not (tmp_path / "e").exists()

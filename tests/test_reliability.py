@@ -59,7 +59,7 @@ def shared(tmp_path_factory, index, uv_cache, data_dir):
 
 
 def test_every_failpoint_is_covered():
-    covered = set(INSTALL_POINTS) | set(UPGRADE_POINTS) | {"rollback-swapped"}
+    covered = set(INSTALL_POINTS) | set(UPGRADE_POINTS) | {"rollback-swapped", "uv-download-started"}
     assert covered == set(FAILPOINTS)
 
 
@@ -170,10 +170,12 @@ def clean_index(index):
 def test_killed_install_leaves_no_uv_running(env, tmp_path, clean_index):
     index = clean_index
     venv, gate = tmp_path / "env", tmp_path / "gate"
-    env = dict(env, UV_CACHE_DIR=str(tmp_path / "cold-cache"), SKYRL_SETUP_FAILPOINT=f"uv-sync-started:wait={gate}")
+    # a cold cache: the cache-only attempt fails at once, and uv is stopped while it downloads
+    env = dict(env, UV_CACHE_DIR=str(tmp_path / "cold-cache"), SKYRL_SETUP_FAILPOINT=f"uv-download-started:wait={gate}")
     index.inject(r"/files/torch-", "slow", 30)
     a = spawn(["install", "--venv", str(venv)], env)
     wait_reached(gate, 1)
+    assert _uv_processes_for(store_of(venv)), "uv should be downloading when the failpoint is reached"
     a.kill()
     a.wait()
     deadline = time.monotonic() + 10
