@@ -16,6 +16,27 @@ from skyrl_setup.redact import redact
 
 
 @dataclass(frozen=True)
+class PlanRequest:
+    """What was asked for, as far as planning needs it: from install's flags, or from an
+    environment's record when upgrade rebuilds it."""
+
+    python: str | None = None  # a path or "3.12"; None: discover
+    cuda: str | None = None  # a variant, "auto" or None
+    lock: str | None = None  # an explicit lockfile
+    lock_source: str = "--lock"  # how an explicit lock is described in the plan
+    find_links: tuple[str, ...] = ()
+    project: str | None = None
+    additions: tuple[str, ...] = ()
+    require_gpu: bool = False
+
+    @classmethod
+    def from_args(cls, args, lock_source: str = "--lock") -> PlanRequest:
+        return cls(python=args.python, cuda=args.cuda, lock=args.lock, lock_source=lock_source,
+                   find_links=tuple(args.find_links or ()), project=args.project,
+                   additions=tuple(args.additions or ()), require_gpu=bool(args.require_gpu))
+
+
+@dataclass(frozen=True)
 class InstallPlan:
     profile: Profile
     target: Path

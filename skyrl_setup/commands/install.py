@@ -20,7 +20,7 @@ from skyrl_setup.failpoints import hit
 from skyrl_setup.execute import build, is_noop
 from skyrl_setup.lockfile import Lock, lock_name
 from skyrl_setup.lockfile import load_for_host as load_lock
-from skyrl_setup.plan import InstallPlan, make_plan
+from skyrl_setup.plan import InstallPlan, PlanRequest, make_plan
 from skyrl_setup.prereqs import check as check_prereqs
 from skyrl_setup.report import MARKS, human_bytes
 from skyrl_setup.resolver.check import require_compatible
@@ -38,28 +38,26 @@ def select_lock(explicit: str | None, backend: str, variant: str, platform: str,
     return None, "resolved at install time"
 
 
-def gather_plan(args, uv: Uv, profile, store: Store) -> InstallPlan:
-    find_links = tuple(Path(d).resolve() for d in (args.find_links or ()))
+def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store) -> InstallPlan:
+    find_links = tuple(Path(d).resolve() for d in req.find_links)
     for d in find_links:
         if not d.is_dir():
             raise UsageError(f"--find-links {d}: not a directory", "give a folder that holds wheel files")
-    project = Path(args.project).resolve() if getattr(args, "project", None) else None
+    project = Path(req.project).resolve() if req.project else None
     if project and not ((project / "pyproject.toml").is_file() or (project / "setup.py").is_file()):
         raise UsageError(f"--project {project}: no pyproject.toml there", "point --project at a SkyRL checkout's skyrl-train folder")
-    python = find_python(uv, profile.python, args.python)
+    python = find_python(uv, profile.python, req.python)
     driver = detect_driver()
-    requested = args.cuda or os.environ.get("SKYRL_SETUP_CUDA") or "auto"
+    requested = req.cuda or os.environ.get("SKYRL_SETUP_CUDA") or "auto"
     if requested != "auto" and requested not in profile.variants:
         raise UsageError(f"CUDA variant {requested!r} is not one the {profile.name} profile supports ({', '.join(profile.variants)})",
                          "use --cuda auto or one of those variants")
     choice = choose_variant(profile.variants, driver.version, requested)
     platform = platform_tag()
-    additions = tuple(getattr(args, "additions", ()) or ())
-    if additions and not args.lock:
+    if req.additions and not req.lock:
         lock, source = None, "resolved at install time (with your additions)"
     else:
-        lock, source = select_lock(args.lock, profile.name, choice.variant, platform, python.version,
-                                   getattr(args, "force_lock_source", "--lock"))
+        lock, source = select_lock(req.lock, profile.name, choice.variant, platform, python.version, req.lock_source)
     artifacts = plan_artifacts(profile.artifacts, choice.variant, profile.torch, profile.python, find_links)
     from_source = tuple(p.name for p in lock.from_source) if lock else profile.build_from_source
     heavy = tuple(n for n in from_source if n in profile.build_from_source)
@@ -68,7 +66,7 @@ def gather_plan(args, uv: Uv, profile, store: Store) -> InstallPlan:
     prereqs = check_prereqs(heavy, f"{major}.{choice.variant[-1]}", names) if heavy and major else []
     return make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
                      lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
-                     require_gpu=args.require_gpu, additions=additions, prereqs=tuple(prereqs))
+                     require_gpu=req.require_gpu, additions=req.additions, prereqs=tuple(prereqs))
 
 
 def render_plan(reporter, plan: InstallPlan) -> None:
@@ -141,8 +139,6 @@ def _run(args, reporter) -> CommandResult:
             raise UsageError("one backend per environment", "install each backend with its own --venv")
         reporter.progress(f"compatible: {', '.join(args.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")
     store = Store.for_target(Path(args.venv) if args.venv else default_venv(profile.name))
-    if getattr(args, "from_bundle", None):
-        args.force_lock_source = f"bundle {args.from_bundle}"
     store.check_target(backend=profile.name, force=args.force)
     uv = Uv.locate()
 
@@ -153,7 +149,8 @@ def _run(args, reporter) -> CommandResult:
         quick["seconds"] = round(time.perf_counter() - t0, 3)
         return CommandResult(quick)
 
-    plan = gather_plan(args, uv, profile, store)
+    lock_source = f"bundle {args.from_bundle}" if getattr(args, "from_bundle", None) else "--lock"
+    plan = gather_plan(PlanRequest.from_args(args, lock_source), uv, profile, store)
     render_plan(reporter, plan)
     doc = {"plan": plan.to_json(), "dry_run": bool(args.dry_run)}
     if args.dry_run:

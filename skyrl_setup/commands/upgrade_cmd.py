@@ -27,6 +27,7 @@ from skyrl_setup.execute import build
 from skyrl_setup.failpoints import hit
 from skyrl_setup.lockfile import Lock
 from skyrl_setup.lockfile import load_for_host as load_lock
+from skyrl_setup.plan import PlanRequest
 from skyrl_setup.report import human_bytes
 from skyrl_setup.resolver.check import check_compat, parse_additions
 from skyrl_setup.resolver.provider import TORCH_RELEVANT
@@ -112,11 +113,10 @@ def run(args, reporter) -> CommandResult:
         if args.latest:  # pin what the resolver found, then lock it
             eff = dataclasses.replace(eff, packages={n: (f"=={res.pins[n]}" if n in TORCH_RELEVANT and n in res.pins else s)
                                                      for n, s in eff.packages.items()})
-    args.backend, args.python, args.project, args.find_links, args.require_gpu = rec["backend"], None, rec.get("project"), args.find_links, False
-    args.additions = additions
-    args.cuda = args.cuda or variant
     uv = Uv.locate()
-    plan = gather_plan(args, uv, profile, store)
+    req = PlanRequest(cuda=args.cuda or variant, lock=args.lock, find_links=tuple(args.find_links or ()),
+                      project=rec.get("project"), additions=tuple(additions))
+    plan = gather_plan(req, uv, profile, store)
     tmp = Path(tempfile.mkdtemp(prefix="skyrl-setup-upgrade-"))  # the build copies the lock into the generation
     try:
         if specs or args.latest or additions or args.lock is None and plan.lock is None:
