@@ -92,3 +92,23 @@ def test_find_local_matches_public_version(tmp_path: Path):
     a = Artifact("flash-attn", "2.8.3", "https://x/{version}/f.whl", False)
     (tmp_path / "flash_attn-2.8.3+cu12torch2.9cxx11abiTRUE-cp312-cp312-linux_x86_64.whl").write_bytes(b"")
     assert artifacts.find_local(a, "other-name.whl", (tmp_path,)) is not None
+
+
+def test_requirement_check_skips_extras_but_not_other_markers():
+    from skyrl_setup.doctor.env_checks import check_requirements
+
+    facts = {"python": "3.12.1", "distributions": {
+        "a": {"version": "1.0", "requires": [
+            'missing-extra; extra == "test"',
+            'missing-extra2; python_version >= "3.8" and extra == "docs"',
+            'missing-win; sys_platform == "win32"',
+            'b>=2; python_version >= "3.8"',
+            'c; extra == "x" or python_version >= "3.8"',  # not extra-only: checked
+        ]},
+        "b": {"version": "1.5", "requires": []},
+    }}
+    checks = {c.id: c for c in check_requirements(facts)}
+    broken = checks["env.requirements"].details["broken"]
+    assert len(broken) == 2
+    assert any(x.startswith("a requires b>=2") and "1.5 is installed" in x for x in broken)
+    assert any(x.startswith("a requires c") and "not installed" in x for x in broken)

@@ -19,6 +19,7 @@ from skyrl_setup.profiles import Profile
 from skyrl_setup.venvinfo import compare
 
 CUDA_SUFFIX = re.compile(r"-cu(?:da)?(\d{2})(?:x)?$")
+_EXTRA_EQ = re.compile(r"\bextra\s*==")
 
 
 def versions(facts: dict) -> dict[str, str]:
@@ -75,6 +76,12 @@ def check_drift(facts: dict, record: dict | None) -> Check:
                  "skyrl-setup upgrade (back to the lock), or skyrl-setup rollback", details)
 
 
+def _only_for_an_extra(line: str) -> bool:
+    """`foo; extra == "x"` (also `and`-joined): False under an environment that asked for no extras."""
+    _, sep, marker = line.partition(";")
+    return bool(sep) and _EXTRA_EQ.search(marker) is not None and " or " not in marker
+
+
 def check_requirements(facts: dict, excluded: tuple[str, ...] = ()) -> list[Check]:
     """What `pip check` finds: requirements of installed distributions that are missing or unmet.
 
@@ -87,6 +94,8 @@ def check_requirements(facts: dict, excluded: tuple[str, ...] = ()) -> list[Chec
     skipped: dict[str, list[str]] = {}
     for name, d in facts.get("distributions", {}).items():
         for line in d.get("requires", []):
+            if _only_for_an_extra(line):
+                continue  # as in `pip check`; not parsing these halves the scan
             try:
                 req = Requirement(line)
                 if req.marker and not req.marker.evaluate(env):
