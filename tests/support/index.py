@@ -177,28 +177,30 @@ def _make_handler(idx: LocalIndex):
                 self.send_header("Content-Range", f"bytes {start}-{end}/{total}")
                 self.send_header("Content-Length", str(len(chunk)))
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(chunk)
+                self._body(chunk)
                 return
             return self._send(200, body, "application/octet-stream", fault)
 
         def _send(self, status: int, body: bytes, ctype: str, fault: Fault | None = None):
-            # A HEAD response has no body to truncate; writing one would leave stray bytes on a
-            # keep-alive connection that the client parses as the next response.
-            if fault and fault.kind == "truncate" and self.command != "HEAD":
+            if fault and fault.kind == "truncate":
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body[: len(body) // 2])
+                self._body(body[: len(body) // 2])
                 self.close_connection = True
                 return
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            self._body(body)
+
+        def _body(self, data: bytes) -> None:
+            # Never after a HEAD response: the bytes would stay on a keep-alive connection and the
+            # client would parse them as its next response.
             if self.command != "HEAD":
-                self.wfile.write(body)
+                self.wfile.write(data)
 
         def do_HEAD(self):
             self.do_GET()
