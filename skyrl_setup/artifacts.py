@@ -18,6 +18,7 @@ from packaging.version import Version
 from skyrl_setup.mirrors import rewrite
 from skyrl_setup.profiles import Artifact
 from skyrl_setup.redact import redact
+from skyrl_setup.uvtool import offline_requested
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def find_local(a: Artifact, filename: str, dirs: tuple[Path, ...]) -> Path | Non
 
 def reachable(url: str, timeout: float = 5.0) -> str | None:
     """None if the URL answers 2xx/3xx to HEAD, else the reason."""
-    if os.environ.get("UV_OFFLINE") or os.environ.get("SKYRL_SETUP_OFFLINE"):
+    if offline_requested() or os.environ.get("SKYRL_SETUP_OFFLINE"):
         return "offline mode"
     try:
         r = httpx.head(url, follow_redirects=True, timeout=timeout)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.uvtool import offline_requested
 
 _QUERY = "import json,sys;print(json.dumps([list(sys.version_info[:3]),sys.executable,sys.implementation.name]))"
 
@@ -109,7 +110,7 @@ def find_python(uv, minor: str, request: str | None = None, *, allow_download: b
         tried.append(path)
         if info and info.minor == minor:
             return info
-    if allow_download and os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() not in ("never", "manual") and not os.environ.get("UV_OFFLINE"):
+    if allow_download and os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() not in ("never", "manual") and not offline_requested():
         res = uv.run_quiet(["python", "install", minor])
         if res.returncode == 0:
             found = _uv_find(uv, minor)
