@@ -186,9 +186,11 @@ def _make_handler(idx: LocalIndex):
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
+                # Said, not only done: a client that pooled this connection after a complete
+                # (HEAD) response would send its next request into the closed socket.
+                self.send_header("Connection", "close")
                 self.end_headers()
                 self._body(body[: len(body) // 2])
-                self.close_connection = True
                 return
             self.send_response(status)
             self.send_header("Content-Type", ctype)
