@@ -26,9 +26,11 @@ bench: setup                ## benchmarks -> docs/benchmarks.md (real PyPI; seve
 	$(BIN)/python -m pip install -q matplotlib
 	$(BIN)/python -m benchmarks.run
 
-lock: setup                 ## re-resolve the committed lockfiles from PyPI
-	$(BIN)/skyrl-setup lock --backend sglang
-	$(BIN)/skyrl-setup lock --backend vllm
+SKYRL_SOURCE ?= ../shared/skyrl-release-0.3.1
+
+lock: setup                 ## the committed lockfiles: SkyRL's lock (both routes) and the version matrix's SGLang set
+	$(BIN)/skyrl-setup lock --from-skyrl $(SKYRL_SOURCE)
+	$(BIN)/skyrl-setup lock --backend sglang-matrix
 
 clean:
 	rm -rf $(VENV) .pytest_cache

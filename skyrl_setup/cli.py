@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("profiles", parents=[common], help="list backend profiles and their pins")
 
     lk = sub.add_parser("lock", parents=[common], help="resolve a profile into a PEP 751 lockfile")
-    lk.add_argument("--backend", default="sglang", help=BACKEND_HELP)
+    lk.add_argument("--backend", default=None, help=BACKEND_HELP + "; with --from-skyrl: every backend built from SkyRL's lock")
+    lk.add_argument("--from-skyrl", metavar="DIR", help="SkyRL's skyrl-train folder (pyproject.toml + uv.lock): one lockfile per route")
     lk.add_argument("--cuda", help="CUDA variant (default: the profile's first)")
     lk.add_argument("--platform", help="target platform, e.g. linux_x86_64 (default: this host's)")
     lk.add_argument("--output", "-o", help="write here instead of lockfiles/")
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--force", action="store_true", help="rebuild even if current, or replace another backend's env")
     ins.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     ins.add_argument("--no-verify", action="store_true", help="skip the import check (not recommended)")
+    ins.add_argument("--strict", action="store_true", help="exit 1 unless the environment is ready for SkyRL training (for CI)")
     ins.add_argument("--wait", action="store_true", help="wait for another skyrl-setup working on the same env")
     ins.add_argument("--mirror", action="append", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
     ins.add_argument("--from-bundle", metavar="FILE", help="install from an offline bundle (no network used)")

@@ -62,6 +62,25 @@ RELEASE_DRIVER_FLOOR: dict[CudaVersion, str] = {
 MINOR_COMPAT_FLOOR: dict[int, str] = {11: "450.80.02", 12: "525.60.13", 13: "580.65.06"}
 
 
+# The GPU architectures PyTorch's official Linux wheels are built for, per CUDA variant
+# (torch.cuda.get_arch_list() of the cu126, cu128 and cu130 wheels; FACTS §4). A device runs a
+# wheel's kernels when the wheel has code for its major architecture at or below its minor.
+TORCH_WHEEL_ARCHES: dict[str, tuple[int, ...]] = {
+    "cu126": (50, 60, 70, 80, 86, 90),
+    "cu128": (70, 80, 86, 90, 100, 120),
+    "cu130": (75, 80, 86, 90, 100, 110, 120),
+}
+
+
+def wheel_covers(variant: str, capability: tuple[int, int]) -> bool | None:
+    """Whether the official torch wheel of `variant` has kernels for a GPU; None when unknown."""
+    arches = TORCH_WHEEL_ARCHES.get(variant)
+    if arches is None:
+        return None
+    major, minor = capability
+    return any(a // 10 == major and a % 10 <= minor for a in arches)
+
+
 def max_cuda_for_driver(driver: str) -> CudaVersion | None:
     """The newest CUDA release whose release floor this driver meets."""
     ok = [cv for cv, floor in RELEASE_DRIVER_FLOOR.items() if Version(driver) >= Version(floor)]
@@ -110,6 +129,11 @@ def choose_variant(
         if v == "cpu" or (floor and Version(driver) >= Version(floor)):
             return VariantChoice(v, driver, f"driver {driver} meets {v}'s release floor {floor}")
     return _judge(supported[0], driver, "the profile's default")
+
+
+def judge(variant: str, driver: str | None, why: str) -> VariantChoice:
+    """Whether a driver runs a given variant: fully, through minor-version compatibility, or not."""
+    return _judge(variant, driver, why)
 
 
 def _judge(variant: str, driver: str | None, why: str) -> VariantChoice:

@@ -13,10 +13,12 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.request import url2pathname
 from typing import Callable
 
 from skyrl_setup import __version__, locking, mirrors
 from skyrl_setup.failpoints import hit
+from skyrl_setup.redact import redact
 from packaging.utils import canonicalize_name
 
 from skyrl_setup.envstore import Store, now_iso
@@ -24,6 +26,7 @@ from skyrl_setup.errors import OperationError
 from skyrl_setup.lockfile import Lock, install_manifest
 from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan
+from skyrl_setup.readiness import Verdict, assess, real_import_list
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
 from skyrl_setup.venvinfo import compare, installed_versions
@@ -41,6 +44,7 @@ class BuildResult:
     seconds: float = 0.0
     previous: int | None = None
     pruned: tuple[int, ...] = field(default=())
+    verdict: Verdict | None = None
 
 
 def write_runtime_settings(venv: Path, env: dict[str, str], backend: str) -> None:
@@ -115,7 +119,11 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         hit("synced")
         if late:
             _build_late(uv, late, py, gen, progress)
-        _install_optional(uv, plan, py, progress)
+        for p in lock.unhashed:  # a git commit, or a checkout's folder (editable): pinned, not hashed
+            progress(f"installing {p.name} from {redact(p.url)}")
+            target = ["-e", Path(url2pathname(p.url[len("file://"):])).as_posix()] if p.source == "directory" else [p.url]
+            uv.run(["pip", "install", "--python", str(py), "--no-deps", *target], what=f"installing {p.name}")
+        _install_artifacts(uv, plan, lock, py, progress)
         hit("artifacts-installed")
         if plan.project:
             progress(f"installing your SkyRL checkout {plan.project} (editable)")
@@ -124,19 +132,32 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         write_runtime_settings(gen, plan.profile.env, plan.backend)
         hit("settings-written")
         imports: tuple[ImportResult, ...] = ()
+        verdict = None
         if verify:
-            progress("verifying: importing " + ", ".join(plan.profile.modules))
-            imports = tuple(verify_imports(py, plan.profile.modules, plan.profile.gpu_modules,
+            skyrl_modules = real_import_list(plan.profile, plan.driver.usable)
+            progress("verifying: importing " + ", ".join(plan.profile.modules + tuple(skyrl_modules)))
+            imports = tuple(verify_imports(py, plan.profile.modules + tuple(skyrl_modules), plan.profile.gpu_modules,
                                            have_driver=plan.driver.usable))
-            failed = [r for r in imports if r.status == "error"]
+            failed = [r for r in imports if r.status == "error" and r.module not in skyrl_modules]
             if failed:
                 raise OperationError(
                     f"verification failed: import {failed[0].module}: {failed[0].detail}",
                     "the previous environment is unchanged; see `skyrl-setup doctor` and the import errors above",
                     details={"imports": [r.to_json() for r in imports]},
                 )
+            progress("verifying: SkyRL's code paths for " + plan.backend)
+            verdict = assess(py, plan.profile, gpu_usable=plan.driver.usable, imports=imports,
+                             wheels={a.name: a.url.rsplit("/", 1)[-1] for a in plan.artifacts})
+            wrong = verdict.environment_blockers
+            if wrong:
+                raise OperationError(
+                    f"verification failed: SkyRL cannot run here: {wrong[0].module}: {wrong[0].reason}",
+                    f"the previous environment is unchanged; {wrong[0].fix}",
+                    details={"verdict": verdict.to_json()},
+                )
+            imports = tuple(r for r in imports if r.module not in skyrl_modules)
         hit("verified")
-        store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra))
+        store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra, verdict))
         hit("record-written")
         store.swap_to(n)
         store.mark_activated(n)
@@ -146,7 +167,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
     hit("swapped")
     pruned = tuple(store.prune())
     hit("pruned")
-    return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, previous, pruned)
+    return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, previous, pruned, verdict)
 
 
 def _with_url(exc: OperationError, lock: Lock) -> OperationError:
@@ -170,9 +191,10 @@ def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress) -> 
                         "-r", str(req)], what="building " + ", ".join(p.name for p in pkgs), on_line=progress)
 
 
-def _install_optional(uv: Uv, plan: InstallPlan, py: Path, progress: Progress) -> None:
+def _install_artifacts(uv: Uv, plan: InstallPlan, lock: Lock, py: Path, progress: Progress) -> None:
+    """Components from outside the indexes; a required one resolved into the lock is there already."""
     for a in plan.artifacts:
-        if a.required or a.status == "unreachable":
+        if a.status == "unreachable" or a.name in lock.versions():
             continue
         progress(f"installing {a.name} {a.version} from {a.status}")
         # --no-deps: the lock already holds what these wheels need (torch, einops via transformers...).
@@ -180,7 +202,7 @@ def _install_optional(uv: Uv, plan: InstallPlan, py: Path, progress: Progress) -
 
 
 def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: Store,
-            imports: tuple[ImportResult, ...], action: str, extra: dict | None) -> dict:
+            imports: tuple[ImportResult, ...], action: str, extra: dict | None, verdict: Verdict | None = None) -> dict:
     old = store.record(previous) if previous is not None else None
     history = list(old.get("history", [])) if old and old.get("backend") == plan.backend else []
     history.append({"time": now_iso(), "action": action, "generation": n, "from_generation": previous,
@@ -197,6 +219,8 @@ def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: 
         "project": str(plan.project) if plan.project else None,
         "additions": list(plan.additions),
         "imports": [r.to_json() for r in imports],
+        "verdict": verdict.to_json() if verdict else None,
+        "skyrl_lock": {k: v for k, v in lock.tool.items() if k.startswith("skyrl-")} | ({"route": lock.tool["route"]} if "route" in lock.tool else {}),
         "history": history[-50:],
         "pid": os.getpid(),
     }

@@ -8,9 +8,11 @@ downloads, and which packages have no wheel and would be built from source.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from packaging import tags
 from packaging.markers import InvalidMarker, Marker
@@ -35,6 +37,7 @@ class LockedPackage:
     size: int  # bytes to download, 0 when unknown
     source: str  # wheel / sdist / directory / vcs / archive
     sha256: str | None = None
+    index: str | None = None  # the index the lock took it from, where it says
 
     def to_json(self) -> dict:
         return {"name": self.name, "version": self.version, "source": self.source, "size": self.size}
@@ -55,6 +58,11 @@ class Lock:
     @property
     def from_source(self) -> tuple[LockedPackage, ...]:
         return tuple(p for p in self.packages if p.source == "sdist")
+
+    @property
+    def unhashed(self) -> tuple[LockedPackage, ...]:
+        """Git commits and local folders: installed after the hash-pinned files, without --require-hashes."""
+        return tuple(p for p in self.packages if p.source in ("vcs", "directory"))
 
     def versions(self) -> dict[str, str]:
         return {p.name: p.version for p in self.packages}
@@ -106,7 +114,7 @@ def _where(entry: dict, lock_path: Path) -> str | None:
 def _pick_wheel(wheels: list[dict], ranks: dict[tags.Tag, int]) -> dict | None:
     best, best_rank = None, None
     for w in wheels:
-        filename = (w.get("name") or w.get("url") or w.get("path") or "").rsplit("/", 1)[-1]
+        filename = unquote((w.get("name") or w.get("url") or w.get("path") or "").rsplit("/", 1)[-1])  # torch-2.7.1%2Bcu128-…
         try:
             _, _, _, wtags = parse_wheel_filename(filename.split("#")[0])
         except InvalidWheelFilename:
@@ -141,20 +149,27 @@ def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64"
         except InvalidMarker:
             raise LockError(f"lockfile {path}: packages[{i}] ({pkg['name']}) has an invalid marker", "regenerate it") from None
         name, version = canonicalize_name(pkg["name"]), str(pkg.get("version", ""))
+        index = pkg.get("index") if isinstance(pkg.get("index"), str) else None
         wheel = _pick_wheel(pkg.get("wheels") or [], ranks)
         archive = pkg.get("archive") if isinstance(pkg.get("archive"), dict) else None
         if wheel:
             out.append(LockedPackage(name, version, _where(wheel, path), int(wheel.get("size") or 0), "wheel",
-                                     (wheel.get("hashes") or {}).get("sha256")))
+                                     (wheel.get("hashes") or {}).get("sha256"), index))
         elif isinstance(pkg.get("sdist"), dict):
             sd = pkg["sdist"]
             out.append(LockedPackage(name, version, _where(sd, path), int(sd.get("size") or 0), "sdist",
-                                     (sd.get("hashes") or {}).get("sha256")))
+                                     (sd.get("hashes") or {}).get("sha256"), index))
         elif archive:  # a direct URL or file (PEP 751 "archive"): a wheel unless its name says otherwise
             where = _where(archive, path)
             kind = "wheel" if (where or "").split("#")[0].endswith(".whl") else "sdist"
             out.append(LockedPackage(name, version, where, int(archive.get("size") or 0), kind,
                                      (archive.get("hashes") or {}).get("sha256")))
+        elif isinstance(pkg.get("vcs"), dict) and pkg["vcs"].get("url"):
+            vcs = pkg["vcs"]  # installed by its commit id: pinned, though not by a file hash
+            rev = vcs.get("commit-id") or vcs.get("requested-revision") or ""
+            out.append(LockedPackage(name, version, f"{vcs.get('type', 'git')}+{vcs['url']}" + (f"@{rev}" if rev else ""), 0, "vcs"))
+        elif isinstance(pkg.get("directory"), dict) and pkg["directory"].get("path"):
+            out.append(LockedPackage(name, version, _where(pkg["directory"], path), 0, "directory"))
         else:
             kind = next((k for k in ("directory", "vcs", "archive") if k in pkg), "unknown")
             out.append(LockedPackage(name, version, None, 0, kind))
@@ -173,7 +188,7 @@ def install_manifest(lock: Lock, *, skip: frozenset = frozenset(), rewrite=lambd
     """
     lines = []
     for p in lock.packages:
-        if p.name in skip:
+        if p.name in skip or p in lock.unhashed:
             continue
         if not p.url or not p.sha256:
             raise LockError(f"lockfile {lock.path}: {p.name} has no {'URL' if not p.url else 'sha256'} for this platform",
@@ -189,9 +204,10 @@ def load_for_host(path: Path, python_full: str, platform: str) -> Lock:
     return load(path, python_full, platform, glibc_version() if platform == platform_tag() else None)
 
 
-def append_tool_table(path: Path, meta: dict[str, str]) -> None:
-    """Record which profile a lock was made from, in PEP 751's [tool] table."""
-    lines = ["", "[tool.skyrl-setup]"] + [f'{k} = "{v}"' for k, v in meta.items()]
+def append_tool_table(path: Path, meta: dict[str, str | list[str]]) -> None:
+    """Record which profile a lock was made from, in PEP 751's [tool] table (strings and lists of
+    strings: JSON's string syntax is TOML's basic string)."""
+    lines = ["", "[tool.skyrl-setup]"] + [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in meta.items()]
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
 

@@ -47,7 +47,10 @@ def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, outpu
             args += ["--excludes", str(excl)]
         if profile.exclude_newer:
             args += ["--exclude-newer", profile.exclude_newer]
-            for name in sorted({canonicalize_name(Requirement(a).name) for a in additions} | set(exempt)):
+            # skyrl-train and the releases standing in for SkyRL's path and git sources came out later
+            # than SkyRL's lock was resolved, on purpose
+            later = {"skyrl-train", *profile.pypi_releases} if profile.from_skyrl else set()
+            for name in sorted({canonicalize_name(Requirement(a).name) for a in additions} | set(exempt) | later):
                 args += ["--exclude-newer-package", f"{name}={FAR_FUTURE}"]
         if index != "pypi":
             # The torch family's CUDA builds live on this index; best-match lets a local version

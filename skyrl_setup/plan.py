@@ -53,6 +53,7 @@ class InstallPlan:
     warnings: tuple[str, ...]
     additions: tuple[str, ...] = ()
     prereqs: tuple = ()  # prereqs.Prereq for what is built from source
+    route: object = None  # routes.RouteChoice where the backend comes from SkyRL's lock
 
     @property
     def backend(self) -> str:
@@ -86,6 +87,9 @@ class InstallPlan:
                      "driver_source": self.driver.source},
             "gpus": [g.to_json() for g in self.driver.gpus],
             "lockfile": str(self.lock.path) if self.lock else None,
+            "route": self.route.to_json() if self.route else None,
+            "skyrl_lock": {k: self.lock.tool[k] for k in ("skyrl-source", "skyrl-version", "skyrl-lock-sha256", "skyrl-extra")
+                           if k in self.lock.tool} if self.lock else {},
             "lock_sha256": self.lock.sha256 if self.lock else None,
             "lock_source": self.lock_source,
             "torch_index": redact(self.torch_index),
@@ -106,7 +110,7 @@ class InstallPlan:
 def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonInfo, driver: DriverInfo, cuda: VariantChoice,
               lock: Lock | None, lock_source: str, artifacts: tuple[ArtifactPlan, ...], project: Path | None,
               find_links: tuple[Path, ...], require_gpu: bool, additions: tuple[str, ...] = (),
-              prereqs: tuple = ()) -> InstallPlan:
+              prereqs: tuple = (), route=None) -> InstallPlan:
     """Combine detection results into a plan, or raise the precondition that stops it."""
     if cuda.error:
         raise PreconditionError(cuda.error, "upgrade the NVIDIA driver (see `skyrl-setup doctor`), or pick another --cuda variant")
@@ -139,4 +143,4 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
     if lock is not None and lock.tool.get("python") and lock.tool["python"] != python.minor:
         warnings.append(f"lockfile was made for Python {lock.tool['python']}, building with {python.version}")
     return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant),
-                       artifacts, project, find_links, tuple(warnings), additions, tuple(prereqs))
+                       artifacts, project, find_links, tuple(warnings), additions, tuple(prereqs), route)

@@ -61,6 +61,22 @@ class Profile:
     artifacts: tuple[Artifact, ...] = ()
     build_from_source: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    # SkyRL's lock as the source of the versions: the extra, the routes in order of preference,
+    # PyPI releases for what SkyRL takes from a folder or git, what PyPI lacks (name -> why).
+    skyrl_extra: str | None = None
+    routes: tuple[str, ...] = ()
+    pypi_releases: dict[str, str] = field(default_factory=dict)
+    pypi_drop: dict[str, str] = field(default_factory=dict)
+    matrix: dict[str, str] = field(default_factory=dict)  # the version matrix's pins, shown for comparison
+    differences: dict[str, str] = field(default_factory=dict)  # package -> why SkyRL's choice differs
+    tested: dict[str, str] = field(default_factory=dict)  # SkyRL's lock: package -> version
+    # What "ready for SkyRL training" checks (readiness.py): SkyRL's code paths for this backend,
+    # the SkyRL modules imported for real on any host, those imported only with a GPU, and the
+    # methods SkyRL calls on the engine ("module:Class" -> names).
+    skyrl_entry: tuple[str, ...] = ()
+    skyrl_imports: tuple[str, ...] = ()
+    engine_imports: tuple[str, ...] = ()
+    interface: dict[str, list[str]] = field(default_factory=dict)
 
     def requirements(self, *, with_skyrl: bool = True) -> list[str]:
         reqs = [f"{n}{s}" for n, s in self.packages.items()]
@@ -81,6 +97,10 @@ class Profile:
                 return self.attention[key]
         return self.attention.get("default", "")
 
+    @property
+    def from_skyrl(self) -> bool:
+        return self.skyrl_extra is not None
+
     def summary_json(self) -> dict:
         return {
             "name": self.name,
@@ -90,6 +110,11 @@ class Profile:
             "packages": {n: self.packages[n] for n in self.packages},
             "skyrl": dict(self.skyrl),
             "summary": self.summary,
+            "source": f"SkyRL's lock ({self.skyrl_extra} extra)" if self.from_skyrl else "the version matrix",
+            "routes": list(self.routes),
+            "matrix": dict(self.matrix),
+            "skyrl_tested": dict(self.tested),
+            "differences": dict(self.differences),
         }
 
 
@@ -177,11 +202,6 @@ def parse(raw: dict, path: Path) -> Profile:
     python = r.get("python", str)
     if not re.fullmatch(r"3\.\d+", python):
         raise r.fail("python", f"{python!r} is not a minor version like '3.12'")
-    torch = r.get("torch", str)
-    try:
-        Version(torch)
-    except InvalidVersion:
-        raise r.fail("torch", f"{torch!r} is not a version") from None
     variants = r.str_list("cuda.variants")
     if not variants:
         raise r.fail("cuda.variants", "lists no CUDA variant")
@@ -192,11 +212,32 @@ def parse(raw: dict, path: Path) -> Profile:
     for v, url in torch_index.items():
         if url != "pypi" and not url.startswith(("http://", "https://", "file://")):
             raise r.fail(f"cuda.torch_index.{v}", f"{url!r} is neither 'pypi' nor a URL")
-    packages = r.requirements("packages")
-    if "torch" not in packages:
-        raise r.fail("packages", "does not pin torch")
+    extra = r.get("source.skyrl_extra", str, None)
+    routes = r.str_list("source.routes", default=["skyrl", "pypi"] if extra else [])
+    for route in routes:
+        if route not in ("skyrl", "pypi"):
+            raise r.fail("source.routes", f"{route!r} is not a route (skyrl, pypi)")
+    tested: dict[str, str] = {}
+    cutoff = None
+    if extra:  # the pins are SkyRL's, read from the committed lock; the profile never repeats them
+        if "packages" in raw or "torch" in raw:
+            raise r.fail("packages", "a profile built from SkyRL's lock takes its pins from the lock, not from [packages]")
+        pins, tested, cutoff = _lock_pins(path.stem, routes)
+        packages = {n: s for n, s in pins.items() if n not in ("skyrl-train", "skyrl-gym")}
+        skyrl_pins = {n: s for n, s in pins.items() if n in ("skyrl-train", "skyrl-gym")}
+        torch = packages.get("torch", "==0").lstrip("=")
+    else:
+        packages = r.requirements("packages")
+        if "torch" not in packages:
+            raise r.fail("packages", "does not pin torch")
+        skyrl_pins = r.requirements("skyrl")
+        torch = r.get("torch", str)
+    try:
+        Version(torch)
+    except InvalidVersion:
+        raise r.fail("torch", f"{torch!r} is not a version") from None
     main = r.str_list("main_packages", default=list(packages)[:4])
-    for m in main:
+    for m in main if not extra else ():  # SkyRL's lock decides what a SkyRL-sourced profile holds
         if canonicalize_name(m) not in packages:
             raise r.fail("main_packages", f"{m!r} is not in [packages]")
     env = r.str_table("env")
@@ -232,9 +273,9 @@ def parse(raw: dict, path: Path) -> Profile:
         torch_index=torch_index,
         packages=packages,
         main_packages=tuple(canonicalize_name(m) for m in main),
-        skyrl=r.requirements("skyrl"),
+        skyrl=skyrl_pins,
         excludes=tuple(canonicalize_name(e) for e in r.str_list("excludes")),
-        exclude_newer=r.get("exclude_newer", str, None),
+        exclude_newer=cutoff if extra else r.get("exclude_newer", str, None),
         modules=r.str_list("verify.modules"),
         gpu_modules=r.str_list("verify.gpu_modules"),
         env=env,
@@ -243,4 +284,61 @@ def parse(raw: dict, path: Path) -> Profile:
         artifacts=tuple(artifacts),
         build_from_source=tuple(canonicalize_name(b) for b in r.str_list("build.from_source")),
         notes=r.str_list("notes"),
+        skyrl_extra=extra,
+        routes=tuple(routes),
+        pypi_releases={canonicalize_name(k): v for k, v in r.str_table("source.pypi_releases").items()},
+        pypi_drop={canonicalize_name(k): v for k, v in r.str_table("source.pypi_drop").items()},
+        matrix={canonicalize_name(k): v for k, v in r.str_table("matrix").items()},
+        differences={canonicalize_name(k): v for k, v in r.str_table("differences").items()},
+        tested=tested,
+        skyrl_entry=r.str_list("verify.skyrl_entry"),
+        skyrl_imports=r.str_list("verify.skyrl_imports"),
+        engine_imports=r.str_list("verify.engine_imports"),
+        interface=_interface(r),
     )
+
+
+def _interface(r: _Reader) -> dict[str, list[str]]:
+    table = r.get("verify.interface", dict, {})
+    for spec, methods in table.items():
+        if ":" not in spec or not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+            raise r.fail(f"verify.interface.{spec}", "expected \"module:Class\" = [method names]")
+    return dict(table)
+
+
+def _lock_pins(backend: str, routes: list[str]) -> tuple[dict[str, str], dict[str, str], str | None]:
+    """(the extra's requirements pinned as a committed lock of this backend records them, SkyRL's own
+    versions of them, the date SkyRL's lock was resolved at); only the locks' closing
+    [tool.skyrl-setup] tables are read."""
+    from skyrl_setup.resources import lockfiles_dir
+
+    pins: dict[str, str] = {}
+    tested: dict[str, str] = {}
+    cutoff = None
+    for route in reversed(routes):  # the PyPI route's pins carry no local version labels: prefer them
+        for path in sorted(lockfiles_dir().glob(f"pylock.{backend}-{route}-*.toml")):
+            tool = read_tool_table(path)
+            cutoff = cutoff or tool.get("exclude-newer")
+            for spec in tool.get("requirements", []):
+                req = Requirement(spec)
+                name = canonicalize_name(req.name)
+                version = str(req.specifier).lstrip("=")
+                if route == "skyrl":
+                    tested.setdefault(name, version)
+                pins.setdefault(name, f"=={version.split('+')[0]}")
+    return pins, tested, cutoff
+
+
+def read_tool_table(path: Path) -> dict:
+    """A lock's [tool.skyrl-setup] table without parsing the whole lock (it is written last)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    at = text.rfind("\n[tool.skyrl-setup]\n")
+    if at < 0:
+        return {}
+    try:
+        return toml_reader.loads(text[at:]).get("tool", {}).get("skyrl-setup", {})
+    except toml_reader.TOMLDecodeError:
+        return {}

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.catalog import stack
 from tests.support.index import LocalIndex
+from tests.support.skyrl_checkout import uv_lock, write_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 PYENV_312 = sorted(Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"), "versions").glob("3.12.*/bin/python3.12"))
@@ -88,15 +89,26 @@ def cli(*args: str, env: dict[str, str], timeout: float = 300, cwd: Path | None 
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory, index, uv_cache) -> Path:
-    """The real profiles, with lockfiles made by `skyrl-setup lock` against the local index."""
+def skyrl_checkout(tmp_path_factory, index, uv_cache) -> Path:
+    """A SkyRL-like checkout whose uv.lock the real uv made against the local index."""
+    root = write_checkout(tmp_path_factory.mktemp("skyrl") / "skyrl-train", index.url("pytorch-cu128"))
+    env = base_env(index, uv_cache, REPO, tmp_path_factory.mktemp("checkout-home"))
+    uv_lock(root, env, str(PYENV_312[0]))
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, index, uv_cache, skyrl_checkout) -> Path:
+    """The real profiles, with lockfiles made by `skyrl-setup lock` against the local index:
+    from the synthetic SkyRL checkout's lock (both routes), and the version matrix's set."""
     d = tmp_path_factory.mktemp("data")
     shutil.copytree(REPO / "profiles", d / "profiles")
     (d / "lockfiles").mkdir()
     env = base_env(index, uv_cache, d, tmp_path_factory.mktemp("lock-home"))
-    for backend in ("sglang", "vllm"):
-        r = cli("lock", "--backend", backend, "--json", env=env)
-        assert r.returncode == 0, r.stderr
+    r = cli("lock", "--from-skyrl", str(skyrl_checkout), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    r = cli("lock", "--backend", "sglang-matrix", "--json", env=env)
+    assert r.returncode == 0, r.stderr
     return d
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import base_env, cli, mirror_map, venv_run
+from tests.conftest import PYENV_312, base_env, cli, mirror_map, venv_run
 from tests.support.catalog import stack
 from tests.support.index import LocalIndex
+from tests.support.skyrl_checkout import uv_lock, write_checkout
 
 
 def fake_tools(d: Path, nvcc_release: str | None = "12.8", ninja: bool = True) -> Path:
@@ -65,7 +66,8 @@ def test_mirror_config_file_rewrites_lock_urls(env, tmp_path, index):
     cfg.mkdir(parents=True)
     (cfg / "mirrors.toml").write_text(f'[mirrors]\n"http://127.0.0.1:{index.port}/pypi/files/" = "http://localhost:{index.port}/pypi/files/"\n')
     env = dict(env, UV_CACHE_DIR=str(tmp_path / "cold"))
-    r = cli("install", "--venv", str(tmp_path / "e"), env=env)
+    # the PyPI route: every file of its lock is under /pypi/files/, which the mirror maps
+    r = cli("install", "--venv", str(tmp_path / "e"), "--cuda", "cu126", env=env)
     assert r.returncode == 0, r.stderr
     wheel_hosts = {h for h, p in zip(index.hosts, index.requests) if p.endswith(".whl")}
     assert wheel_hosts == {f"localhost:{index.port}"}
@@ -90,13 +92,15 @@ def test_bundle_then_install_with_no_network(tmp_path, private_index, data_dir):
     home = tmp_path / "home"
     env = base_env(private_index, tmp_path / "cache1", data_dir, home)
     env["SKYRL_SETUP_MIRRORS"] = mirror_map(private_index, assets=True)
-    # the committed lock names the session index's URLs; this one re-locks against the private index
-    lock = tmp_path / "pylock.sglang-cu128-linux_x86_64.toml"
-    assert cli("lock", "--backend", "sglang", "-o", str(lock), env=env).returncode == 0
+    # the committed lock names the session index's URLs; this one is SkyRL's lock made against the private index
+    checkout = write_checkout(tmp_path / "skyrl-train", private_index.url("pytorch-cu128"))
+    uv_lock(checkout, env, str(PYENV_312[0]))
+    assert cli("lock", "--from-skyrl", str(checkout), "--backend", "sglang", "-o", str(tmp_path), env=env).returncode == 0
+    lock = tmp_path / "pylock.sglang-skyrl-cu128.toml"
     out = tmp_path / "sglang.bundle.tar"
     r = cli("bundle", "--lock", str(lock), "-o", str(out), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["files"] >= 15 and r.json["artifacts"] == ["flash-attn"]
+    assert r.json["files"] >= 13 and r.json["artifacts"] == ["flash-attn"]
     offline = dict(env, UV_CACHE_DIR=str(tmp_path / "cache2"), UV_INDEX_URL="http://127.0.0.1:9/simple",
                    SKYRL_SETUP_MIRRORS="https://github.com/=http://127.0.0.1:9/")
     private_index.stop()  # no index, no assets, a cold cache: nothing to fetch from
@@ -105,16 +109,17 @@ def test_bundle_then_install_with_no_network(tmp_path, private_index, data_dir):
     r = cli("install", "--from-bundle", str(out), "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert r.json["plan"]["lock_source"].startswith("bundle ")
-    assert r.json["plan"]["sources"]["bundle"] >= 14
-    assert venv_run(venv, "import torch, sglang, flash_attn; print(torch.__version__)").stdout.strip() == "2.9.1+cu128"
+    assert r.json["plan"]["sources"]["bundle"] >= 12
+    assert venv_run(venv, "import torch, sglang, flash_attn; print(torch.__version__)").stdout.strip() == "2.7.1+cu128"
+    assert r.json["ready"] is True, r.json["verdict"]  # flash-attn came in the bundle
 
 
 def test_corrupt_bundle_is_refused(tmp_path, env, private_index, data_dir):
     env = dict(env, UV_INDEX_URL=private_index.url(), SKYRL_SETUP_MIRRORS=mirror_map(private_index))
     lock = tmp_path / "pylock.x.toml"
-    assert cli("lock", "--backend", "sglang", "-o", str(lock), env=env).returncode == 0
+    assert cli("lock", "--backend", "sglang-matrix", "-o", str(lock), env=env).returncode == 0
     out = tmp_path / "b.tar"
-    assert cli("bundle", "--lock", str(lock), "-o", str(out), env=env).returncode == 0
+    assert cli("bundle", "--backend", "sglang-matrix", "--lock", str(lock), "-o", str(out), env=env).returncode == 0
     data = bytearray(out.read_bytes())
     i = data.find(b"torch-2.9.1")
     j = data.find(b"PK\x03\x04", i)  # inside the torch wheel's bytes

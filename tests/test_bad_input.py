@@ -49,25 +49,32 @@ def test_wrong_python_version_is_precondition(env, tmp_path):
 def test_malformed_profile(env, tmp_path, data_dir):
     d = tmp_path / "data"
     shutil.copytree(data_dir, d)
-    p = d / "profiles" / "sglang.toml"
+    p = d / "profiles" / "sglang-matrix.toml"
     p.write_text(p.read_text().replace('torch = "==2.9.1"', 'torch = "==2.9.1x!"'))
+    r = cli("install", "--backend", "sglang-matrix", "--dry-run", env=dict(env, SKYRL_SETUP_DATA_DIR=str(d)))
+    assert_one_line(r, 2)
+    assert "sglang-matrix.toml" in r.stderr and "packages.torch" in r.stderr
+    # a profile built from SkyRL's lock never repeats its pins by hand
+    p = d / "profiles" / "sglang.toml"
+    p.write_text(p.read_text() + '\n[packages]\ntorch = "==2.9.1"\n')
     r = cli("install", "--dry-run", env=dict(env, SKYRL_SETUP_DATA_DIR=str(d)))
     assert_one_line(r, 2)
-    assert "sglang.toml" in r.stderr and "packages.torch" in r.stderr
+    assert "takes its pins from the lock" in r.stderr
 
 
 @pytest.mark.parametrize("mutate,key", [
     (lambda s: s.replace('python = "3.12"', 'python = "three"'), "python"),
     (lambda s: s.replace('variants = ["cu128"]', 'variants = ["cuda12"]'), "cuda.variants"),
     (lambda s: s.replace('NCCL_CUMEM_ENABLE = "0"', 'NCCL_CUMEM_ENABLE = 0'), "env.NCCL_CUMEM_ENABLE"),
-    (lambda s: s.replace('name = "sglang"', 'name = "other"'), "name"),
+    (lambda s: s.replace('name = "sglang-matrix"', 'name = "other"'), "name"),
     (lambda s: s.replace('torch = "==2.9.1"\n', ''), "packages"),
     (lambda s: s + "\n[[artifacts]]\nname = 3\n", "artifacts[1]"),
+    (lambda s: s.replace('"sglang.srt.entrypoints.engine:Engine"', '"sglang.Engine"'), "verify.interface.sglang.Engine"),
 ])
 def test_profile_validation_names_key(tmp_path, mutate, key):
     from skyrl_setup.resources import profiles_dir
-    src = (profiles_dir() / "sglang.toml").read_text()
-    p = tmp_path / "sglang.toml"
+    src = (profiles_dir() / "sglang-matrix.toml").read_text()
+    p = tmp_path / "sglang-matrix.toml"
     p.write_text(mutate(src))
     with pytest.raises(UsageError) as e:
         profiles.load(str(p))

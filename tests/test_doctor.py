@@ -58,7 +58,7 @@ def test_drift_and_broken_requirements(env, sglang_env):
     assert r.returncode == 1
     c = checks(r.json)
     assert c["env.drift"]["status"] == "warning"
-    assert "transformers 4.57.1 → 4.53.3" in c["env.drift"]["details"]["changed"]
+    assert "transformers 4.52.3 → 4.53.3" in c["env.drift"]["details"]["changed"]
     assert "datasets" in c["env.drift"]["details"]["removed"]
     assert c["env.requirements"]["status"] == "error"
     assert any("skyrl-train requires datasets" in b for b in c["env.requirements"]["details"]["broken"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -10,31 +11,64 @@ from skyrl_setup._toml import toml_reader
 from tests.conftest import cli, mirror_map, venv_run
 
 
-def test_lock_writes_pep751_lock_with_profile_pins(data_dir):
-    path = data_dir / "lockfiles" / "pylock.sglang-cu128-linux_x86_64.toml"
-    doc = toml_reader.loads(path.read_text())
-    versions = {p["name"]: p["version"] for p in doc["packages"]}
-    assert doc["lock-version"] == "1.0"
-    assert versions["torch"] == "2.9.1" and versions["sglang"] == "0.5.7" and versions["sgl-kernel"] == "0.3.20"
-    # exclude_newer = 2026-02-01 keeps the broken transformers 4.58.0 and skyrl-gym 0.4.0 (later uploads) out
-    assert versions["transformers"] == "4.57.1" and versions["skyrl-gym"] == "0.1.1"
-    assert "flash-attn" not in versions  # excluded from resolution: never built by accident
-    assert all(w["hashes"]["sha256"] for p in doc["packages"] for w in p.get("wheels", []))
-    assert doc["tool"]["skyrl-setup"]["backend"] == "sglang"
+def _lock(data_dir, name):
+    return toml_reader.loads((data_dir / "lockfiles" / name).read_text())
+
+
+def test_lock_from_skyrl_writes_both_routes(data_dir, skyrl_checkout):
+    exact, pypi = _lock(data_dir, "pylock.sglang-skyrl-cu128.toml"), _lock(data_dir, "pylock.sglang-pypi-cu126-linux_x86_64.toml")
+    v_exact = {p["name"]: p["version"] for p in exact["packages"]}
+    v_pypi = {p["name"]: p["version"] for p in pypi["packages"]}
+    assert exact["lock-version"] == "1.0"
+    # SkyRL's lock exactly: torch +cu128 from the PyTorch index; the checkout's skyrl-gym as PyPI's 0.2.0
+    assert v_exact["torch"] == "2.7.1+cu128" and v_exact["sglang"] == "0.4.8.post1" and v_exact["skyrl-gym"] == "0.2.0"
+    torch_url = next(p for p in exact["packages"] if p["name"] == "torch")["wheels"][0]["url"]
+    assert "/pytorch-cu128/" in torch_url
+    # the same versions from PyPI alone, where torch 2.7.1 is the CUDA 12.6 build and its runtime follows it
+    assert v_pypi["torch"] == "2.7.1" and v_pypi["sglang"] == "0.4.8.post1" and v_pypi["nvidia-cuda-runtime-cu12"] == "12.6.77"
+    assert v_exact["nvidia-cuda-runtime-cu12"] == "12.8.57"
+    assert {n for n in v_exact if n not in ("torch",)} - {"skyrl-train"} <= set(v_pypi)
+    for doc in (exact, pypi):
+        assert "flash-attn" not in {p["name"] for p in doc["packages"]}  # an artifact: never built by accident
+        tool = doc["tool"]["skyrl-setup"]
+        assert tool["skyrl-lock-sha256"] == hashlib.sha256((skyrl_checkout / "uv.lock").read_bytes()).hexdigest()
+        assert tool["skyrl-extra"] == "sglang" and "sglang==0.4.8.post1" in tool["requirements"]
+    assert pypi["tool"]["skyrl-setup"]["cuda"] == "cu126" and exact["tool"]["skyrl-setup"]["cuda"] == "cu128"
+    assert all(w["hashes"]["sha256"] for p in pypi["packages"] for w in p.get("wheels", []))
+
+
+def test_lock_from_skyrl_is_byte_for_byte_reproducible(data_dir, skyrl_checkout, env, tmp_path):
+    r = cli("lock", "--from-skyrl", str(skyrl_checkout), "--backend", "vllm", "-o", str(tmp_path), env=env)
+    assert r.returncode == 0, r.stderr
+    for name in ("pylock.vllm-skyrl-cu128.toml", "pylock.vllm-pypi-cu128-linux_x86_64.toml"):
+        assert (tmp_path / name).read_bytes() == (data_dir / "lockfiles" / name).read_bytes()
+
+
+def test_lock_from_skyrl_refuses_a_stale_lock_and_a_missing_extra(skyrl_checkout, env, tmp_path):
+    stale = tmp_path / "skyrl-train"
+    shutil.copytree(skyrl_checkout, stale)
+    text = (stale / "pyproject.toml").read_text()
+    (stale / "pyproject.toml").write_text(text.replace('"flash-attn"]', '"flash-attn", "six"]', 1))
+    r = cli("lock", "--from-skyrl", str(stale), env=env)
+    assert r.returncode == 2 and "stale" in r.stderr and "uv lock --project" in r.stderr
+    r = cli("lock", "--from-skyrl", str(skyrl_checkout), "--backend", "sglang-matrix", env=env)
+    assert r.returncode == 2 and "not built from SkyRL's lock" in r.stderr
 
 
 def test_install_builds_verified_env(installed_sglang):
     venv, env = installed_sglang
     assert venv.is_symlink()
     r = venv_run(venv, "import torch, sglang, os; print(torch.__version__, torch.version.cuda, sglang.__version__, os.environ['NCCL_CUMEM_ENABLE'])")
-    assert r.stdout.split() == ["2.9.1+cu128", "12.8", "0.5.7", "0"]
+    assert r.stdout.split() == ["2.7.1+cu128", "12.8", "0.4.8.post1", "0"]
     activate = (venv / "bin" / "activate").read_text()
     assert 'export NCCL_CUMEM_ENABLE="0"' in activate
     rec = (venv / "skyrl-setup.json").read_text()
-    assert '"backend": "sglang"' in rec and '"variant": "cu128"' in rec
+    assert '"backend": "sglang"' in rec and '"variant": "cu128"' in rec and '"skyrl-lock-sha256"' in rec
+    r = venv_run(venv, "import skyrl_train.entrypoints.main_base, skyrl_train.trainer, skyrl_gym.metrics; print('ok')")
+    assert r.stdout.strip() == "ok", r.stderr
 
 
-def test_install_json_reports_plan_and_skips_gpu_modules(env, tmp_path):
+def test_install_json_reports_plan_route_and_verdict(env, tmp_path):
     venv = tmp_path / "env"
     r = cli("install", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
@@ -42,13 +76,47 @@ def test_install_json_reports_plan_and_skips_gpu_modules(env, tmp_path):
     plan = doc["plan"]
     assert plan["backend"] == "sglang" and plan["python"]["version"].startswith("3.12.")
     assert plan["cuda"]["variant"] == "cu128" and plan["cuda"]["driver"] is None
-    assert {"name": "torch", "version": "2.9.1"} in plan["packages"]
-    assert plan["download_bytes"] > 0 and plan["lockfile"].endswith("pylock.sglang-cu128-linux_x86_64.toml")
+    assert plan["route"]["route"] == "skyrl" and plan["route"]["skipped"] == []
+    assert {"name": "torch", "version": "2.7.1+cu128"} in plan["packages"]
+    assert plan["download_bytes"] > 0 and plan["lockfile"].endswith("pylock.sglang-skyrl-cu128.toml")
+    assert plan["skyrl_lock"]["skyrl-extra"] == "sglang"
     imports = {i["module"]: i["status"] for i in doc["imports"]}
     assert imports["torch"] == "ok" and imports["skyrl_train"] == "ok"
     assert imports["sgl_kernel"] == "skipped"  # needs libcuda; this host has none
     flash = [a for a in plan["artifacts"] if a["name"] == "flash-attn"][0]
     assert flash["status"] == "unreachable" and not flash["required"]
+    # built and swapped, but not ready: SkyRL's model wrapper imports flash-attn at module level
+    verdict = doc["verdict"]
+    assert doc["ready"] is False and verdict["ready"] is False
+    assert [(b["kind"], b["module"]) for b in verdict["blockers"]] == [("artifact", "skyrl_train.model_wrapper:1")]
+    assert "flash_attn-2.8.3+cu12torch2.7cxx11abiTRUE-cp312-cp312-linux_x86_64.whl" in verdict["blockers"][0]["fix"]
+    assert {i["module"]: i["status"] for i in verdict["imports"]} == {
+        "skyrl_train.entrypoints.main_base": "ok", "skyrl_train.trainer": "ok",
+        "skyrl_train.generators.skyrl_gym_generator": "ok", "skyrl_gym.metrics": "ok"}
+    assert verdict["verdict"] == "built, but NOT ready for SkyRL training with sglang: 1 blocker(s)"
+    # --strict: the same environment is a failure for a CI pipeline
+    r = cli("install", "--venv", str(venv), "--strict", env=env)
+    assert r.returncode == 1 and "NOT ready" in r.stderr
+
+
+def test_pypi_route_when_pytorch_index_is_unreachable(env, tmp_path, index):
+    index.inject(r"^/pytorch-cu128/", "status", 503)
+    r = cli("install", "--venv", str(tmp_path / "env"), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    route = r.json["plan"]["route"]
+    assert route["route"] == "pypi" and route["cuda"] == "cu126"
+    assert len(route["skipped"]) == 1 and "pytorch-cu128" in route["skipped"][0] and "HTTP 503" in route["skipped"][0]
+    out = venv_run(tmp_path / "env", "import torch; print(torch.__version__, torch.version.cuda)")
+    assert out.stdout.split() == ["2.7.1+cu126", "12.6"]
+
+
+def test_cuda_policy_skips_a_route_whose_torch_lacks_the_gpu(env, tmp_path, index):
+    """A Blackwell GPU: PyPI's torch 2.7.1 (cu126) has no sm_100 kernels, so only the cu128 route will do."""
+    index.inject(r"^/pytorch-cu128/", "status", 503)
+    env = dict(env, SKYRL_SETUP_CUDA_DRIVER="580.65.06", SKYRL_SETUP_GPUS="NVIDIA B200:183:10.0")
+    r = cli("install", "--venv", str(tmp_path / "env"), "--dry-run", "--json", env=env)
+    assert r.returncode == 1, r.stderr
+    assert "no kernels for NVIDIA B200 (sm_100)" in r.stderr and "pytorch-cu128" in r.stderr
 
 
 def test_dry_run_changes_nothing(env, tmp_path):
@@ -72,16 +140,16 @@ def test_failed_verification_keeps_previous_env(env, tmp_path, data_dir):
     assert cli("install", "--venv", str(venv), env=env).returncode == 0
     before = os.readlink(venv)
     broken = tmp_path / "pylock.broken.toml"
-    text = (data_dir / "lockfiles" / "pylock.sglang-cu128-linux_x86_64.toml").read_text()
+    text = (data_dir / "lockfiles" / "pylock.sglang-skyrl-cu128.toml").read_text()
     # point the lock at the broken transformers build the index also serves
-    broken.write_text(text.replace("transformers-4.57.1-py3", "transformers-4.58.0-py3").replace(
-        'name = "transformers"\nversion = "4.57.1"', 'name = "transformers"\nversion = "4.58.0"'))
+    broken.write_text(text.replace("transformers-4.52.3-py3", "transformers-4.58.0-py3").replace(
+        'name = "transformers"\nversion = "4.52.3"', 'name = "transformers"\nversion = "4.58.0"'))
     env_nohash = dict(env)
     r = cli("install", "--venv", str(venv), "--lock", str(broken), env=env_nohash)
     assert r.returncode == 1
     assert "transformers" in r.stderr
     assert os.readlink(venv) == before
-    assert venv_run(venv, "import transformers; print(transformers.__version__)").stdout.strip() == "4.57.1"
+    assert venv_run(venv, "import transformers; print(transformers.__version__)").stdout.strip() == "4.52.3"
     store = tmp_path / ".env.skyrl"
     assert sorted(p.name for p in store.iterdir() if p.name.startswith("gen-")) == [Path(before).name]
 
@@ -115,15 +183,16 @@ def test_empty_directory_target_is_used(env, tmp_path):
     assert target.is_symlink()
 
 
-def test_flashrl_resolves_at_install_time_with_mirrored_indexes(env, tmp_path, index):
-    """No committed lock: torch 2.7.0+cu128 comes from (a mirror of) PyTorch's index, vLLM from a release asset."""
+def test_flashrl_from_skyrl_lock_with_its_vllm_from_a_release_asset(env, tmp_path, index):
+    """SkyRL's flashrl extra: torch 2.7.0+cu128 from the PyTorch index; Flash RL's vLLM from a release asset."""
     env = dict(env, SKYRL_SETUP_MIRRORS=mirror_map(index, assets=True))
     venv = tmp_path / "env"
     r = cli("install", "--backend", "flashrl", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["plan"]["lock_source"] == "resolved at install time"
+    assert r.json["plan"]["lock_source"] == "committed lockfile, route skyrl"
     out = venv_run(venv, "import torch, vllm, transformers; print(torch.__version__, vllm.__version__, transformers.__version__)")
-    assert out.stdout.split() == ["2.7.0+cu128", "0.1.dev7509", "4.53.3"]
+    assert out.stdout.split() == ["2.7.0+cu128", "0.1.dev7509", "4.57.3"]
+    assert r.json["ready"] is True, r.json["verdict"]  # flash-attn came from the asset server too
 
 
 def test_required_artifact_unreachable_fails_before_download(env, tmp_path, index):
@@ -147,7 +216,7 @@ def test_optional_artifact_from_release_url(env, tmp_path, index):
     assert r.returncode == 0, r.stderr
     flash = [a for a in r.json["plan"]["artifacts"] if a["name"] == "flash-attn"][0]
     assert flash["status"] == "url"
-    assert flash["location"].endswith("flash_attn-2.8.3+cu12torch2.9cxx11abiTRUE-cp312-cp312-linux_x86_64.whl")
+    assert flash["location"].endswith("flash_attn-2.8.3+cu12torch2.7cxx11abiTRUE-cp312-cp312-linux_x86_64.whl")
     assert venv_run(venv, "import flash_attn; print('ok')").stdout.strip() == "ok"
 
 
@@ -163,21 +232,49 @@ def test_optional_artifact_from_find_links(env, tmp_path, index):
     assert venv_run(venv, "import flash_attn; print('ok')").stdout.strip() == "ok"
 
 
-def test_project_checkout_installed_editable(env, tmp_path):
+def test_project_checkout_is_its_own_world(env, tmp_path, skyrl_checkout, index):
+    """--project: the checkout's uv.lock for the extra, its path source (skyrl-gym) editable, itself editable."""
     proj = tmp_path / "SkyRL" / "skyrl-train"
-    (proj / "skyrl_train").mkdir(parents=True)
-    (proj / "skyrl_train" / "__init__.py").write_text("__version__ = 'checkout'\n")
-    (proj / "pyproject.toml").write_text('[project]\nname = "skyrl-train"\nversion = "0.4.0.dev0"\n'
-                                         '[build-system]\nrequires = ["tinybuild"]\nbuild-backend = "tinybuild"\n')
+    shutil.copytree(skyrl_checkout, proj)
     venv = tmp_path / "env"
-    r = cli("install", "--venv", str(venv), "--project", str(proj), env=env)
+    r = cli("install", "--venv", str(venv), "--project", str(proj), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    out = venv_run(venv, "import skyrl_train; print(skyrl_train.__version__, skyrl_train.__file__)").stdout.split()
-    assert out[0] == "checkout" and str(proj) in out[1]
+    plan = r.json["plan"]
+    assert plan["lock_source"] == "your checkout's uv.lock, route skyrl"
+    assert plan["skyrl_lock"]["skyrl-lock-sha256"] == hashlib.sha256((proj / "uv.lock").read_bytes()).hexdigest()
+    code = "import skyrl_train.trainer, skyrl_gym.metrics; print(skyrl_train.trainer.__file__, skyrl_gym.metrics.__file__)"
+    train_file, gym_file = venv_run(venv, code).stdout.split()
+    assert train_file.startswith(str(proj / "skyrl_train")) and gym_file.startswith(str(proj / "skyrl-gym"))
+    assert [b["kind"] for b in r.json["verdict"]["blockers"]] == ["artifact"]
+    # the lock it installed stays with the environment, not in a temporary folder
+    assert Path(r.json["lockfile"]).parent == Path(r.json["path"])
+
+    # PyTorch's index unreachable: the checkout's versions from the default index, skyrl-gym still editable
+    index.inject(r"^/pytorch-cu128/", "status", 503)
+    r = cli("install", "--venv", str(venv), "--project", str(proj), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.json["plan"]["lock_source"] == "your checkout's uv.lock, route pypi"
+    out = venv_run(venv, "import torch, skyrl_gym; print(torch.__version__, skyrl_gym.__file__)").stdout.split()
+    assert out[0] == "2.7.1+cu126" and out[1].startswith(str(proj / "skyrl-gym"))
+
+
+def test_project_checkout_without_the_extra_or_lock(env, tmp_path, skyrl_checkout):
+    proj = tmp_path / "skyrl-train"
+    shutil.copytree(skyrl_checkout, proj)
+    (proj / "uv.lock").unlink()
+    r = cli("install", "--venv", str(tmp_path / "e"), "--project", str(proj), env=env)
+    assert r.returncode == 2 and "no uv.lock" in r.stderr and f"uv lock --project {proj}" in r.stderr
+    shutil.copy(skyrl_checkout / "uv.lock", proj / "uv.lock")
+    text = (proj / "pyproject.toml").read_text()
+    (proj / "pyproject.toml").write_text(text.replace('sglang = ["sglang==0.4.8.post1"', 'sglang2 = ["sglang==0.4.8.post1"'))
+    r = cli("install", "--venv", str(tmp_path / "e"), "--project", str(proj), env=env)
+    assert r.returncode == 2 and "stale" in r.stderr and "uv lock --project" in r.stderr
+    assert not (tmp_path / "e").exists()
 
 
 def test_warm_install_needs_no_index_and_cold_install_fetches(env, tmp_path, index):
-    env = dict(env, UV_CACHE_DIR=str(tmp_path / "own-cache"))
+    # --cuda cu126: the PyPI route, the one that needs no other index (the route choice probes those)
+    env = dict(env, UV_CACHE_DIR=str(tmp_path / "own-cache"), SKYRL_SETUP_CUDA="cu126")
     r = cli("install", "--venv", str(tmp_path / "a"), "--no-verify", env=env)
     assert r.returncode == 0, r.stderr
     assert "fetching the rest" in r.stderr

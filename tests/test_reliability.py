@@ -36,7 +36,7 @@ def assert_consistent(venv: Path) -> dict:
     assert os.readlink(venv).endswith(f"gen-{rec['generation']:04d}")
     out = venv_run(venv, "import torch, sglang, transformers, skyrl_train; print(torch.__version__, sglang.__version__)")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split()[0] == "2.9.1+cu128"
+    assert out.stdout.split()[0] == "2.7.1+cu128"
     return rec
 
 
@@ -91,10 +91,10 @@ def test_sigint_during_install(shared, point):
 @pytest.mark.parametrize("point", UPGRADE_POINTS)
 def test_sigkill_during_upgrade(shared, point):
     venv, env = shared
-    r = cli("upgrade", "sglang==0.5.8", "--venv", str(venv), env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:kill"))
+    r = cli("upgrade", "sglang==0.4.9.post1", "--venv", str(venv), env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:kill"))
     assert r.returncode == -signal.SIGKILL
     assert_consistent(venv)
-    r = cli("upgrade", "sglang==0.5.7", "--venv", str(venv), env=env)
+    r = cli("upgrade", "sglang==0.4.8.post1", "--venv", str(venv), env=env)
     assert r.returncode == 0, r.stderr
     assert_consistent(venv)
     assert_clean(venv)
@@ -102,11 +102,11 @@ def test_sigkill_during_upgrade(shared, point):
 
 def test_sigkill_during_rollback(shared):
     venv, env = shared
-    assert cli("upgrade", "sglang==0.5.8", "--venv", str(venv), env=env).returncode == 0
+    assert cli("upgrade", "sglang==0.4.9.post1", "--venv", str(venv), env=env).returncode == 0
     r = cli("rollback", "--venv", str(venv), env=dict(env, SKYRL_SETUP_FAILPOINT="rollback-swapped:kill"))
     assert r.returncode == -signal.SIGKILL
     rec = assert_consistent(venv)
-    assert venv_run(venv, "import sglang; print(sglang.__version__)").stdout.strip() == "0.5.7"
+    assert venv_run(venv, "import sglang; print(sglang.__version__)").stdout.strip() == "0.4.8.post1"
     assert rec["backend"] == "sglang"
 
 

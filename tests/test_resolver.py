@@ -9,7 +9,7 @@ from tests.conftest import cli, venv_run
 from tests.support.catalog import stack
 from tests.support.index import LocalIndex
 
-SENTENCE = "sglang 0.5.7 requires torch==2.9.1 but vllm 0.11.0 requires torch==2.8.0"
+SENTENCE = "sglang 0.4.8.post1 requires torch==2.7.1 but vllm 0.11.0 requires torch==2.8.0"
 
 
 def wheel_downloads(index) -> list[str]:
@@ -23,7 +23,7 @@ def test_two_backends_clash_before_any_download(env, tmp_path, index):
     assert SENTENCE in r.stderr and "--venv" in r.stderr
     doc = r.json
     assert doc["conflict"]["package"] == "torch"
-    assert {"by": "sglang 0.5.7", "spec": "torch==2.9.1"} in doc["conflict"]["requirements"]
+    assert {"by": "sglang 0.4.8.post1", "spec": "torch==2.7.1"} in doc["conflict"]["requirements"]
     assert {"by": "vllm 0.11.0", "spec": "torch==2.8.0"} in doc["conflict"]["requirements"]
     assert wheel_downloads(index) == [] and not venv.exists()
 
@@ -43,13 +43,17 @@ def test_transitive_clash_with_chain(env):
 
 
 def test_compatible_addition_installs(env, tmp_path):
-    r = cli("check-compat", "transformers==4.53.3", "--json", env=env)
-    assert r.returncode == 0 and r.json["compatible"] and r.json["resolved"]["torch"] == "2.9.1"
+    r = cli("check-compat", "accelerate==1.10.0", "--json", env=env)
+    assert r.returncode == 0 and r.json["compatible"] and r.json["resolved"]["torch"] == "2.7.1"
     venv = tmp_path / "env"
-    r = cli("install", "--with", "transformers==4.53.3", "--venv", str(venv), "--json", env=env)
+    r = cli("install", "--with", "accelerate==1.10.0", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert r.json["plan"]["lock_source"].startswith("resolved at install time")
-    assert venv_run(venv, "import transformers; print(transformers.__version__)").stdout.strip() == "4.53.3"
+    assert venv_run(venv, "import accelerate, sglang; print(accelerate.__version__, sglang.__version__)").stdout.split() == [
+        "1.10.0", "0.4.8.post1"]
+    # the addition that clashes with SkyRL's pins is refused before anything is built
+    r = cli("check-compat", "transformers==4.53.3", env=env)
+    assert r.returncode == 3 and "transformers==4.52.3" in r.stderr
 
 
 def test_marker_excludes_requirement(env):
@@ -111,4 +115,5 @@ def test_real_pypi_clash(tmp_path):
     env["SKYRL_SETUP_CACHE_DIR"] = str(tmp_path / "cache")
     r = cli("check-compat", "--backend", "sglang", "vllm==0.11.0", "--json", env=env)
     assert r.returncode == 3, r.stderr
-    assert r.json["sentence"].startswith(SENTENCE)
+    # SkyRL's sglang set pins torch 2.7.1 (through sglang and torchvision); vllm 0.11.0 needs 2.8.0
+    assert "requires torch==2.7.1 but vllm 0.11.0 requires torch==2.8.0" in r.json["sentence"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from skyrl_setup import artifacts, lockfile, mirrors
@@ -10,22 +11,44 @@ from skyrl_setup.redact import redact, redact_obj
 from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.uvtool import short_cause
 
-REAL_LOCK = lockfiles_dir() / "pylock.sglang-cu128-linux_x86_64.toml"
+REPO = Path(__file__).resolve().parents[1]
+REAL_LOCK = lockfiles_dir() / "pylock.sglang-pypi-cu126-linux_x86_64.toml"
 
 
 def test_committed_sglang_lock():
+    """The default backend's PyPI route: SkyRL's tested SGLang set, traceable to SkyRL's uv.lock."""
     lock = lockfile.load(REAL_LOCK, "3.12.1", "linux_x86_64")
     v = lock.versions()
-    assert (v["torch"], v["sglang"], v["flashinfer-python"], v["sgl-kernel"], v["ray"]) == ("2.9.1", "0.5.7", "0.5.3", "0.3.20", "2.51.1")
-    assert v["skyrl-train"] == "0.3.1" and "flash-attn" not in v
-    assert 4e9 < lock.download_bytes < 7e9  # torch and the CUDA libraries
-    assert {p.name for p in lock.from_source} <= {"antlr4-python3-runtime", "func-timeout"}
-    assert lock.tool["backend"] == "sglang"
+    assert (v["torch"], v["sglang"], v["flashinfer-python"], v["sgl-kernel"], v["ray"], v["transformers"]) == (
+        "2.7.1", "0.4.8.post1", "0.2.6.post1", "0.1.9", "2.51.1", "4.52.3")
+    assert v["skyrl-train"] == "0.3.1" and v["skyrl-gym"] == "0.2.0" and "flash-attn" not in v
+    assert v["nvidia-cublas-cu12"].startswith("12.6.")  # PyPI's torch 2.7.1 is the CUDA 12.6 build
+    assert 3e9 < lock.download_bytes < 7e9  # torch and the CUDA libraries
+    assert {p.name for p in lock.from_source} <= {"antlr4-python3-runtime", "func-timeout", "flashinfer-python"}
+    assert (lock.tool["backend"], lock.tool["route"], lock.tool["cuda"]) == ("sglang", "pypi", "cu126")
+    shared = REPO.parent / "shared" / "skyrl-release-0.3.1" / "uv.lock"
+    if shared.is_file():
+        assert lock.tool["skyrl-lock-sha256"] == hashlib.sha256(shared.read_bytes()).hexdigest()
+
+
+def test_committed_skyrl_route_locks_are_skyrl_lock_exactly():
+    exact = lockfile.load(REPO / "lockfiles" / "pylock.sglang-skyrl-cu128.toml", "3.12.1", "linux_x86_64")
+    torch = next(p for p in exact.packages if p.name == "torch")
+    assert torch.version == "2.7.1+cu128" and torch.url.startswith("https://download.pytorch.org/whl/cu128/")
+    vllm = lockfile.load(REPO / "lockfiles" / "pylock.vllm-pypi-cu128-linux_x86_64.toml", "3.12.1", "linux_x86_64").versions()
+    assert (vllm["vllm"], vllm["torch"], vllm["transformers"], vllm["huggingface-hub"]) == ("0.11.0", "2.8.0", "4.57.3", "0.36.0")
+    mcore = lockfile.load(REPO / "lockfiles" / "pylock.megatron-skyrl-cu128.toml", "3.12.1", "linux_x86_64")
+    bridge = next(p for p in mcore.packages if p.name == "megatron-bridge")
+    assert bridge.source == "vcs" and bridge.url.endswith("@953aabf75c0500180dc14a6a76cf9e7e7c4baec7")
+    names = {p.name for p in lockfile.load(REPO / "lockfiles" / "pylock.megatron-pypi-cu128-linux_x86_64.toml",
+                                           "3.12.1", "linux_x86_64").packages}
+    assert {"megatron-bridge", "nvidia-modelopt", "transformer-engine", "megatron-core"} <= names
 
 
 def test_lock_markers_follow_platform():
-    x86 = lockfile.load(REAL_LOCK, "3.12.1", "linux_x86_64").versions()
-    arm = lockfile.load(REAL_LOCK, "3.12.1", "linux_aarch64").versions()
+    universal = lockfiles_dir() / "pylock.sglang-skyrl-cu128.toml"  # SkyRL's lock is universal
+    x86 = lockfile.load(universal, "3.12.1", "linux_x86_64").versions()
+    arm = lockfile.load(universal, "3.12.1", "linux_aarch64").versions()
     assert "nvidia-cublas-cu12" in x86 and "nvidia-cublas-cu12" not in arm
 
 

@@ -10,6 +10,9 @@ from skyrl_setup.commands import CommandResult
 from skyrl_setup.commands.install import select_lock
 from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.errors import UsageError
+from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.profiles import read_tool_table
+from skyrl_setup.routes import route_locks
 from skyrl_setup.report import human_bytes
 
 
@@ -17,12 +20,22 @@ def run(args, reporter) -> CommandResult:
     profile = profiles.load(args.backend)
     variant = args.cuda or profile.variants[0]
     platform = args.platform or platform_tag()
-    lock, source = select_lock(args.lock, profile.name, variant, platform, f"{profile.python}.0")
+    if profile.from_skyrl and not args.lock:  # the first route of the variant asked for (the bundle is made where it is reachable)
+        routes = [(r, p) for r, p in route_locks(profile, platform) if read_tool_table(p).get("cuda") == (args.cuda or read_tool_table(p).get("cuda"))]
+        if not routes:
+            raise UsageError(f"no committed lockfile of {profile.name} for {args.cuda or 'any CUDA variant'} on {platform}",
+                             f"see `skyrl-setup profiles`; variants: {', '.join(profile.variants)}")
+        route, path = routes[0]
+        variant = read_tool_table(path)["cuda"]
+        lock, source = load_lock(path, f"{profile.python}.0", platform), f"committed lockfile, route {route}"
+    else:
+        lock, source = select_lock(args.lock, profile.name, variant, platform, f"{profile.python}.0")
     if lock is None:
         raise UsageError(f"no lockfile for {profile.name} {variant} {platform} to bundle",
                          f"make one first: skyrl-setup lock --backend {profile.name} --cuda {variant} --platform {platform}, then pass --lock")
     find_links = tuple(Path(d).resolve() for d in (args.find_links or ()))
-    arts = plan_artifacts(profile.artifacts, variant, profile.torch, profile.python, find_links)
+    torch = lock.versions().get("torch", profile.torch).split("+")[0]
+    arts = plan_artifacts(profile.artifacts, variant, torch, profile.python, find_links)
     out = Path(args.output or f"skyrl-{profile.name}-{variant}-{platform}.bundle.tar")
     reporter.step(f"bundling {len(lock.packages)} packages of {lock.path.name} ({human_bytes(lock.download_bytes)})")
     manifest = bundle.create(lock, profile.path, arts, out, backend=profile.name, variant=variant, platform=platform,

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
 from skyrl_setup import profiles
-from skyrl_setup.artifacts import plan_artifacts
+from skyrl_setup.artifacts import plan_artifacts, reachable
 from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.cuda_policy import choose_variant
 from skyrl_setup.detect.gpu import detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import existing_parent, free_bytes, platform_tag
 from skyrl_setup.envstore import Store
-from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.errors import ExitCode, PreconditionError, UsageError
 from skyrl_setup.failpoints import hit
 from skyrl_setup.execute import build, is_noop
 from skyrl_setup.lockfile import Lock, lock_name
@@ -25,6 +26,7 @@ from skyrl_setup.prereqs import check as check_prereqs
 from skyrl_setup.report import MARKS, human_bytes
 from skyrl_setup.resolver.check import require_compatible
 from skyrl_setup.resources import lockfiles_dir
+from skyrl_setup.routes import choose_route
 from skyrl_setup.uvtool import Uv
 
 
@@ -38,7 +40,20 @@ def select_lock(explicit: str | None, backend: str, variant: str, platform: str,
     return None, "resolved at install time"
 
 
-def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store) -> InstallPlan:
+def _project_candidates(uv: Uv, project: Path, profile, platform: str, workdir: Path) -> list:
+    """A checkout's own lock for the backend's extra, by the same two routes as the committed ones;
+    the PyPI route is resolved only if it is tried."""
+    from skyrl_setup import skyrl_locks, skyrl_source
+
+    source = skyrl_source.read(project)
+    skyrl_source.require_extra(source, profile.skyrl_extra)
+    makers = {"skyrl": lambda: skyrl_locks.exact_lock(uv, source, profile, workdir, checkout=True).path,
+              "pypi": lambda: skyrl_locks.pypi_lock(uv, source, profile, platform, workdir, checkout=True).path}
+    return [(r, makers[r]) for r in profile.routes]
+
+
+def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path | None = None) -> InstallPlan:
+    """`workdir`: where a lock made while planning (a checkout's) is written; the caller removes it."""
     find_links = tuple(Path(d).resolve() for d in req.find_links)
     for d in find_links:
         if not d.is_dir():
@@ -52,13 +67,24 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store) -> InstallPlan:
     if requested != "auto" and requested not in profile.variants:
         raise UsageError(f"CUDA variant {requested!r} is not one the {profile.name} profile supports ({', '.join(profile.variants)})",
                          "use --cuda auto or one of those variants")
-    choice = choose_variant(profile.variants, driver.version, requested)
     platform = platform_tag()
-    if req.additions and not req.lock:
-        lock, source = None, "resolved at install time (with your additions)"
+    route = None
+    if profile.from_skyrl and not req.lock:
+        mine = project is not None and workdir is not None
+        candidates = _project_candidates(uv, project, profile, platform, workdir) if mine else None
+        route = choose_route(profile, platform, python.version, driver, requested, reachable, candidates)
+        choice = route.cuda
+        lock, source = (None, "resolved at install time (with your additions)") if req.additions else \
+            (route.lock, f"your checkout's uv.lock, route {route.route}" if mine else f"committed lockfile, route {route.route}")
     else:
-        lock, source = select_lock(req.lock, profile.name, choice.variant, platform, python.version, req.lock_source)
-    artifacts = plan_artifacts(profile.artifacts, choice.variant, profile.torch, profile.python, find_links)
+        choice = choose_variant(profile.variants, driver.version, requested)
+        if req.additions and not req.lock:
+            lock, source = None, "resolved at install time (with your additions)"
+        else:
+            lock, source = select_lock(req.lock, profile.name, choice.variant, platform, python.version, req.lock_source)
+    basis = lock or (route.lock if route else None)
+    torch = basis.versions().get("torch", profile.torch) if basis else profile.torch
+    artifacts = plan_artifacts(profile.artifacts, choice.variant, torch.split("+")[0], profile.python, find_links)
     from_source = tuple(p.name for p in lock.from_source) if lock else profile.build_from_source
     heavy = tuple(n for n in from_source if n in profile.build_from_source)
     major = choice.variant[2:-1] if choice.variant.startswith("cu") else ""
@@ -66,7 +92,7 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store) -> InstallPlan:
     prereqs = check_prereqs(heavy, f"{major}.{choice.variant[-1]}", names) if heavy and major else []
     return make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
                      lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
-                     require_gpu=req.require_gpu, additions=req.additions, prereqs=tuple(prereqs))
+                     require_gpu=req.require_gpu, additions=req.additions, prereqs=tuple(prereqs), route=route)
 
 
 def render_plan(reporter, plan: InstallPlan) -> None:
@@ -79,6 +105,9 @@ def render_plan(reporter, plan: InstallPlan) -> None:
         ("lockfile", f"{plan.lock.path.name} ({plan.lock_source})" if plan.lock else f"none matches: {plan.lock_source}"
                      + ("" if plan.torch_index == "pypi" else f" with {plan.torch_index}")),
     ]
+    if plan.route:
+        rows.append(("route", f"{plan.route.route} ({plan.cuda.variant}): {plan.route.reason}"))
+        rows += [("  not taken", line) for line in plan.route.skipped]
     if plan.lock:
         rows.append(("packages", f"{len(plan.lock.packages)}, {human_bytes(plan.lock.download_bytes)} to download (less what uv has cached)"))
     for a in plan.artifacts:
@@ -147,10 +176,18 @@ def _run(args, reporter) -> CommandResult:
         store.tidy()
         reporter.print(f"[green]✓[/] {store.target} already matches {quick['lockfile']}: nothing to do")
         quick["seconds"] = round(time.perf_counter() - t0, 3)
-        return CommandResult(quick)
+        return _recorded_verdict(reporter, quick, store, args.strict)
 
     lock_source = f"bundle {args.from_bundle}" if getattr(args, "from_bundle", None) else "--lock"
-    plan = gather_plan(PlanRequest.from_args(args, lock_source), uv, profile, store)
+    workdir = Path(tempfile.mkdtemp(prefix="skyrl-setup-plan-"))
+    try:
+        return _plan_and_build(args, reporter, uv, profile, store, lock_source, workdir, t0)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _plan_and_build(args, reporter, uv: Uv, profile, store: Store, lock_source: str, workdir: Path, t0: float) -> CommandResult:
+    plan = gather_plan(PlanRequest.from_args(args, lock_source), uv, profile, store, workdir)
     render_plan(reporter, plan)
     doc = {"plan": plan.to_json(), "dry_run": bool(args.dry_run)}
     if args.dry_run:
@@ -164,9 +201,11 @@ def _run(args, reporter) -> CommandResult:
         preflight_disk(plan, store)
         if not args.force and is_noop(store, profile.name, plan.lock, project=plan.project, find_links=plan.find_links):
             reporter.print(f"[green]✓[/] {store.target} already matches {plan.lock.path.name}: nothing to do")
-            return CommandResult({**doc, "noop": True, "seconds": round(time.perf_counter() - t0, 3)})
+            return _recorded_verdict(reporter, {**doc, "noop": True, "seconds": round(time.perf_counter() - t0, 3)},
+                                     store, args.strict)
+        made_here = plan.lock is not None and plan.lock.path.parent == workdir  # a checkout's: keep it with the env
         result = build(plan, uv, store, progress=reporter.progress, verify=not args.no_verify,
-                       adopt_lock=bool(getattr(args, "from_bundle", None)))
+                       adopt_lock=bool(getattr(args, "from_bundle", None)) or made_here)
     doc.update(_result_doc(result, store))
     gpu_checks = _gpu_probes(plan, store, reporter)
     doc["gpu_checks"] = [c.to_json() for c in gpu_checks]
@@ -174,7 +213,36 @@ def _run(args, reporter) -> CommandResult:
     render_result(reporter, plan, result, store)
     for c in gpu_checks:
         reporter.print(f"  {MARKS[c.status]} {c.summary}" + (f"\n      fix: {c.fix}" if c.fix and c.status == "error" else ""))
-    return CommandResult(doc)
+    verdict = result.verdict
+    if verdict is not None:
+        render_verdict(reporter, verdict)
+    not_ready = verdict is not None and not verdict.ready
+    return CommandResult(doc, ExitCode.FAILED if not_ready and args.strict else ExitCode.OK)
+
+
+def _recorded_verdict(reporter, doc: dict, store: Store, strict: bool) -> CommandResult:
+    """A no-op install reports the verdict recorded when the environment was built."""
+    from skyrl_setup.readiness import Verdict
+
+    rec = (store.record() or {}).get("verdict")
+    verdict = Verdict.from_json(rec) if rec else None
+    doc.update(verdict=rec, ready=bool(verdict and verdict.ready))
+    if verdict is not None:
+        render_verdict(reporter, verdict)
+    return CommandResult(doc, ExitCode.FAILED if strict and not (verdict and verdict.ready) else ExitCode.OK)
+
+
+def render_verdict(reporter, verdict) -> None:
+    """The one line a person can trust, then each blocker with its fix."""
+    from rich.markup import escape
+
+    if verdict.ready:
+        reporter.print(f"[green]✓ {verdict.line()}[/]")
+        return
+    reporter.print(f"[red]✗ {escape(verdict.line())}[/]")
+    for b in verdict.blockers:
+        reporter.print(f"  [red]✗[/] {escape(b.module)}: {escape(b.reason)}")
+        reporter.print(f"      [cyan]fix:[/] {escape(b.fix)}")
 
 
 def preflight_disk(plan: InstallPlan, store: Store) -> None:
@@ -235,6 +303,8 @@ def _result_doc(result, store: Store) -> dict:
     return {"noop": False, "generation": result.generation, "previous_generation": result.previous,
             "venv": str(store.target), "path": str(result.path), "lockfile": str(result.lock.path) if result.lock else None,
             "imports": [r.to_json() for r in result.imports], "pruned": list(result.pruned),
+            "verdict": result.verdict.to_json() if result.verdict else None,
+            "ready": bool(result.verdict and result.verdict.ready),
             "activate": f"source {store.target}/bin/activate", "python": f"{store.target}/bin/python"}
 
 
@@ -243,7 +313,8 @@ def render_result(reporter, plan: InstallPlan, result, store: Store) -> None:
         mark = {"ok": "[green]✓[/]", "skipped": "[dim]-[/]"}.get(r.status, "[red]✗[/]")
         extra = f" {r.version}" if r.version else ""
         reporter.print(f"  {mark} import {r.module}{extra}" + (f" [dim]({r.detail})[/]" if r.detail else ""))
-    reporter.print(f"[green]✓[/] {plan.backend} environment ready at {store.target} "
+    built = "built and verified" if result.verdict is not None else "built (not verified: --no-verify)"
+    reporter.print(f"[green]✓[/] {plan.backend} environment {built} at {store.target} "
                    f"(generation {result.generation}, {result.seconds:.1f} s)")
     reporter.print(f"  activate it with: [bold]source {store.target}/bin/activate[/]")
     if plan.profile.env:

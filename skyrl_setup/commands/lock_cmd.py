@@ -1,4 +1,8 @@
-"""`skyrl-setup lock`: resolve a profile into lockfiles/pylock.<backend>-<cuda>-<platform>.toml."""
+"""`skyrl-setup lock`: write a backend's committed lockfiles.
+
+Backends built from SkyRL's lock (`--from-skyrl DIR`) get one lockfile per route; the
+version matrix's profiles are resolved from PyPI into pylock.<backend>-<cuda>-<platform>.toml.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,12 @@ from skyrl_setup.uvtool import Uv
 
 
 def run(args, reporter) -> CommandResult:
-    profile = profiles.load(args.backend)
+    if args.from_skyrl:
+        return _from_skyrl(args, reporter)
+    profile = profiles.load(args.backend or "sglang")
+    if profile.from_skyrl:
+        raise UsageError(f"the {profile.name} profile's versions come from SkyRL's lock",
+                         f"give SkyRL's checkout or release files: `skyrl-setup lock --backend {profile.name} --from-skyrl DIR`")
     variant = args.cuda or profile.variants[0]
     if variant not in profile.variants:
         raise UsageError(f"--cuda {variant}: the {profile.name} profile supports {', '.join(profile.variants)}",
@@ -38,6 +47,39 @@ def run(args, reporter) -> CommandResult:
     finally:
         tmp.unlink(missing_ok=True)
     reporter.print(f"[green]wrote[/] {out}: {len(lock.packages)} packages, {human_bytes(lock.download_bytes)} to download")
-    return CommandResult({"lockfile": str(out), "backend": profile.name, "cuda": variant, "platform": platform,
-                          "package_count": len(lock.packages), "download_bytes": lock.download_bytes,
-                          "sha256": lock.sha256})
+    return CommandResult({"lockfiles": [{"lockfile": str(out), "backend": profile.name, "cuda": variant, "platform": platform,
+                                         "package_count": len(lock.packages), "download_bytes": lock.download_bytes,
+                                         "sha256": lock.sha256}]})
+
+
+def _from_skyrl(args, reporter) -> CommandResult:
+    from skyrl_setup import skyrl_locks, skyrl_source
+
+    source = skyrl_source.read(args.from_skyrl)
+    names = [args.backend] if args.backend else [n for n in profiles.available() if profiles.load(n).from_skyrl]
+    chosen = [profiles.load(n) for n in names]
+    for p in chosen:
+        if not p.from_skyrl:
+            raise UsageError(f"the {p.name} profile is not built from SkyRL's lock", f"drop --from-skyrl: `skyrl-setup lock --backend {p.name}`")
+    platform = args.platform or "linux_x86_64"
+    out_dir = Path(args.output) if args.output else lockfiles_dir()
+    uv = Uv.locate()
+    written = []
+    reporter.step(f"SkyRL source {source.root} (skyrl-train {source.version}, uv.lock sha256 {source.lock_sha256[:12]})")
+    for p in chosen:
+        for route in p.routes:
+            reporter.progress(f"{p.name}: route {route} from SkyRL's {p.skyrl_extra} extra")
+            for old in out_dir.glob(f"pylock.{p.name}-{route}-*.toml"):
+                old.unlink()
+            if route == "skyrl":
+                made = skyrl_locks.exact_lock(uv, source, p, out_dir)
+            else:
+                made = skyrl_locks.pypi_lock(uv, source, p, platform, out_dir)
+            reporter.print(f"[green]wrote[/] {made.path.name}: {made.package_count} packages, {made.variant} ({route} route)")
+            for line in made.changes:
+                reporter.print(f"  [dim]{line}[/]")
+            written.append({"lockfile": str(made.path), "backend": p.name, "route": route, "cuda": made.variant,
+                            "package_count": made.package_count, "changes": list(made.changes),
+                            "skyrl_lock_sha256": source.lock_sha256})
+    return CommandResult({"lockfiles": written, "skyrl_source": str(source.root), "skyrl_version": source.version,
+                          "skyrl_lock_sha256": source.lock_sha256})

@@ -24,7 +24,8 @@ def default_indexes(profiles: list[Profile], variant: str) -> list[str]:
     """Where uv would look: the torch index of the profile, UV_INDEX_URL (or PyPI), UV_EXTRA_INDEX_URL."""
     out = []
     for p in profiles:
-        idx = p.index_for(variant)
+        # a SkyRL-sourced profile pins public versions, which the default index serves alike
+        idx = "pypi" if p.from_skyrl else p.index_for(variant)
         if idx != "pypi" and idx not in out:
             out.append(idx)
     out.append(os.environ.get("UV_INDEX_URL") or os.environ.get("UV_DEFAULT_INDEX") or PYPI)

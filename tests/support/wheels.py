@@ -55,7 +55,7 @@ def build_wheel(dist: FakeDist, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     info = f"{dist.dist_name}-{dist.version}.dist-info"
     root = dist.import_name.split(".")[0]
-    init = f"__version__ = {dist.version.split('+')[0]!r}\n" if not dist.code else ""
+    init = f"__version__ = {dist.version.split('+')[0]!r}\n" if "__version__" not in dist.code else ""
     contents: dict[str, bytes] = {}
     if not dist.import_name.startswith("_none"):
         contents[f"{root}/__init__.py"] = (init + dist.code).encode()

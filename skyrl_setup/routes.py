@@ -1,0 +1,130 @@
+"""Which committed lock a SkyRL-sourced backend installs here: a planning decision.
+
+Each route is a committed lockfile of the same versions (see skyrl_locks). They are tried in
+the profile's order; a route is taken when this host can use it: the driver runs its CUDA
+variant (NVIDIA's floors), the official torch wheel of that variant has kernels for every GPU
+found, and the hosts its files come from (after mirrors) answer. The first route that passes
+is taken and the plan says why each earlier one was not.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from skyrl_setup.cuda_policy import TORCH_WHEEL_ARCHES, VariantChoice, judge, wheel_covers
+from skyrl_setup.detect.gpu import DriverInfo
+from skyrl_setup.errors import OperationError, PreconditionError, UsageError
+from skyrl_setup.lockfile import Lock, load_for_host
+from skyrl_setup.mirrors import rewrite
+from skyrl_setup.profiles import Profile, read_tool_table
+from skyrl_setup.redact import redact
+from skyrl_setup.resources import lockfiles_dir
+
+PYPI_SIMPLE = "https://pypi.org/simple"
+ROUTE_WORDS = {"skyrl": "SkyRL's lock exactly", "pypi": "SkyRL's versions from PyPI alone"}
+
+
+@dataclass(frozen=True)
+class RouteChoice:
+    route: str
+    lock: Lock
+    cuda: VariantChoice
+    reason: str
+    skipped: tuple[str, ...] = ()  # one line per route not taken, with why
+
+    def to_json(self) -> dict:
+        return {"route": self.route, "what": ROUTE_WORDS.get(self.route, self.route), "cuda": self.cuda.variant,
+                "lockfile": str(self.lock.path), "reason": self.reason, "skipped": list(self.skipped)}
+
+
+def route_locks(profile: Profile, platform: str) -> list[tuple[str, Path]]:
+    """(route, lockfile) for this platform, in the profile's order."""
+    out = []
+    for route in profile.routes:
+        for path in sorted(lockfiles_dir().glob(f"pylock.{profile.name}-{route}-*.toml")):
+            if read_tool_table(path).get("platform") in ("any", platform):
+                out.append((route, path))
+    return out
+
+
+def default_index() -> str:
+    """The index a lock's ordinary packages come from: PyPI, or the one uv is told to use instead."""
+    return (os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("UV_INDEX_URL") or PYPI_SIMPLE).rstrip("/")
+
+
+def extra_sources(lock: Lock) -> dict[str, str]:
+    """The places a route needs beyond the default index (PyTorch's index, flashinfer's, a git
+    host): URL folder (or git repository) -> one URL there to probe."""
+    default = default_index()
+    out: dict[str, str] = {}
+    for p in lock.packages:
+        if not p.url or p.source == "directory" or (p.index or "").rstrip("/") == default:
+            continue
+        if p.source == "vcs":
+            repo = p.url.split("+", 1)[1].rsplit("@", 1)[0]
+            out.setdefault(repo, repo)
+        else:
+            out.setdefault(p.url.rsplit("/", 1)[0] + "/", p.url)
+    return out
+
+
+def _uncovered(variant: str, driver: DriverInfo) -> list[str]:
+    return [f"{g.name} (sm_{g.capability[0]}{g.capability[1]})" for g in driver.gpus
+            if wheel_covers(variant, g.capability) is False]
+
+
+def choose_route(profile: Profile, platform: str, python_full: str, driver: DriverInfo, requested: str | None,
+                 probe: Callable[[str], str | None], candidates: list[tuple[str, Callable[[], Path]]] | None = None) -> RouteChoice:
+    """`candidates`: (route, a function giving its lockfile), made only when the route is tried;
+    by default the profile's committed lockfiles."""
+    if candidates is None:
+        candidates = [(route, (lambda p=path: p)) for route, path in route_locks(profile, platform)]
+    if not candidates:
+        raise UsageError(f"no committed lockfile of the {profile.name} profile for {platform}",
+                         "make them from SkyRL's lock: `skyrl-setup lock --from-skyrl DIR` (or `make lock`)")
+    skipped: list[str] = []
+    unreachable = False
+    for i, (route, make) in enumerate(candidates):
+        lock = load_for_host(make(), python_full, platform)
+        variant = lock.tool.get("cuda", "")
+        label = f"{route} ({variant})"
+        if requested and requested != "auto" and variant != requested:
+            skipped.append(f"{label}: --cuda {requested} was asked for")
+            continue
+        why = "asked for with --cuda" if requested and requested != "auto" else f"the {profile.name} profile's route {route}"
+        cuda = judge(variant, driver.version, why)
+        if cuda.error:
+            skipped.append(f"{label}: {cuda.error}")
+            continue
+        uncovered = _uncovered(variant, driver)
+        if uncovered:
+            arches = ", ".join(f"sm_{a}" for a in TORCH_WHEEL_ARCHES[variant])
+            skipped.append(f"{label}: torch's {variant} wheels have no kernels for {', '.join(uncovered)} (built for {arches})")
+            continue
+        down = []
+        # the last route is the fallback: uv reports its index's failures itself (and the cache may do)
+        for url in (extra_sources(lock).values() if i < len(candidates) - 1 else ()):
+            err = probe(rewrite(url))
+            if err:
+                down.append(f"{redact(rewrite(url).rsplit('/', 1)[0])} unreachable ({err})")
+        if down:
+            skipped.append(f"{label}: " + "; ".join(down))
+            unreachable = True
+            continue
+        reason = f"{ROUTE_WORDS.get(route, route)}: " + (
+            "every file from reachable hosts" if route == "skyrl" else "every file from PyPI")
+        if variant in TORCH_WHEEL_ARCHES and not driver.gpus:
+            arches = ", ".join(f"sm_{a}" for a in TORCH_WHEEL_ARCHES[variant])
+            reason += f"; no GPU seen here: torch's {variant} wheels run on {arches}"
+        return RouteChoice(route, lock, cuda, reason, tuple(skipped))
+    if not unreachable:  # every route was ruled out by the driver or the GPUs: a system precondition
+        raise PreconditionError(f"no route of the {profile.name} profile runs here: " + "; ".join(skipped),
+                                "upgrade the NVIDIA driver (see `skyrl-setup doctor`), or pick another --cuda")
+    raise OperationError(
+        f"no route of the {profile.name} profile can be installed here: " + "; ".join(skipped),
+        "reach PyTorch's index (or map it to a mirror with --mirror FROM=TO), pick another --cuda, "
+        "or build where it is reachable and use `skyrl-setup bundle`",
+        details={"skipped": skipped})

@@ -1,0 +1,244 @@
+"""Lockfiles from SkyRL's own lock, by two routes to the same versions.
+
+- route `skyrl`: SkyRL's lock for one extra, exactly (torch `+cu128` from PyTorch's index,
+  flashinfer's index, git sources), less what is installed otherwise (flash-attn, an
+  artifact) and with skyrl-train and its path-sourced members taken from PyPI when no
+  checkout is at hand.
+- route `pypi`: the same versions from PyPI alone, resolved by uv with SkyRL's versions as
+  constraints. Where PyPI's torch of that version is another CUDA build (2.7.x: cu126), the
+  CUDA runtime packages follow torch; the lock's variant says which build it is.
+
+uv writes every package entry; this module only selects, replaces and appends entries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from datetime import datetime, timedelta
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from skyrl_setup import __version__
+from skyrl_setup._toml import toml_reader
+from skyrl_setup.errors import UsageError
+from skyrl_setup.lockfile import append_tool_table
+from skyrl_setup.locking import uv_platform
+from skyrl_setup.profiles import Profile
+from skyrl_setup.skyrl_source import SkyrlSource, export
+from skyrl_setup.uvtool import Uv
+
+ROUTES = ("skyrl", "pypi")
+FAR_FUTURE = "2100-01-01T00:00:00Z"
+_NAME = re.compile(r'^name = "([^"]+)"$', re.M)
+_VERSION = re.compile(r'^version = "([^"]+)"$', re.M)
+_CUDA_RUNTIME = re.compile(r"^nvidia-.*-cu\d+$")
+
+
+@dataclass(frozen=True)
+class RouteLock:
+    route: str
+    variant: str
+    path: Path
+    package_count: int
+    changes: tuple[str, ...]  # what differs from SkyRL's lock, one line each
+
+
+def lock_filename(backend: str, route: str, variant: str, platform: str | None) -> str:
+    """PEP 751 names allow no dot inside: pylock.<backend>-<route>-<variant>[-<platform>].toml."""
+    tail = f"-{platform.replace('.', '_')}" if platform else ""
+    return f"pylock.{backend}-{route}-{variant}{tail}.toml"
+
+
+def _blocks(text: str) -> tuple[str, list[str]]:
+    head, *rest = text.split("\n[[packages]]\n")
+    return head, ["[[packages]]\n" + b.strip("\n") + "\n" for b in rest]
+
+
+def _name(block: str) -> str:
+    m = _NAME.search(block)
+    return canonicalize_name(m.group(1)) if m else ""
+
+
+def _join(head: str, blocks: list[str]) -> str:
+    blocks = sorted(blocks, key=lambda b: (_name(b), b))
+    return head.rstrip("\n") + "\n\n" + "\n".join(blocks)
+
+
+def variant_of(text: str) -> str:
+    """The CUDA build a lock installs, read from its CUDA runtime package (12.6.77 -> cu126)."""
+    for block in _blocks(text)[1]:
+        m = re.fullmatch(r"nvidia-cuda-runtime-cu(\d+)", _name(block))
+        v = _VERSION.search(block)
+        if m and v:
+            major, minor = v.group(1).split(".")[:2]
+            return f"cu{major}{minor}"
+    return "cpu"
+
+
+def latest_upload(text: str) -> str:
+    """Just after the newest file of a lock: uv's --exclude-newer admits only files uploaded before it."""
+    times = re.findall(r"upload-time = (\d{4}-\d\d-\d\dT[\d:]+Z)", text)
+    if not times:
+        return FAR_FUTURE
+    newest = datetime.strptime(max(times), "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=1)
+    return newest.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pypi_entries(uv: Uv, specs: list[str], tmp: Path, platform: str | None) -> list[str]:
+    """Entries for exact releases from the configured index (PyPI unless UV_INDEX_URL says otherwise)."""
+    if not specs:
+        return []
+    req, out = tmp / "releases.in", tmp / "pylock.releases.toml"
+    req.write_text("\n".join(specs) + "\n", encoding="utf-8")
+    args = ["pip", "compile", str(req), "--no-deps", "--format", "pylock.toml", "-o", str(out), "--python-version", "3.12",
+            "--preview-features", "pylock", "--quiet", "--no-header"]
+    if platform:
+        args += ["--python-platform", uv_platform(platform)]
+    else:
+        args += ["--universal"]
+    uv.run(args, what="looking up " + ", ".join(specs))
+    return _blocks(out.read_text(encoding="utf-8"))[1]
+
+
+def _absolute_directories(block: str, root: Path) -> str:
+    """A checkout's path entries, relative to its folder in uv's output, made absolute."""
+    return re.sub(r'directory = \{ path = "([^"]+)"', lambda m: f'directory = {{ path = {json.dumps(str((root / m.group(1)).resolve()))}',
+                  block)
+
+
+def exact_lock(uv: Uv, source: SkyrlSource, profile: Profile, output_dir: Path, *, checkout: bool = False) -> RouteLock:
+    """`checkout`: for `install --project`: the checkout's path members stay editable and skyrl-train
+    itself is not added (it is installed from the checkout)."""
+    with tempfile.TemporaryDirectory(prefix="skyrl-setup-export-") as d:
+        tmp = Path(d)
+        exported = export(uv, source, profile.skyrl_extra, tmp / "pylock.export.toml").read_text(encoding="utf-8")
+        head, blocks = _blocks(exported)
+        changes, keep, add = [], [], [] if checkout else [f"{source.name}=={source.version}"]
+        for b in blocks:
+            name = _name(b)
+            if name in profile.excludes:
+                changes.append(f"{name}: left out of the lock; installed as an artifact (prebuilt wheel)")
+            elif "directory = {" in b and checkout:
+                keep.append(_absolute_directories(b, tmp))  # uv writes it relative to its output
+                changes.append(f"{name}: editable from the checkout")
+            elif "directory = {" in b:
+                release = profile.pypi_releases.get(name)
+                if not release:
+                    raise UsageError(f"{profile.path}: SkyRL's lock installs {name} from a folder and the profile names no PyPI release for it",
+                                     f"add `{name} = \"VERSION\"` under [skyrl.pypi_releases]")
+                add.append(f"{name}=={release}")
+                changes.append(f"{name}: SkyRL's lock installs it from its checkout; PyPI's {release} here")
+            else:
+                keep.append(b)
+        keep += _pypi_entries(uv, add, tmp, None)
+    text = _join(head, keep)
+    return _write(text, output_dir / "pylock.toml", "skyrl", source, profile, platform="any", changes=changes,
+                  requirements=_pinned(source, profile, text))
+
+
+def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, output_dir: Path, *,
+              checkout: bool = False) -> RouteLock:
+    with tempfile.TemporaryDirectory(prefix="skyrl-setup-pypi-") as d:
+        tmp = Path(d)
+        exported = export(uv, source, profile.skyrl_extra, tmp / "pylock.export.toml").read_text(encoding="utf-8")
+        members = {n: p for n, p in source.path_sources.items() if checkout and source.checkout_has(n)}
+        reqs, changes = ([] if checkout else [f"{source.name}=={source.version}"]), []
+        reqs += [f"-e {p}" for p in members.values()]
+        changes += [f"{n}: editable from the checkout" for n in members]
+        wanted = list(source.dependencies) if checkout else []  # the project itself is installed from the checkout
+        for r in wanted + list(source.requirements(profile.skyrl_extra)):
+            req = Requirement(r)
+            name = canonicalize_name(req.name)
+            if name in members:
+                continue
+            if name in profile.pypi_drop:
+                changes.append(f"{name}: left out ({profile.pypi_drop[name]})")
+            elif name in profile.pypi_releases:
+                reqs.append(f"{name}=={profile.pypi_releases[name]}")
+                changes.append(f"{name}: PyPI's {profile.pypi_releases[name]} for SkyRL's {req.url or 'source'}")
+            elif req.url:
+                raise UsageError(f"{profile.path}: SkyRL's {profile.skyrl_extra} extra takes {name} from {req.url}, which PyPI does not serve",
+                                 f"name its nearest PyPI release under [skyrl.pypi_releases] ({name} = \"VERSION\")")
+            elif name not in profile.excludes:
+                reqs.append(str(req))
+        for name, release in profile.pypi_releases.items():
+            if name not in members and not any(not r.startswith("-e ") and canonicalize_name(Requirement(r).name) == name
+                                               for r in reqs):
+                reqs.append(f"{name}=={release}")
+                changes.append(f"{name}: SkyRL's lock installs it from its checkout; PyPI's {release} here")
+        changes += [f"{name}: left out of the lock; installed as an artifact (prebuilt wheel)" for name in profile.excludes]
+        skip = set(profile.pypi_drop) | set(profile.pypi_releases) | set(profile.excludes) | set(members)
+        constraints = []
+        for b in _blocks(exported)[1]:
+            name, version = _name(b), _VERSION.search(b)
+            if name and version and name not in skip:
+                constraints.append(f"{name}=={version.group(1).split('+')[0]}")
+        pypi_torch = next((c for c in constraints if c.startswith("torch==")), None)
+        (tmp / "requirements.in").write_text("\n".join(reqs) + "\n", encoding="utf-8")
+        (tmp / "excludes.txt").write_text("\n".join(profile.excludes) + "\n", encoding="utf-8")
+        (tmp / "overrides.txt").write_text("\n".join(source.overrides) + "\n", encoding="utf-8")
+        cutoff = latest_upload(exported)
+        out = tmp / "pylock.pypi.toml"
+        for attempt in ("same CUDA runtime", "torch's own CUDA runtime"):
+            if attempt != "same CUDA runtime":  # PyPI's torch of this version is another CUDA build
+                constraints = [c for c in constraints if not _CUDA_RUNTIME.match(c.split("==")[0])]
+            (tmp / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
+            args = ["pip", "compile", str(tmp / "requirements.in"), "-c", str(tmp / "constraints.txt"),
+                    "--excludes", str(tmp / "excludes.txt"), "--overrides", str(tmp / "overrides.txt"), "--format", "pylock.toml", "-o", str(out),
+                    "--python-version", "3.12", "--python-platform", uv_platform(platform),
+                    "--preview-features", "pylock", "--quiet", "--no-header", "--exclude-newer", cutoff]
+            for name in sorted({source.name, *profile.pypi_releases}):
+                args += ["--exclude-newer-package", f"{name}={FAR_FUTURE}"]
+            res = uv.run(args, what=f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone ({pypi_torch})",
+                         check=attempt != "same CUDA runtime")
+            if res.returncode == 0:
+                break
+        head, blocks = _blocks(out.read_text(encoding="utf-8"))
+        text = _join(head, [_absolute_directories(b, out.parent) for b in blocks])
+    variant = variant_of(text)
+    if variant != variant_of(exported):
+        changes.append(f"torch: PyPI's {pypi_torch.split('==')[1]} is the {variant} build (SkyRL's lock: {variant_of(exported)} "
+                       f"from PyTorch's index); its CUDA runtime packages come with it")
+    output = output_dir / lock_filename(profile.name, "pypi", variant, platform)
+    return _write(text, output, "pypi", source, profile, platform=platform, changes=changes,
+                  requirements=_pinned(source, profile, text), exclude_newer=cutoff)
+
+
+def _pinned(source: SkyrlSource, profile: Profile, text: str) -> list[str]:
+    """The extra's own requirements, pinned to what the lock holds: what an upgrade or `--with` re-resolves."""
+    versions = {_name(b): _VERSION.search(b).group(1) for b in _blocks(text)[1] if _VERSION.search(b)}
+    out = []
+    for r in (f"{source.name}", *profile.pypi_releases, *source.requirements(profile.skyrl_extra), *profile.main_packages):
+        req = Requirement(r)
+        name = canonicalize_name(req.name)
+        if name in versions and not any(o.split("==")[0].split("[")[0] == name for o in out):
+            extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+            out.append(f"{name}{extras}=={versions[name]}")
+    return out
+
+
+def _write(text: str, output: Path, route: str, source: SkyrlSource, profile: Profile, *, platform: str,
+           changes: list[str], requirements: list[str], exclude_newer: str | None = None) -> RouteLock:
+    variant = variant_of(text)
+    if variant not in profile.variants:
+        raise UsageError(f"SkyRL's {profile.skyrl_extra} lock by the {route} route installs {variant}, which the {profile.name} "
+                         f"profile does not list ({', '.join(profile.variants)})", f"add {variant} to [cuda] variants in {profile.path}")
+    output = output.with_name(lock_filename(profile.name, route, variant, None if platform == "any" else platform))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f"pylock.partial{id(text)}.toml")
+    tmp.write_text(text, encoding="utf-8")
+    meta: dict = {"backend": profile.name, "route": route, "cuda": variant, "platform": platform, "python": profile.python,
+                  **source.identity(), "skyrl-extra": profile.skyrl_extra, "tool-version": __version__,
+                  "requirements": requirements, "changes": changes}
+    if exclude_newer:
+        meta["exclude-newer"] = exclude_newer
+    append_tool_table(tmp, meta)
+    toml_reader.loads(tmp.read_text(encoding="utf-8"))  # what we append must stay valid TOML
+    tmp.replace(output)
+    count = len(_blocks(text)[1])
+    return RouteLock(route, variant, output, count, tuple(changes))
