@@ -110,6 +110,13 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         manifest = gen / "requirements.lock.txt"
         manifest.write_text(install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite), encoding="utf-8")
         sync = ["pip", "sync", str(manifest), "--python", str(py), "--require-hashes"]
+        if lock.from_source:
+            # An isolated build otherwise takes the newest torch and some sdists write the torch they were
+            # built with into their metadata (flashinfer-python 0.2.6.post1: torch==2.15.*, next to 2.7.1).
+            constraints = gen / "build-constraints.txt"
+            constraints.write_text("".join(f"{p.name}=={p.version.split('+')[0]}\n" for p in lock.packages
+                                           if p.source in ("wheel", "sdist") and p.version), encoding="utf-8")
+            sync += ["--build-constraints", str(constraints)]
         for d in plan.find_links:
             sync += ["--find-links", str(d)]
         try:

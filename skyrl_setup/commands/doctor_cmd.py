@@ -18,7 +18,7 @@ from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
-from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, system_checks
+from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, skyrl_checks, system_checks
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
 from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
@@ -59,12 +59,15 @@ def run(args, reporter) -> CommandResult:
         want_torch = probes and have_env and driver.version is not None
         f_torch = pool.submit(torch_probe, python) if want_torch else None
         f_py = pool.submit(_python, profile)
+        # SkyRL's code paths: read statically always; imported for real only with the probes
+        f_skyrl = pool.submit(_verdict, python, profile, driver, probes) if have_env else None
         f_cache = pool.submit(_uv_cache_dir)
         facts = f_env.result() if f_env else None
         drv = f_drv.result() if f_drv else None
         torch_res = f_torch.result() if f_torch else ({"skipped": "no NVIDIA driver: no GPU for torch to use"} if probes and have_env else None)
         found, py_error = f_py.result()
         cache = f_cache.result()
+        verdict = f_skyrl.result() if f_skyrl else None
 
     env_path = venv or python.parent.parent
     checks: list[Check] = []
@@ -76,6 +79,8 @@ def run(args, reporter) -> CommandResult:
     checks += guarded("system.disk", system_checks.check_disk, env_path, cache)
     checks += guarded("system.uv_cache", system_checks.check_cache_fs, env_path, cache)
     checks += _env_checks(facts, profile, record, venv, python, driver, torch_res)
+    if facts is not None and facts.get("status") != "error":
+        checks += guarded("skyrl.ready", skyrl_checks.check_verdict, verdict, probes)
     checks += guarded("gpu.driver_probe", gpu_checks.check_driver_probe, drv, driver)
     checks += guarded("gpu.torch_probe", gpu_checks.check_torch_probe, torch_res if probes else None, profile, driver)
 
@@ -90,10 +95,27 @@ def run(args, reporter) -> CommandResult:
                         "python_version": (facts or {}).get("python"),
                         "packages": env_checks.versions(facts) if facts and "distributions" in facts else {}},
         "probes": {"driver": drv, "torch": torch_res},
+        "verdict": verdict.to_json() if verdict else None,
         "summary": {"errors": errors, "warnings": warnings, "seconds": round(time.perf_counter() - t0, 3)},
     }
     render(reporter, checks, errors, warnings, doc, verbose=args.verbose)
     return CommandResult(doc, ExitCode.FAILED if errors else ExitCode.OK)
+
+
+def _verdict(python: Path, profile, driver: DriverInfo, real_imports: bool):
+    from skyrl_setup import readiness
+    from skyrl_setup.artifacts import wheel_filename
+
+    torch = None
+    try:  # the artifact's wheel name follows the environment's torch; a doctor never goes to the network
+        from skyrl_setup.venvinfo import installed_versions
+        torch = (installed_versions(python.parent.parent) or {}).get("torch")
+    except Exception:  # noqa: BLE001 - a foreign --python may not be a venv at all
+        torch = None
+    variant = next((v for v in profile.variants if torch and torch.endswith(f"+{v}")), profile.variants[0])
+    wheels = {a.name: wheel_filename(a, variant, torch.split("+")[0], profile.python) for a in profile.artifacts} if torch else {}
+    imports = None if real_imports else ()
+    return readiness.assess(python, profile, gpu_usable=driver.usable, wheels=wheels, imports=imports)
 
 
 def _python(profile):
@@ -144,7 +166,7 @@ def _record_summary(record: dict | None) -> dict | None:
 def render(reporter, checks: list[Check], errors: int, warnings: int, doc: dict, *, verbose: bool) -> None:
     from rich.markup import escape
 
-    groups = {"system": "System", "env": "Environment", "gpu": "GPU"}
+    groups = {"system": "System", "env": "Environment", "skyrl": "SkyRL training", "gpu": "GPU"}
     current = None
     for c in checks:
         group = next((g for g in groups if c.id.startswith(g)), "gpu")

@@ -379,7 +379,7 @@ def distributions(tops):
                 pass
             for top, norm in want.items():
                 if top not in out and (norm in provides or top in provides):
-                    out[top] = {"name": dist, "version": version}
+                    out[top] = {"name": dist.lower().replace("_", "-"), "version": version}
     return out
 
 
