@@ -53,6 +53,7 @@ class InstallPlan:
     warnings: tuple[str, ...]
     additions: tuple[str, ...] = ()
     prereqs: tuple = ()  # prereqs.Prereq for what is built from source
+    routes: tuple = ()  # index_route.Route: which index or mirror each group of the lock's files comes from
 
     @property
     def backend(self) -> str:
@@ -98,6 +99,7 @@ class InstallPlan:
             "additions": list(self.additions),
             "build_prerequisites": [p.to_json() for p in self.prereqs],
             "sources": self.sources(),
+            "routes": [r.to_json() for r in self.routes],
             "warnings": list(self.warnings),
             "env": dict(self.profile.env),
         }

@@ -1,0 +1,115 @@
+"""Locked installs through the index people already configured (UV_INDEX_URL, pip.conf), not the lock's hosts.
+
+The lock names its files on an "upstream" index that is turned off (every request answered 503
+and counted); a second index serves the very same files under another URL layout
+(/api/pypi/<repo>/packages/<h>/<h>/<file>, as Artifactory does) and is configured only the
+usual way. Nothing else is set: no --mirror for those files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from tests.conftest import base_env, cli, venv_run
+from tests.support.catalog import stack
+from tests.support.index import LocalIndex
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory):
+    idx = LocalIndex(tmp_path_factory.mktemp("upstream"), stack()).start()
+    yield idx
+    idx.stop()
+
+
+@pytest.fixture(scope="module")
+def mirror(upstream):
+    idx = LocalIndex(upstream.root, {}, layout="artifactory", source=upstream).start()
+    yield idx
+    idx.stop()
+
+
+@pytest.fixture(scope="module")
+def upstream_lock(tmp_path_factory, upstream, data_dir):
+    """A lock whose files point at the upstream host, made while it was up."""
+    d = tmp_path_factory.mktemp("upstream-lock")
+    lock = d / "pylock.sglang-cu128-linux_x86_64.toml"
+    r = cli("lock", "--backend", "sglang", "-o", str(lock), env=base_env(upstream, d / "cache", data_dir, d))
+    assert r.returncode == 0, r.stderr
+    assert f"127.0.0.1:{upstream.port}/pypi/files/torch-2.9.1" in lock.read_text()
+    return lock
+
+
+@pytest.fixture
+def turned_off(upstream, mirror):
+    upstream.clear()
+    mirror.clear()
+    upstream.inject(r".", "status", 503)  # turned off: whatever reaches it is counted, and fails
+    yield upstream
+    upstream.clear()
+    mirror.clear()
+
+
+def _mirror_env(mirror, data_dir, tmp_path, how: str) -> dict[str, str]:
+    env = base_env(mirror, tmp_path / "cache", data_dir, tmp_path / "home")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")  # no user-level uv.toml or pip.conf but the test's
+    if how == "pip.conf":
+        del env["UV_INDEX_URL"]
+        conf = tmp_path / "pip.conf"
+        authed = mirror.url().replace("http://", "http://builder:s3cret@")
+        conf.write_text(f"[global]\ntimeout = 60\nindex-url = {authed}\n")
+        env["PIP_CONFIG_FILE"] = str(conf)
+    return env
+
+
+@pytest.mark.parametrize("how", ["UV_INDEX_URL", "pip.conf"])
+def test_locked_install_goes_through_the_configured_index(how, upstream, upstream_lock, turned_off, mirror, data_dir, tmp_path):
+    env = _mirror_env(mirror, data_dir, tmp_path, how)
+    venv = tmp_path / "env"
+    r = cli("install", "--lock", str(upstream_lock), "--venv", str(venv), env=env)
+    assert r.returncode == 0, r.stderr
+    assert turned_off.requests == []  # not one request to the upstream host
+    assert any(p.endswith("/torch-2.9.1-py3-none-any.whl") and "/packages/" in p for p in mirror.requests)
+    row = next(ln for ln in r.stderr.splitlines() if "files from" in ln)
+    assert f"14 files of http://127.0.0.1:{upstream.port}: by name and hash through" in row
+    assert f"127.0.0.1:{mirror.port}/api/pypi/pypi/simple ({'pip.conf' if how == 'pip.conf' else how}" in row
+    assert "s3cret" not in r.stdout + r.stderr
+    plan = cli("install", "--lock", str(upstream_lock), "--venv", str(tmp_path / "other"), "--dry-run", "--json", env=env)
+    assert [(x["via"], x["count"]) for x in plan.json["plan"]["routes"]] == [("index", 14)]
+    out = venv_run(venv, "import torch, sglang; print(torch.__version__, sglang.__version__)").stdout.split()
+    assert out == ["2.9.1+cu128", "0.5.7"]
+
+
+def test_warm_install_through_the_index_needs_neither_host(upstream_lock, turned_off, mirror, data_dir, tmp_path):
+    env = _mirror_env(mirror, data_dir, tmp_path, "UV_INDEX_URL")
+    assert cli("install", "--lock", str(upstream_lock), "--venv", str(tmp_path / "a"), "--no-verify", env=env).returncode == 0
+    mirror.clear()
+    mirror.inject(r".", "status", 503)  # now the mirror is down too
+    r = cli("install", "--lock", str(upstream_lock), "--venv", str(tmp_path / "b"), "--no-verify", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "fetching the rest" not in r.stderr
+    assert mirror.requests == [] and turned_off.requests == []  # uv's cache alone
+
+
+def test_mirror_serving_other_bytes_is_refused(upstream_lock, turned_off, mirror, data_dir, tmp_path):
+    env = _mirror_env(mirror, data_dir, tmp_path, "UV_INDEX_URL")
+    venv = tmp_path / "env"
+    assert cli("install", "--lock", str(upstream_lock), "--venv", str(venv), "--no-verify", env=env).returncode == 0
+    before = os.readlink(venv)
+    expected = re.search(r'torch-2\.9\.1-py3-none-any\.whl".*?sha256 = "([0-9a-f]{64})"', upstream_lock.read_text()).group(1)
+    env = dict(env, UV_CACHE_DIR=str(tmp_path / "cold"))
+    mirror.inject(r"/torch-2\.9\.1-", "swap")  # a valid wheel, but not the lock's file
+    r = cli("install", "--lock", str(upstream_lock), "--venv", str(venv), "--force", env=env)
+    assert r.returncode == 1, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, r.stderr
+    line = errors[0]
+    assert "torch 2.9.1" in line and f"127.0.0.1:{mirror.port}/api/pypi/pypi/simple" in line
+    served = [h for h in re.findall(r"[0-9a-f]{64}", line) if h != expected]
+    assert expected in line and len(served) == 1, line
+    assert turned_off.requests == []
+    assert os.readlink(venv) == before  # nothing swapped
+    assert venv_run(venv, "import torch; print(torch.__version__)").stdout.strip() == "2.9.1+cu128"
