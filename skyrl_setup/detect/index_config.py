@@ -118,10 +118,10 @@ def _uv_files(env: dict[str, str], cwd: Path) -> list[Path]:
     if env.get("UV_CONFIG_FILE"):
         return [Path(env["UV_CONFIG_FILE"])]
     files: list[Path] = []
-    for d in (cwd, *cwd.parents):  # the nearest project: its uv.toml wins over its pyproject.toml
-        found = [d / n for n in ("uv.toml", "pyproject.toml") if (d / n).is_file()]
+    for d in (cwd, *cwd.parents):  # the nearest project with uv settings: its uv.toml wins over its pyproject.toml
+        found = [d / n for n in ("uv.toml", "pyproject.toml") if (d / n).is_file() and _uv_table(d / n) is not None]
         if found:
-            files += found
+            files.append(found[0])
             break
     xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
     files.append(Path(xdg) / "uv" / "uv.toml")
