@@ -113,3 +113,24 @@ def test_mirror_serving_other_bytes_is_refused(upstream_lock, turned_off, mirror
     assert turned_off.requests == []
     assert os.readlink(venv) == before  # nothing swapped
     assert venv_run(venv, "import torch; print(torch.__version__)").stdout.strip() == "2.9.1+cu128"
+
+
+def test_doctor_shows_the_index_and_heads_one_file_through_it(upstream_lock, turned_off, mirror, data_dir, tmp_path):
+    env = _mirror_env(mirror, data_dir, tmp_path, "pip.conf")
+    venv = tmp_path / "env"
+    assert cli("install", "--lock", str(upstream_lock), "--venv", str(venv), "--no-verify", env=env).returncode == 0
+    mirror.clear()
+    r = cli("doctor", "--venv", str(venv), "--no-gpu-probe", "--json", env=env)
+    checks = {c["id"]: c for c in r.json["checks"]}
+    shown = f"http://***@127.0.0.1:{mirror.port}/api/pypi/pypi/simple"
+    assert checks["system.index"]["summary"] == f"package index: {shown} (from pip.conf ({tmp_path / 'pip.conf'}))"
+    files = checks["system.index_files"]
+    assert files["status"] == "ok" and files["details"]["status"] == 200 and "/packages/" in files["details"]["url"]
+    assert [p for p in mirror.requests if "/packages/" in p] == [files["details"]["url"].split(str(mirror.port), 1)[1]]
+    assert turned_off.requests == [] and "s3cret" not in r.stdout + r.stderr
+
+    mirror.inject(r"/packages/", "status", 404)  # the mirror lists the file but cannot serve it
+    r = cli("doctor", "--venv", str(venv), "--no-gpu-probe", env=env)
+    assert r.returncode == 1
+    line = next(ln for ln in r.stderr.splitlines() if "NOT reachable" in ln)
+    assert "(HTTP 404)" in line and "fix:" in r.stderr and "s3cret" not in r.stdout + r.stderr
