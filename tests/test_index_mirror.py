@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.conftest import base_env, cli, venv_run
+from tests.conftest import base_env, cli, mirror_map, venv_run
 from tests.support.catalog import stack
 from tests.support.index import LocalIndex
 
@@ -134,3 +134,31 @@ def test_doctor_shows_the_index_and_heads_one_file_through_it(upstream_lock, tur
     assert r.returncode == 1
     line = next(ln for ln in r.stderr.splitlines() if "NOT reachable" in ln)
     assert "(HTTP 404)" in line and "fix:" in r.stderr and "s3cret" not in r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def upstream_flashrl_lock(tmp_path_factory, upstream, data_dir):
+    """torch 2.7.0+cu128 from the upstream's PyTorch index, the rest from its PyPI."""
+    d = tmp_path_factory.mktemp("upstream-flashrl-lock")
+    lock = d / "pylock.flashrl-cu128-linux_x86_64.toml"
+    env = dict(base_env(upstream, d / "cache", data_dir, d), SKYRL_SETUP_MIRRORS=mirror_map(upstream))
+    r = cli("lock", "--backend", "flashrl", "-o", str(lock), env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"127.0.0.1:{upstream.port}/pytorch-cu128/files/torch-2.7.0+cu128" in lock.read_text()
+    return lock
+
+
+def test_pytorch_files_come_through_a_configured_extra_index(upstream_flashrl_lock, turned_off, mirror, upstream, data_dir, tmp_path):
+    env = dict(_mirror_env(mirror, data_dir, tmp_path, "UV_INDEX_URL"), UV_EXTRA_INDEX_URL=mirror.url("pytorch-cu128"))
+    wheels = tmp_path / "wheels"  # the required patched vLLM, a URL-addressed release asset, from a folder here
+    wheels.mkdir()
+    for f in upstream.root.joinpath("assets").glob("vllm-*.whl"):
+        (wheels / f.name).write_bytes(f.read_bytes())
+    venv = tmp_path / "env"
+    r = cli("install", "--backend", "flashrl", "--lock", str(upstream_flashrl_lock), "--find-links", str(wheels),
+            "--venv", str(venv), "--no-verify", env=env)
+    assert r.returncode == 0, r.stderr
+    assert turned_off.requests == []
+    assert any("/pytorch-cu128/packages/" in p and "torch-2.7.0+cu128" in p for p in mirror.requests)
+    assert f"+ {mirror.url('pytorch-cu128')}" in r.stderr  # the plan names both indexes
+    assert venv_run(venv, "import torch; print(torch.__version__)").stdout.strip() == "2.7.0+cu128"
