@@ -16,19 +16,21 @@ from pathlib import Path
 from urllib.request import url2pathname
 from typing import Callable
 
-from skyrl_setup import __version__, locking, mirrors
+from skyrl_setup import __version__, index_route, locking, mirrors
 from skyrl_setup.failpoints import hit
 from skyrl_setup.redact import redact
 from packaging.utils import canonicalize_name
 
 from skyrl_setup.envstore import Store, now_iso
 from skyrl_setup.errors import OperationError
-from skyrl_setup.lockfile import Lock, install_manifest
+from skyrl_setup.detect.index_config import detect_index
+from skyrl_setup.lockfile import Lock, install_manifest, requirement_line
 from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan
 from skyrl_setup.readiness import Verdict, assess, real_import_list
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
+from skyrl_setup.redact import redact
 from skyrl_setup.venvinfo import compare, installed_versions
 
 Progress = Callable[[str], None]
@@ -107,29 +109,41 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
             lock = load_lock(out, plan.python.version, plan.platform)
         progress(f"installing {len(lock.packages)} packages from {lock.path.name}")
         late = [p for p in lock.from_source if p.name in plan.profile.build_from_source]
+        cfg = detect_index()
+        routes = index_route.routes_for(lock, plan.profile, plan.artifacts, cfg)
+        by_name = index_route.by_name(routes)
         manifest = gen / "requirements.lock.txt"
-        manifest.write_text(install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite), encoding="utf-8")
-        sync = ["pip", "sync", str(manifest), "--python", str(py), "--require-hashes"]
+        manifest.write_text(install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite,
+                                             by_name=by_name), encoding="utf-8")
+        index_env = cfg.uv_env() if by_name else {}  # pip's settings, which uv does not read
+        # pinned by version and hash, a file may come from whichever configured index has it
+        where = ["--index-strategy", "unsafe-best-match"] if by_name and cfg.extra else []
         if lock.from_source:
             # An isolated build otherwise takes the newest torch and some sdists write the torch they were
             # built with into their metadata (flashinfer-python 0.2.6.post1: torch==2.15.*, next to 2.7.1).
             constraints = gen / "build-constraints.txt"
             constraints.write_text("".join(f"{p.name}=={p.version.split('+')[0]}\n" for p in lock.packages
                                            if p.source in ("wheel", "sdist") and p.version), encoding="utf-8")
-            sync += ["--build-constraints", str(constraints)]
+            where += ["--build-constraints", str(constraints)]
         for d in plan.find_links:
-            sync += ["--find-links", str(d)]
+            where += ["--find-links", str(d)]
+        sync = ["pip", "sync", str(manifest), "--python", str(py), "--require-hashes", *where]
         try:
-            uv.run_cache_first(sync, what=f"installing {lock.path.name}", on_line=progress, failpoint="uv-sync-started")
+            uv.run_cache_first(sync, what=f"installing {lock.path.name}", on_line=progress, failpoint="uv-sync-started",
+                               extra_env=index_env)
         except OperationError as exc:
-            raise _with_url(exc, lock) from None
+            raise _explain(exc, lock, routes) from None
         hit("synced")
         if late:
-            _build_late(uv, late, py, gen, progress)
+            try:
+                _build_late(uv, late, py, gen, progress, lock, by_name, where, index_env)
+            except OperationError as exc:
+                raise _explain(exc, lock, routes) from None
         for p in lock.unhashed:  # a git commit, or a checkout's folder (editable): pinned, not hashed
             progress(f"installing {p.name} from {redact(p.url)}")
             target = ["-e", Path(url2pathname(p.url[len("file://"):])).as_posix()] if p.source == "directory" else [p.url]
-            uv.run(["pip", "install", "--python", str(py), "--no-deps", *target], what=f"installing {p.name}")
+            uv.run(["pip", "install", "--python", str(py), "--no-deps", *target], what=f"installing {p.name}",
+                   extra_env=index_env)
         _install_artifacts(uv, plan, lock, py, progress)
         hit("artifacts-installed")
         if plan.project:
@@ -177,25 +191,46 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
     return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, previous, pruned, verdict)
 
 
-def _with_url(exc: OperationError, lock: Lock) -> OperationError:
-    """Name the URL of the package uv failed on, where uv's message names only the package."""
-    m = re.search(r"`([A-Za-z0-9_.-]+)==([^`]+)`", exc.message)
-    if not m or "://" in exc.message:
-        return exc
-    pkg = next((p for p in lock.packages if p.name == canonicalize_name(m.group(1))), None)
+def _explain(exc: OperationError, lock: Lock, routes: tuple) -> OperationError:
+    """Name where the package uv failed on came from; a file with other bytes than the lock's, in one line."""
+    m = re.search(r"`([A-Za-z0-9_.-]+)(?:==[^`]+| @ [^`]+)`", exc.message)
+    pkg = next((p for p in lock.packages if m and p.name == canonicalize_name(m.group(1))), None)
     if pkg is None or not pkg.url:
         return exc
-    exc.message += f" (from {mirrors.rewrite(pkg.url)})"
+    route = next((r for r in routes if pkg.name in r.names), None)
+    where = route.where if route and route.via == "index" else redact(mirrors.rewrite(pkg.url))
+    if "Hash mismatch" in exc.message:
+        computed = _computed_hash(exc.details.get("uv_log"), pkg.sha256 or "")
+        exc.message = (f"{pkg.name} {pkg.version} from {where}: the file served has sha256 {computed}, "
+                       f"the lock says {pkg.sha256}: refused, nothing installed")
+        exc.hint = ("that index or mirror serves other bytes than the lock's file; the current environment is unchanged. "
+                    "Ask its operator, or point UV_INDEX_URL (or --mirror FROM=TO) at one serving the same files; "
+                    f"uv's full output is in {exc.details.get('uv_log')}")
+    elif "://" not in exc.message:
+        exc.message += f" (from {where})"
     return exc
 
 
-def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress) -> None:
+def _computed_hash(log: str | None, expected: str) -> str:
+    """The sha256 uv computed for the file, from its log ("Computed: sha256:..."); "unknown" if absent."""
+    try:
+        text = Path(log).read_text(encoding="utf-8", errors="replace") if log else ""
+    except OSError:
+        text = ""
+    found = [h for h in re.findall(r"sha256:([0-9a-f]{64})", text.split("Computed", 1)[-1]) if h != expected]
+    return found[0] if "Computed" in text and found else "unknown"
+
+
+def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress, lock: Lock,
+                by_name: frozenset = frozenset(), extra_args: list[str] | None = None,
+                extra_env: dict[str, str] | None = None) -> None:
     """Build sdists with no isolation, so they compile against the environment's own torch; hashes enforced."""
     req = gen / "requirements.from-source.txt"
-    req.write_text("".join(f"{p.name} @ {mirrors.rewrite(p.url)} --hash=sha256:{p.sha256}\n" for p in pkgs), encoding="utf-8")
+    req.write_text("".join(requirement_line(p, lock, mirrors.rewrite, by_name) for p in pkgs), encoding="utf-8")
     progress("building from source against the installed torch: " + ", ".join(p.name for p in pkgs))
     uv.run_cache_first(["pip", "install", "--python", str(py), "--no-deps", "--no-build-isolation", "--require-hashes",
-                        "-r", str(req)], what="building " + ", ".join(p.name for p in pkgs), on_line=progress)
+                        "-r", str(req), *(extra_args or [])], what="building " + ", ".join(p.name for p in pkgs),
+                       on_line=progress, extra_env=extra_env)
 
 
 def _install_artifacts(uv: Uv, plan: InstallPlan, lock: Lock, py: Path, progress: Progress) -> None:

@@ -177,24 +177,29 @@ def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64"
     return Lock(path, hashlib.sha256(data).hexdigest(), tuple(out), doc.get("requires-python"), tool)
 
 
-def install_manifest(lock: Lock, *, skip: frozenset = frozenset(), rewrite=lambda url: url) -> str:
-    """The lock's chosen files as hash-pinned direct-URL requirements, for `uv pip sync --require-hashes`.
+def install_manifest(lock: Lock, *, skip: frozenset = frozenset(), rewrite=lambda url: url,
+                     by_name: frozenset = frozenset()) -> str:
+    """The lock's chosen files as hash-pinned requirements, for `uv pip sync --require-hashes`.
 
     When the file server sends no cache validators (no Cache-Control, ETag or Last-Modified; some
     proxies and mirrors strip them), uv treats every cached wheel of a `uv pip sync pylock.toml`
     as stale, fetches it again and extracts it into a new cache entry (measured: 32 s and 11 GB
     per warm re-install of the sglang stack). Hash-pinned direct-URL requirements are found in
     the cache by their hash instead. The files, URLs and hashes are the lock's, unchanged.
+    Packages in `by_name` are written `name==version --hash=...` instead, for uv to find through
+    the configured index (a mirror with its own layout); the hash is still the lock's.
     """
-    lines = []
-    for p in lock.packages:
-        if p.name in skip or p in lock.unhashed:
-            continue
-        if not p.url or not p.sha256:
-            raise LockError(f"lockfile {lock.path}: {p.name} has no {'URL' if not p.url else 'sha256'} for this platform",
-                            "regenerate it with `skyrl-setup lock` for this platform")
-        lines.append(f"{p.name} @ {rewrite(p.url)} --hash=sha256:{p.sha256}")
-    return "\n".join(lines) + "\n"
+    return "".join(requirement_line(p, lock, rewrite, by_name) for p in lock.packages
+                   if p.name not in skip and p not in lock.unhashed)
+
+
+def requirement_line(p: LockedPackage, lock: Lock, rewrite=lambda url: url, by_name: frozenset = frozenset()) -> str:
+    if not p.url or not p.sha256:
+        raise LockError(f"lockfile {lock.path}: {p.name} has no {'URL' if not p.url else 'sha256'} for this platform",
+                        "regenerate it with `skyrl-setup lock` for this platform")
+    if p.name in by_name:
+        return f"{p.name}=={p.version} --hash=sha256:{p.sha256}\n"
+    return f"{p.name} @ {rewrite(p.url)} --hash=sha256:{p.sha256}\n"
 
 
 def load_for_host(path: Path, python_full: str, platform: str) -> Lock:

@@ -54,6 +54,7 @@ class InstallPlan:
     additions: tuple[str, ...] = ()
     prereqs: tuple = ()  # prereqs.Prereq for what is built from source
     route: object = None  # routes.RouteChoice where the backend comes from SkyRL's lock
+    fetch: tuple = ()  # index_route.Route: which index or mirror each group of the lock's files comes from
 
     @property
     def backend(self) -> str:
@@ -102,6 +103,7 @@ class InstallPlan:
             "additions": list(self.additions),
             "build_prerequisites": [p.to_json() for p in self.prereqs],
             "sources": self.sources(),
+            "fetch": [r.to_json() for r in self.fetch],
             "warnings": list(self.warnings),
             "env": dict(self.profile.env),
         }

@@ -136,7 +136,7 @@ class Uv:
         return env
 
     def run_cache_first(self, args: list[str], *, what: str, on_line: Callable[[str], None] | None = None,
-                        failpoint: str | None = None) -> UvResult:
+                        failpoint: str | None = None, extra_env: dict[str, str] | None = None) -> UvResult:
         """Run a hash-pinned uv install from uv's cache alone (`--offline`), and with the network only
         if that fails.
 
@@ -147,7 +147,7 @@ class Uv:
         install then sends no request at all and works with the network down.
         """
         if not offline_requested():
-            first = self.run([*args, "--offline"], what=what, failpoint=failpoint, check=False)
+            first = self.run([*args, "--offline"], what=what, failpoint=failpoint, check=False, extra_env=extra_env)
             if first.returncode == 0:
                 for line in first.stderr.splitlines():
                     if on_line:
@@ -156,7 +156,7 @@ class Uv:
             if on_line:
                 on_line("not everything is in uv's cache: fetching the rest")
             failpoint = "uv-download-started" if failpoint else None
-        return self.run(args, what=what, on_line=on_line, failpoint=failpoint)
+        return self.run(args, what=what, on_line=on_line, failpoint=failpoint, extra_env=extra_env)
 
     def run_quiet(self, args: list[str], extra_env: dict[str, str] | None = None, timeout: float = 120) -> UvResult:
         try:

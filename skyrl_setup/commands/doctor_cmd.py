@@ -18,7 +18,7 @@ from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
-from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, skyrl_checks, system_checks
+from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, index_checks, skyrl_checks, system_checks
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
 from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
@@ -53,7 +53,9 @@ def run(args, reporter) -> CommandResult:
         Uv.locate()  # once, before the threads that use it
     except SetupError:
         pass
-    with ThreadPoolExecutor(max_workers=5) as pool:
+    index_cfg, lock, routes = _index_facts(record, profile, sysinfo.platform)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        f_index = pool.submit(index_checks.probe_routes, lock, routes, index_cfg)
         f_env = pool.submit(run_json, [str(python), script("env_script")]) if have_env else None
         f_drv = pool.submit(driver_probe, os.environ.get("SKYRL_SETUP_PROBE_PTX")) if probes else None
         want_torch = probes and have_env and driver.version is not None
@@ -78,6 +80,7 @@ def run(args, reporter) -> CommandResult:
     checks += guarded("system.libnuma", system_checks.check_libnuma, sysinfo)
     checks += guarded("system.disk", system_checks.check_disk, env_path, cache)
     checks += guarded("system.uv_cache", system_checks.check_cache_fs, env_path, cache)
+    checks += guarded("system.index", index_checks.check_index, index_cfg, lock, f_index.result())
     checks += _env_checks(facts, profile, record, venv, python, driver, torch_res)
     if facts is not None and facts.get("status") != "error":
         checks += guarded("skyrl.ready", skyrl_checks.check_verdict, verdict, probes)
@@ -123,6 +126,19 @@ def _python(profile):
         return find_python(Uv.locate(), profile.python, None, allow_download=False), None
     except SetupError as exc:
         return None, exc
+
+
+def _index_facts(record, profile, platform: str):
+    """The configured index, the lock doctor checks against it, and the route of each group of its files."""
+    from skyrl_setup.detect.index_config import detect_index
+    from skyrl_setup.index_route import routes_for
+
+    cfg = detect_index()
+    lock = index_checks.doctor_lock(record, profile, platform)
+    try:
+        return cfg, lock, (routes_for(lock, profile, profile.artifacts, cfg) if lock else ())
+    except SetupError:  # a malformed mirrors file: install reports it; here, no reachability check
+        return cfg, None, ()
 
 
 def _uv_cache_dir() -> Path | None:

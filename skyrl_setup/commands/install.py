@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from skyrl_setup import profiles
@@ -19,6 +20,7 @@ from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, PreconditionError, UsageError
 from skyrl_setup.failpoints import hit
 from skyrl_setup.execute import build, is_noop
+from skyrl_setup.index_route import routes_for
 from skyrl_setup.lockfile import Lock, lock_name
 from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan, PlanRequest, make_plan
@@ -90,9 +92,10 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path |
     major = choice.variant[2:-1] if choice.variant.startswith("cu") else ""
     names = frozenset(lock.versions()) if lock else frozenset({f"nvidia-cudnn-cu{major}", f"nvidia-nccl-cu{major}"})
     prereqs = check_prereqs(heavy, f"{major}.{choice.variant[-1]}", names) if heavy and major else []
-    return make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
+    plan = make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
                      lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
                      require_gpu=req.require_gpu, additions=req.additions, prereqs=tuple(prereqs), route=route)
+    return replace(plan, fetch=routes_for(lock, profile, artifacts)) if lock else plan
 
 
 def render_plan(reporter, plan: InstallPlan) -> None:
@@ -110,6 +113,8 @@ def render_plan(reporter, plan: InstallPlan) -> None:
         rows += [("  not taken", line) for line in plan.route.skipped]
     if plan.lock:
         rows.append(("packages", f"{len(plan.lock.packages)}, {human_bytes(plan.lock.download_bytes)} to download (less what uv has cached)"))
+    if plan.fetch:
+        rows.append(("files from", "; ".join(r.describe() for r in plan.fetch)))
     for a in plan.artifacts:
         where = a.location if a.status != "unreachable" else f"unreachable ({a.error})"
         rows.append((a.name, f"{a.version} {'required' if a.required else 'optional'}, from {a.status}: {where}"))

@@ -2,7 +2,9 @@
 
 Several indexes under one server: /<index>/simple/<project>/ (e.g. /pypi/simple/torch/),
 files under /<index>/files/<filename>, and GitHub-like release assets under
-/assets/<filename>. Faults are injected per URL pattern: HTTP status codes, delays past
+/assets/<filename>. The "artifactory" layout serves the same under /api/pypi/<index>/simple/
+and /api/pypi/<index>/packages/<h[:2]>/<h[2:4]>/<filename>, as a company mirror would; built
+with `source=` another index, it serves that index's very files. Faults are injected per URL pattern: HTTP status codes, delays past
 a client's timeout, truncated bodies, wrong hashes, malformed pages, dropped connections.
 """
 
@@ -57,10 +59,15 @@ class LocalIndex:
     requests: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     ranges: list[str] = field(default_factory=list)
+    layout: str = "plain"  # or "artifactory"
+    source: LocalIndex | None = None  # serve this index's files (the same bytes) instead of building
 
     def __post_init__(self):
         self.files: dict[str, dict[str, list[_File]]] = {}
-        for index, dists in self.catalog.items():
+        if self.source is not None:
+            self.files = self.source.files
+            self.root = self.source.root
+        for index, dists in ({} if self.source is not None else self.catalog).items():
             for d in dists:
                 p = build_sdist(d, self.root / index) if d.sdist else build_wheel(d, self.root / index)
                 entry = _File(d, p, hashlib.sha256(p.read_bytes()).hexdigest())
@@ -87,8 +94,17 @@ class LocalIndex:
         assert self._server is not None
         return self._server.server_address[1]
 
+    @property
+    def prefix(self) -> str:
+        return "/api/pypi" if self.layout == "artifactory" else ""
+
     def url(self, index: str = "pypi") -> str:
-        return f"http://127.0.0.1:{self.port}/{index}/simple"
+        return f"http://127.0.0.1:{self.port}{self.prefix}/{index}/simple"
+
+    def file_url(self, base: str, index: str, e: _File) -> str:
+        if self.layout == "artifactory":
+            return f"{base}{self.prefix}/{index}/packages/{e.sha256[:2]}/{e.sha256[2:4]}/{e.path.name}"
+        return f"{base}/{index}/files/{e.path.name}"
 
     def asset_url(self, filename: str = "") -> str:
         return f"http://127.0.0.1:{self.port}/assets/{filename}"
@@ -129,7 +145,7 @@ class LocalIndex:
             return None
         files = []
         for e in entries:
-            item = {"filename": e.path.name, "url": f"{base}/{index}/files/{e.path.name}",
+            item = {"filename": e.path.name, "url": self.file_url(base, index, e),
                     "hashes": {"sha256": e.sha256}, "upload-time": e.dist.upload_time, "size": e.path.stat().st_size}
             if e.dist.requires_python:
                 item["requires-python"] = e.dist.requires_python
@@ -219,7 +235,15 @@ def _make_handler(idx: LocalIndex):
                     self.close_connection = True
                     return
             base = f"http://{self.headers.get('Host', f'127.0.0.1:{idx.port}')}"
+            if idx.prefix:
+                if not path.startswith(idx.prefix + "/"):
+                    return self._send(404, b"not found", "text/plain")
+                path = path[len(idx.prefix):]
             parts = [p for p in path.split("/") if p]
+            if idx.layout == "artifactory" and len(parts) == 5 and parts[1] == "packages":
+                parts = [parts[0], "files", parts[4]]
+            elif idx.layout == "artifactory" and len(parts) >= 2 and parts[1] == "files":
+                return self._send(404, b"not found", "text/plain")
             if len(parts) >= 2 and parts[0] == "assets":  # /assets/<any release path>/<filename>
                 f = idx.root / "assets" / parts[-1]
                 if f.is_file():
