@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     grp.add_argument("--python", help="check any environment by its python (a Docker image's, a conda env's)")
     doc.add_argument("--no-gpu-probe", action="store_true", help="skip the kernel and torch probes")
     doc.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS", help="check every node of a Ray cluster")
+    doc.add_argument("--model", metavar="SIZE|DIR", help="will a model of this size (7B, 0.5B) or this local model folder fit the GPUs?")
     doc.add_argument("--timeout", type=float, help="seconds to wait for each node (with --ray)")
     return parser
 

@@ -13,12 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from skyrl_setup import profiles
+from skyrl_setup import modelsize, profiles
 from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
-from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, system_checks
+from skyrl_setup.doctor import Check, env_checks, fit_checks, gpu_checks, guarded, system_checks
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
 from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
@@ -40,6 +40,7 @@ def _target(args, profile_name: str) -> tuple[Path | None, Path, Store | None]:
 
 def run(args, reporter) -> CommandResult:
     t0 = time.perf_counter()
+    model = modelsize.parse(args.model) if getattr(args, "model", None) else None  # bad input: exit 2 before any probe
     backend = args.backend
     venv, python, store = _target(args, backend or "sglang")
     record = store.record() if store else None
@@ -78,6 +79,8 @@ def run(args, reporter) -> CommandResult:
     checks += _env_checks(facts, profile, record, venv, python, driver, torch_res)
     checks += guarded("gpu.driver_probe", gpu_checks.check_driver_probe, drv, driver)
     checks += guarded("gpu.torch_probe", gpu_checks.check_torch_probe, torch_res if probes else None, profile, driver)
+    if model:
+        checks += guarded("fit", fit_checks.check_fit, model, driver.gpus)
 
     errors = sum(c.status == "error" for c in checks)
     warnings = sum(c.status == "warning" for c in checks)
@@ -90,6 +93,7 @@ def run(args, reporter) -> CommandResult:
                         "python_version": (facts or {}).get("python"),
                         "packages": env_checks.versions(facts) if facts and "distributions" in facts else {}},
         "probes": {"driver": drv, "torch": torch_res},
+        "model_fit": fit_checks.verdict(model, [g.memory_bytes for g in driver.gpus], "this node") if model else None,
         "summary": {"errors": errors, "warnings": warnings, "seconds": round(time.perf_counter() - t0, 3)},
     }
     render(reporter, checks, errors, warnings, doc, verbose=args.verbose)
@@ -144,7 +148,7 @@ def _record_summary(record: dict | None) -> dict | None:
 def render(reporter, checks: list[Check], errors: int, warnings: int, doc: dict, *, verbose: bool) -> None:
     from rich.markup import escape
 
-    groups = {"system": "System", "env": "Environment", "gpu": "GPU"}
+    groups = {"system": "System", "env": "Environment", "gpu": "GPU", "fit": "Model fit (version matrix §4)"}
     current = None
     for c in checks:
         group = next((g for g in groups if c.id.startswith(g)), "gpu")
