@@ -18,7 +18,7 @@ from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
-from skyrl_setup.doctor import Check, env_checks, fit_checks, gpu_checks, guarded, system_checks
+from skyrl_setup.doctor import Check, env_checks, fit_checks, gpu_checks, guarded, symptom_checks, system_checks
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
 from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
@@ -54,13 +54,14 @@ def run(args, reporter) -> CommandResult:
         Uv.locate()  # once, before the threads that use it
     except SetupError:
         pass
-    with ThreadPoolExecutor(max_workers=5) as pool:
+    with ThreadPoolExecutor(max_workers=6) as pool:
         f_env = pool.submit(run_json, [str(python), script("env_script")]) if have_env else None
         f_drv = pool.submit(driver_probe, os.environ.get("SKYRL_SETUP_PROBE_PTX")) if probes else None
         want_torch = probes and have_env and driver.version is not None
         f_torch = pool.submit(torch_probe, python) if want_torch else None
         f_py = pool.submit(_python, profile)
         f_cache = pool.submit(_uv_cache_dir)
+        f_imp = pool.submit(symptom_checks.import_probe, python, profile) if have_env else None
         facts = f_env.result() if f_env else None
         drv = f_drv.result() if f_drv else None
         torch_res = f_torch.result() if f_torch else ({"skipped": "no NVIDIA driver: no GPU for torch to use"} if probes and have_env else None)
@@ -79,6 +80,8 @@ def run(args, reporter) -> CommandResult:
     checks += _env_checks(facts, profile, record, venv, python, driver, torch_res)
     checks += guarded("gpu.driver_probe", gpu_checks.check_driver_probe, drv, driver)
     checks += guarded("gpu.torch_probe", gpu_checks.check_torch_probe, torch_res if probes else None, profile, driver)
+    checks += symptom_checks.symptoms(facts, f_imp.result() if f_imp else None, torch_res, driver, profile,
+                                      str(venv) if venv else None, found, os.environ.get("CUDA_VISIBLE_DEVICES"))
     if model:
         checks += guarded("fit", fit_checks.check_fit, model, driver.gpus)
 
@@ -148,7 +151,8 @@ def _record_summary(record: dict | None) -> dict | None:
 def render(reporter, checks: list[Check], errors: int, warnings: int, doc: dict, *, verbose: bool) -> None:
     from rich.markup import escape
 
-    groups = {"system": "System", "env": "Environment", "gpu": "GPU", "fit": "Model fit (version matrix §4)"}
+    groups = {"system": "System", "env": "Environment", "gpu": "GPU", "symptom": "Known symptoms (version matrix §7)",
+              "fit": "Model fit (version matrix §4)"}
     current = None
     for c in checks:
         group = next((g for g in groups if c.id.startswith(g)), "gpu")
