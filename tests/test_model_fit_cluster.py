@@ -34,12 +34,16 @@ def two_nodes(tmp_path_factory, index, uv_cache, data_dir):
     c.shutdown()
 
 
-def test_per_node_and_cluster_total(two_nodes, tmp_path):
+def test_per_node_and_cluster_total(two_nodes, installed_sglang, tmp_path):
     c, env = two_nodes
+    venv, _ = installed_sglang  # one healthy environment both nodes see (one machine): only the fit is in question
     (tmp_path / "config.json").write_text(json.dumps({  # Qwen2.5-32B's architecture: 32.8B by the estimate
         "model_type": "qwen2", "hidden_size": 5120, "num_hidden_layers": 64, "intermediate_size": 27648, "vocab_size": 152064,
         "num_attention_heads": 40, "num_key_value_heads": 8, "tie_word_embeddings": False}))
-    r = cli("doctor", "--ray", c.address, "--model", str(tmp_path), "--no-gpu-probe", "--json", env=env, timeout=300)
+    r = cli("doctor", "--ray", c.address, "--venv", str(venv), "--model", str(tmp_path), "--no-gpu-probe", "--json",
+            env=env, timeout=300)
+    assert r.returncode == 0, [(n["error"], n["drift"], [x for x in n["doctor"].get("checks", []) if x["status"] == "error"]) for n in r.json["nodes"] if not n["ok"]]
+    assert all(n["ok"] for n in r.json["nodes"])  # each node misses 32B's minimum alone; the cluster meets it
     fit = r.json["model_fit"]
     assert len(fit["per_node"]) == 2
     for node in fit["per_node"].values():  # one 80 GB card: below 32B's minimum on its own
@@ -49,5 +53,5 @@ def test_per_node_and_cluster_total(two_nodes, tmp_path):
     assert "the cluster (2 nodes) has 2× 85 GB" in checks["fit.cluster.minimum"]["summary"]
     assert checks["fit.cluster.recommended"]["status"] == "warning" and "add 2× 80 GB GPUs" in checks["fit.cluster.recommended"]["summary"]
     assert fit["total"]["model"]["estimate"] is True and fit["total"]["gpus"]["count"] == 2
-    human = cli("doctor", "--ray", c.address, "--model", "70B", "--no-gpu-probe", env=env, timeout=300)
+    human = cli("doctor", "--ray", c.address, "--venv", str(venv), "--model", "70B", "--no-gpu-probe", env=env, timeout=300)
     assert human.returncode == 1 and "70B needs 4× 80 GB at least; the cluster (2 nodes) has 2× 85 GB: add 2× 80 GB GPUs" in human.stderr
