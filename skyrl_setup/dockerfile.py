@@ -89,9 +89,10 @@ COPY {wheel_name} {ROOT}/dist/
 RUN {py} -m venv {ROOT}/tool && {ROOT}/tool/bin/pip install {ROOT}/dist/{wheel_name}
 ENV PATH={ROOT}/tool/bin:$PATH
 
-# the lock, every file checked against its sha256; imports verified; no GPU needed to build
+# the lock, every file checked against its sha256; imports verified; no GPU needed to build.
+# uv's cache is a build cache, kept out of the image (its files are copied into the environment)
 COPY {lock.path.name} {ROOT}/
-RUN {shlex.join(argv)}
+RUN --mount=type=cache,target=/root/.cache/uv {shlex.join(argv)}
 
 # the backend's runtime settings (also set by the environment's own interpreter)
 {env}ENV VIRTUAL_ENV={VENV} PATH={VENV}/bin:{ROOT}/tool/bin:$PATH

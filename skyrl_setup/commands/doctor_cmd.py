@@ -154,7 +154,8 @@ def render(reporter, checks: list[Check], errors: int, warnings: int, doc: dict,
     groups = {"system": "System", "env": "Environment", "gpu": "GPU", "symptom": "Known symptoms (version matrix §7)",
               "fit": "Model fit (version matrix §4)"}
     current = None
-    for c in checks:
+    order = list(groups)
+    for c in sorted(checks, key=lambda c: order.index(next((g for g in groups if c.id.startswith(g)), "gpu"))):
         group = next((g for g in groups if c.id.startswith(g)), "gpu")
         if group != current:
             current = group

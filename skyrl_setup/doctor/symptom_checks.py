@@ -101,7 +101,7 @@ def check_cuda_unavailable(facts: dict, torch_res: dict | None, driver: DriverIn
     choice = choose_variant((CudaVersion(major, minor).variant,), driver.version)
     if choice.error:
         return Check("symptom.cuda_unavailable", "error", f"{sym}: {choice.error} (torch {tv})",
-                     f"upgrade the NVIDIA driver (nvidia-smi shows the CUDA it supports), or install a torch for an older CUDA", details)
+                     "upgrade the NVIDIA driver (nvidia-smi shows the CUDA it supports), or install a torch for an older CUDA", details)
     if torch_res and torch_res.get("cuda_available") is False:
         return Check("symptom.cuda_unavailable", "error", f"{sym} although torch is built for CUDA {build} and driver {driver.version} "
                      "runs it: see gpu.torch_probe's message", "check `nvidia-smi`, the container's --gpus flag and /dev/nvidia*", details)
@@ -181,7 +181,8 @@ def check_imports(imports: list | None) -> list[Check]:
     good = [f"{r.module} {r.version or ''}".strip() for r in imports if r.status == "ok"]
     out = [Check("env.imports", "ok", "imports: " + ", ".join(good))] if good else []
     for r in bad:
-        out.append(Check(f"env.import.{r.module}", "error", f"import {r.module} fails: {r.detail}",
+        detail = re.sub(r" \([^()]*imports_script\.py:\d+\)$", "", r.detail)  # the probe's own line says nothing
+        out.append(Check(f"env.import.{r.module}", "error", f"import {r.module} fails: {detail}",
                          "see the other findings; skyrl-setup install --force rebuilds the environment", r.to_json()))
     return out
 
