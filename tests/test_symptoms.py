@@ -67,15 +67,16 @@ def extension(tmp_path: Path, arches: list[tuple[int, int]]) -> bytes:
 
 # -- 1. torch.cuda.is_available() returns False -----------------------------------------------------------
 
-def test_cpu_only_torch(env, sglang_env, tmp_path):
-    cpu = wheel_with(fake_torch("2.9.1+cpu", "cpu", None), tmp_path)
-    uv_pip(env, sglang_env, "install", "--no-deps", "--reinstall", str(cpu))
+@pytest.mark.parametrize("local,cause", [("cpu", "is a CPU-only build"), ("rocm6.4", "is a ROCm (AMD) build")])
+def test_torch_without_cuda(env, sglang_env, tmp_path, local, cause):
+    build = wheel_with(fake_torch(f"2.9.1+{local}", local, None), tmp_path)
+    uv_pip(env, sglang_env, "install", "--no-deps", "--reinstall", str(build))
     shown = venv_run(sglang_env, "import torch; print(torch.__version__, torch.cuda.is_available())")
-    assert shown.stdout.split() == ["2.9.1+cpu", "False"]  # the symptom
+    assert shown.stdout.split() == [f"2.9.1+{local}", "False"]  # the symptom
     r, c = doctor(env, sglang_env, "--no-gpu-probe", SKYRL_SETUP_CUDA_DRIVER="580.159.04", SKYRL_SETUP_GPUS=H100)
     s = c["symptom.cuda_unavailable"]
     assert r.returncode == 1 and s["status"] == "error"
-    assert "torch 2.9.1+cpu is a CPU-only build" in s["summary"]
+    assert f"torch 2.9.1+{local} {cause}" in s["summary"]
     assert "skyrl-setup install --backend sglang --force" in s["fix"]
 
 

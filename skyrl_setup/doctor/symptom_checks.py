@@ -84,6 +84,8 @@ def check_cuda_unavailable(facts: dict, torch_res: dict | None, driver: DriverIn
     tv = have["torch"]
     details = {"torch": tv, "torch_cuda": build, "driver": driver.version, "cuda_visible_devices": cvd,
                "gpus": len(driver.gpus)}
+    if "+rocm" in tv:
+        return Check("symptom.cuda_unavailable", "error", f"{sym}: torch {tv} is a ROCm (AMD) build, not a CUDA one", fix_env, details)
     if build is None or tv.endswith("+cpu"):
         return Check("symptom.cuda_unavailable", "error", f"{sym}: torch {tv} is a CPU-only build (no CUDA runtime in it)",
                      f"{fix_env} (installs the lock's {'/'.join(profile.variants)} build); with pip: "
