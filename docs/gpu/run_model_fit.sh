@@ -39,4 +39,9 @@ run() {
     echo
   done
 
+  echo "## past the minimum of 2× 80 GB, and a model folder (Qwen2.5-32B's config.json fields, written here: no hub access)"
+  run python3 -m skyrl_setup doctor --model 70B --no-gpu-probe
+  mkdir -p /tmp/qwen2.5-32b
+  echo '{"model_type": "qwen2", "hidden_size": 5120, "num_hidden_layers": 64, "intermediate_size": 27648, "vocab_size": 152064, "num_attention_heads": 40, "num_key_value_heads": 8, "tie_word_embeddings": false}' > /tmp/qwen2.5-32b/config.json
+  run python3 -m skyrl_setup doctor --model /tmp/qwen2.5-32b --no-gpu-probe
 } 2>&1 | tee "$OUT/model-fit.txt"
