@@ -14,6 +14,7 @@ fi
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD
 export SKYRL_SETUP_HOME=/tmp/skyrl-home
+export COLUMNS=160  # rich wraps at 80 columns when writing to a pipe
 run() {
   echo "\$ $*"
   "$@"
