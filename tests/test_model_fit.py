@@ -26,7 +26,7 @@ def gpus_env(env, *cards: str) -> dict:
     return dict(env, SKYRL_SETUP_CUDA_DRIVER="580.159.04", SKYRL_SETUP_GPUS=";".join(cards))
 
 
-def fit(env, model: str, *cards: str, tmp_path=None):
+def fit(env, model: str, *cards: str):
     r = cli("doctor", "--model", model, "--no-gpu-probe", "--json", "--venv", "/nonexistent/env", env=gpus_env(env, *cards))
     doc = r.json
     return r, {c["id"]: c for c in doc["checks"] if c["id"].startswith("fit.")}, doc["model_fit"]
