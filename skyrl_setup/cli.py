@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--backend", action="append", help=BACKEND_HELP + "; repeat to check two backends together")
     cc.add_argument("--cuda", default=None, help="CUDA variant (default: the profile's first)")
 
+    dk = sub.add_parser("dockerfile", parents=[common], help="write a Docker build context that installs a backend's lock")
+    dk.add_argument("--backend", default="sglang", help=BACKEND_HELP)
+    dk.add_argument("--cuda", help="CUDA variant (default: the profile's first)")
+    dk.add_argument("--lock", help="build from this lockfile instead of the profile's")
+    dk.add_argument("-o", "--output", metavar="DIR", help="folder to write into (default: ./skyrl-<backend>-docker)")
+
     doc = sub.add_parser("doctor", parents=[common], help="check the system, an environment and the GPUs")
     doc.add_argument("--backend", default=None, help=BACKEND_HELP + "; default: the environment's own")
     grp = doc.add_mutually_exclusive_group()
@@ -113,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     grp.add_argument("--python", help="check any environment by its python (a Docker image's, a conda env's)")
     doc.add_argument("--no-gpu-probe", action="store_true", help="skip the kernel and torch probes")
     doc.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS", help="check every node of a Ray cluster")
+    doc.add_argument("--model", metavar="SIZE|DIR", help="will a model of this size (7B, 0.5B) or this local model folder fit the GPUs?")
     doc.add_argument("--timeout", type=float, help="seconds to wait for each node (with --ray)")
     return parser
 
@@ -125,6 +132,7 @@ COMMANDS = {
     "check-compat": "skyrl_setup.commands.compat_cmd",
     "upgrade": "skyrl_setup.commands.upgrade_cmd",
     "bundle": "skyrl_setup.commands.bundle_cmd",
+    "dockerfile": "skyrl_setup.commands.dockerfile_cmd",
     "rollback": "skyrl_setup.commands.upgrade_cmd:run_rollback",
 }
 

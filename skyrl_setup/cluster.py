@@ -37,8 +37,12 @@ def _ray():
 def node_run(argv: list[str], timeout: float) -> dict:
     """Run skyrl-setup on this node with its own Python; the JSON it prints, plus where it ran."""
     where = {"hostname": socket.gethostname(), "pid": os.getpid()}
+    # Ray gives this zero-GPU task CUDA_VISIBLE_DEVICES='' (the node's own value is replaced, not visible here):
+    # doctor would take it for a setting that hides every GPU
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     try:
-        p = subprocess.run([sys.executable, "-m", "skyrl_setup", *argv, "--json"], capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([sys.executable, "-m", "skyrl_setup", *argv, "--json"], capture_output=True, text=True, timeout=timeout,
+                           env=env)
     except subprocess.TimeoutExpired:
         return {**where, "rc": None, "error": f"timed out after {timeout:.0f} s"}
     try:

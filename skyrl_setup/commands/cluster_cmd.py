@@ -5,11 +5,14 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
+from skyrl_setup import modelsize
 from skyrl_setup.cluster import drift, fan_out
 from skyrl_setup.commands import CommandResult
 from skyrl_setup.detect.gpu import DriverInfo
+from skyrl_setup.doctor import fit_checks
 from skyrl_setup.doctor.gpu_checks import check_driver_probe
 from skyrl_setup.errors import ExitCode
+from skyrl_setup.report import MARKS
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -30,6 +33,9 @@ def run_doctor(args, reporter) -> CommandResult:
         argv += ["--backend", args.backend]
     if args.venv:
         argv += ["--venv", args.venv]
+    model = modelsize.parse(args.model) if getattr(args, "model", None) else None
+    if model:  # the size, not the folder: the nodes need not hold a copy of it
+        argv += ["--model", f"{model.params:g}B"]
     nodes = fan_out(None if args.ray == "auto" else args.ray, argv, gpu_probes=not args.no_gpu_probe,
                     timeout=args.timeout or DEFAULT_TIMEOUT)
     found = drift(nodes)
@@ -52,7 +58,9 @@ def run_doctor(args, reporter) -> CommandResult:
         gpu_ok = sum(c["status"] == "ok" for c in gpu)
         gpu_txt = f"{gpu_ok}/{len(gpu)} ok" if gpu and all(c["status"] != "skipped" for c in gpu) else \
             ("no driver" if gpu else "-")
-        failing = bool(n.error or summary.get("errors") or "summary" not in doc or node_drift
+        # a node too small for the model alone is no fault when the cluster as a whole is large enough (below)
+        errors = summary.get("errors", 0) - sum(c["status"] == "error" for c in doc.get("checks", []) if c["id"].startswith("fit."))
+        failing = bool(n.error or errors or "summary" not in doc or node_drift
                        or any(c["status"] == "error" for c in gpu))
         bad += failing
         table.add_row(n.address, (n.result or {}).get("hostname", "?"), env_txt, (s.get("lock_sha256") or "-")[:12],
@@ -64,8 +72,33 @@ def run_doctor(args, reporter) -> CommandResult:
         reporter.print(f"  [yellow]drift[/] {d['node']}: {escape(d['field'])} = {escape(str(d['value']))} "
                        f"(most nodes: {escape(str(d['reference']))})")
     reporter.print(f"[{'red' if bad else 'green'}]{bad} of {len(nodes)} node(s) need attention[/]")
-    return CommandResult({"nodes": rows, "drift": found, "dead": [n.address for n in nodes if not n.alive]},
-                         ExitCode.FAILED if bad else ExitCode.OK)
+    out = {"nodes": rows, "drift": found, "dead": [n.address for n in nodes if not n.alive]}
+    if model:
+        fit = _cluster_fit(model, nodes, reporter)
+        out["model_fit"] = fit
+        bad += any(c["status"] == "error" for c in fit["checks"])
+    return CommandResult(out, ExitCode.FAILED if bad else ExitCode.OK)
+
+
+def _cluster_fit(model, nodes, reporter) -> dict:
+    """Per node (as each node's doctor judged it) and for every answering node's GPUs together."""
+    sizes, per_node = {}, {}
+    reporter.print("[bold]Model fit (version matrix §4)[/]")
+    for n in nodes:
+        fit = ((n.result or {}).get("doc") or {}).get("model_fit")
+        if n.error or not fit:
+            continue
+        sizes[n.address] = fit["gpus"]["memory_bytes"]
+        per_node[n.address] = {k: fit[k] for k in ("gpus", "minimum", "recommended")}
+        levels = [lv for lv in ("minimum", "recommended") if fit[lv]["met"]]
+        reporter.print(f"  {n.address}: {fit_checks.describe(sizes[n.address])}; meets "
+                       + (" and ".join(f"the {lv}" for lv in levels) if levels else "neither level") + " on its own")
+    checks = fit_checks.cluster_fit(model, sizes)
+    for c in checks:
+        reporter.print(f"  {MARKS[c.status]} {escape(c.summary)}" + (f"\n      [cyan]fix:[/] {escape(c.fix)}" if c.fix else ""))
+    return {"per_node": per_node, "total": fit_checks.verdict(model, [b for v in sizes.values() for b in v],
+                                                            f"the cluster ({len(sizes)} nodes)", cluster=True),
+            "checks": [c.to_json() for c in checks]}
 
 
 def run_install(args, reporter) -> CommandResult:

@@ -13,12 +13,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from skyrl_setup import profiles
+from skyrl_setup import modelsize, profiles
 from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
-from skyrl_setup.doctor import Check, env_checks, gpu_checks, guarded, index_checks, skyrl_checks, system_checks
+from skyrl_setup.doctor import (Check, env_checks, fit_checks, gpu_checks, guarded, index_checks, skyrl_checks, symptom_checks,
+                                system_checks)
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
 from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
@@ -40,6 +41,7 @@ def _target(args, profile_name: str) -> tuple[Path | None, Path, Store | None]:
 
 def run(args, reporter) -> CommandResult:
     t0 = time.perf_counter()
+    model = modelsize.parse(args.model) if getattr(args, "model", None) else None  # bad input: exit 2 before any probe
     backend = args.backend
     venv, python, store = _target(args, backend or "sglang")
     record = store.record() if store else None
@@ -54,7 +56,7 @@ def run(args, reporter) -> CommandResult:
     except SetupError:
         pass
     index_cfg, lock, routes = _index_facts(record, profile, sysinfo.platform)
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    with ThreadPoolExecutor(max_workers=8) as pool:
         f_index = pool.submit(index_checks.probe_routes, lock, routes, index_cfg)
         f_env = pool.submit(run_json, [str(python), script("env_script")]) if have_env else None
         f_drv = pool.submit(driver_probe, os.environ.get("SKYRL_SETUP_PROBE_PTX")) if probes else None
@@ -64,6 +66,7 @@ def run(args, reporter) -> CommandResult:
         # SkyRL's code paths: read statically always; imported for real only with the probes
         f_skyrl = pool.submit(_verdict, python, profile, driver, probes) if have_env else None
         f_cache = pool.submit(_uv_cache_dir)
+        f_imp = pool.submit(symptom_checks.import_probe, python, profile) if have_env else None
         facts = f_env.result() if f_env else None
         drv = f_drv.result() if f_drv else None
         torch_res = f_torch.result() if f_torch else ({"skipped": "no NVIDIA driver: no GPU for torch to use"} if probes and have_env else None)
@@ -86,6 +89,10 @@ def run(args, reporter) -> CommandResult:
         checks += guarded("skyrl.ready", skyrl_checks.check_verdict, verdict, probes)
     checks += guarded("gpu.driver_probe", gpu_checks.check_driver_probe, drv, driver)
     checks += guarded("gpu.torch_probe", gpu_checks.check_torch_probe, torch_res if probes else None, profile, driver)
+    checks += symptom_checks.symptoms(facts, f_imp.result() if f_imp else None, torch_res, driver, profile,
+                                      str(venv) if venv else None, found, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if model:
+        checks += guarded("fit", fit_checks.check_fit, model, driver.gpus)
 
     errors = sum(c.status == "error" for c in checks)
     warnings = sum(c.status == "warning" for c in checks)
@@ -99,6 +106,7 @@ def run(args, reporter) -> CommandResult:
                         "packages": env_checks.versions(facts) if facts and "distributions" in facts else {}},
         "probes": {"driver": drv, "torch": torch_res},
         "verdict": verdict.to_json() if verdict else None,
+        "model_fit": fit_checks.verdict(model, [g.memory_bytes for g in driver.gpus], "this node") if model else None,
         "summary": {"errors": errors, "warnings": warnings, "seconds": round(time.perf_counter() - t0, 3)},
     }
     render(reporter, checks, errors, warnings, doc, verbose=args.verbose)
@@ -182,9 +190,11 @@ def _record_summary(record: dict | None) -> dict | None:
 def render(reporter, checks: list[Check], errors: int, warnings: int, doc: dict, *, verbose: bool) -> None:
     from rich.markup import escape
 
-    groups = {"system": "System", "env": "Environment", "skyrl": "SkyRL training", "gpu": "GPU"}
+    groups = {"system": "System", "env": "Environment", "skyrl": "SkyRL training", "gpu": "GPU",
+              "symptom": "Known symptoms (version matrix §7)", "fit": "Model fit (version matrix §4)"}
     current = None
-    for c in checks:
+    order = list(groups)
+    for c in sorted(checks, key=lambda c: order.index(next((g for g in groups if c.id.startswith(g)), "gpu"))):
         group = next((g for g in groups if c.id.startswith(g)), "gpu")
         if group != current:
             current = group

@@ -1,0 +1,42 @@
+"""`skyrl-setup dockerfile`: a Docker build context for a backend's lock (Dockerfile, lock, skyrl-setup's wheel)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from skyrl_setup import profiles
+from skyrl_setup.commands import CommandResult
+from skyrl_setup.commands.install import select_lock
+from skyrl_setup.cuda_policy import choose_variant
+from skyrl_setup.dockerfile import render, tool_wheel
+from skyrl_setup.errors import UsageError
+
+PLATFORM = "linux_x86_64"  # NVIDIA's CUDA images that the Dockerfile starts from
+
+
+def run(args, reporter) -> CommandResult:
+    profile = profiles.load(args.backend)
+    # as install decides on a host without a driver (an image build): the flag, else the profile's first variant
+    choice = choose_variant(profile.variants, None, args.cuda or "auto")
+    if choice.error:
+        raise UsageError(choice.error, f"use one of: {', '.join(profile.variants)}")
+    lock, source = select_lock(args.lock, profile.name, choice.variant, PLATFORM, f"{profile.python}.0")
+    if lock is None:
+        raise UsageError(f"no lockfile for {profile.name} {choice.variant} {PLATFORM}: an image is built from a lock",
+                         f"make one first: skyrl-setup lock --backend {profile.name} --cuda {choice.variant} --platform {PLATFORM}, "
+                         "then pass it with --lock")
+    out = Path(args.output or f"skyrl-{profile.name}-docker")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o {out}: exists and is not a directory", "give a folder for the build context")
+    out.mkdir(parents=True, exist_ok=True)
+    wheel = tool_wheel(out)
+    ctx = render(profile, lock, choice.variant, wheel.name)
+    if lock.path.resolve() != (out / lock.path.name).resolve():
+        shutil.copyfile(lock.path, out / lock.path.name)
+    (out / "Dockerfile").write_text(ctx.dockerfile, encoding="utf-8")
+    reporter.print(f"[green]✓[/] wrote {out / 'Dockerfile'} ({ctx.base_image}), {lock.path.name} ({source}) and {wheel.name}")
+    reporter.print(f"  build it with: docker build -t skyrl-{profile.name} {out}")
+    return CommandResult({"dir": str(out), "dockerfile": str(out / "Dockerfile"), "base_image": ctx.base_image, "cuda": ctx.cuda,
+                          "lock": str(out / lock.path.name), "lock_sha256": lock.sha256, "lock_source": source,
+                          "tool_wheel": str(wheel), "install": list(ctx.install_argv), "backend": profile.name})
