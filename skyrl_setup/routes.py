@@ -50,6 +50,16 @@ def route_locks(profile: Profile, platform: str) -> list[tuple[str, Path]]:
     return out
 
 
+def committed_lock(profile: Profile, platform: str, python_full: str, cuda: str | None) -> tuple[Lock, str]:
+    """The committed lock of a SkyRL-sourced profile for a CUDA variant (else its first route), with no
+    probing: for what is made elsewhere from it (a bundle, an image)."""
+    for route, path in route_locks(profile, platform):
+        if cuda in (None, "auto") or read_tool_table(path).get("cuda") == cuda:
+            return load_for_host(path, python_full, platform), f"committed lockfile, route {route}"
+    raise UsageError(f"no committed lockfile of {profile.name} for {cuda or 'any CUDA variant'} on {platform}",
+                     f"the {profile.name} profile has {', '.join(profile.variants)}; or make one: `skyrl-setup lock --from-skyrl DIR`")
+
+
 def default_index() -> str:
     """The index a lock's ordinary packages come from: PyPI, or the one uv is told to use instead."""
     return (os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("UV_INDEX_URL") or PYPI_SIMPLE).rstrip("/")

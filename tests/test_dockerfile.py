@@ -18,7 +18,7 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-from tests.conftest import cli
+from tests.conftest import cli, mirror_map
 from tests.test_bad_input import assert_one_line
 
 
@@ -67,7 +67,7 @@ def test_default_backend_context(env, tmp_path, data_dir):
     assert not any("__pycache__" in n for n in names)
 
 
-def test_install_step_runs_as_written(env, tmp_path):
+def test_install_step_runs_as_written(env, tmp_path, index):
     """The Dockerfile's install line, run by the context's own skyrl-setup wheel: a verified environment."""
     out = tmp_path / "ctx"
     assert cli("dockerfile", "-o", str(out), env=env).returncode == 0
@@ -86,6 +86,7 @@ def test_install_step_runs_as_written(env, tmp_path):
     install = next(ln for ln in lines if ln.startswith("RUN skyrl-setup install"))
     argv = [a.replace("/opt/skyrl", str(root)) for a in shlex.split(install)[2:]]
     run_env = {k: v for k, v in env.items() if k != "SKYRL_SETUP_DATA_DIR"}  # the wheel's own profiles
+    run_env["SKYRL_SETUP_MIRRORS"] = mirror_map(index, assets=True)  # the builder reaches flash-attn's release
     tool_py = str(tool / "bin" / "python")
     who = subprocess.run([tool_py, "-c", "import skyrl_setup; print(skyrl_setup.__file__)"], capture_output=True,
                          text=True, env=run_env, cwd=tmp_path)
@@ -96,6 +97,7 @@ def test_install_step_runs_as_written(env, tmp_path):
     doc = json.loads(p.stdout)
     assert Path(doc["lockfile"]).parent == root and doc["venv"] == str(root / "env")
     assert all(i["status"] in ("ok", "skipped") for i in doc["imports"])
+    assert doc["ready"] is True, doc["verdict"]
     doctor = [a.replace("/opt/skyrl", str(root)) for a in
               shlex.split(next(ln for ln in lines if ln.startswith("RUN skyrl-setup doctor")))[2:]]
     d = subprocess.run([tool_py, "-m", "skyrl_setup", *doctor, "--json"], capture_output=True, text=True,
@@ -103,30 +105,28 @@ def test_install_step_runs_as_written(env, tmp_path):
     assert d.returncode == 0, [c for c in json.loads(d.stdout)["checks"] if c["status"] == "error"]  # the build's doctor step passes on a GPU-less builder
 
 
-def test_cu126_lock_gets_the_12_6_image(env, tmp_path, data_dir):
-    """A lock of another CUDA variant, chosen through install's lock selection: the matching base image."""
-    d = tmp_path / "data"
-    shutil.copytree(data_dir, d)
-    prof = d / "profiles" / "sglang.toml"
-    prof.write_text(prof.read_text().replace('variants = ["cu128"]', 'variants = ["cu126", "cu128"]'))
-    src = d / "lockfiles" / "pylock.sglang-cu128-linux_x86_64.toml"
-    (d / "lockfiles" / "pylock.sglang-cu126-linux_x86_64.toml").write_text(src.read_text().replace('cuda = "cu128"', 'cuda = "cu126"'))
-    r = cli("dockerfile", "-o", str(tmp_path / "ctx"), "--json", env=dict(env, SKYRL_SETUP_DATA_DIR=str(d)))
+def test_cu126_lock_gets_the_12_6_image(env, tmp_path):
+    """The PyPI route's lock (PyPI's torch 2.7.1 is the CUDA 12.6 build): the matching base image."""
+    r = cli("dockerfile", "--cuda", "cu126", "-o", str(tmp_path / "ctx"), "--json", env=env)
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "ctx" / "Dockerfile").read_text()
     assert "FROM nvidia/cuda:12.6.0-devel-ubuntu22.04" in text and r.json["cuda"] == "12.6"
-    assert "--lock /opt/skyrl/pylock.sglang-cu126-linux_x86_64.toml" in text and "--cuda cu126" in text
+    assert "--lock /opt/skyrl/pylock.sglang-pypi-cu126-linux_x86_64.toml" in text and "--cuda cu126" in text
 
 
-def test_vllm_env_and_no_lock_backend(env, tmp_path):
+def test_vllm_env_and_a_backend_without_lock(env, tmp_path, data_dir):
     r = cli("dockerfile", "--backend", "vllm", "-o", str(tmp_path / "v"), env=env)
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "v" / "Dockerfile").read_text()
     assert "ENV NCCL_CUMEM_ENABLE=0" in text and "ENV VLLM_ALLOW_INSECURE_SERIALIZATION=1" in text
-    # flashrl has no committed lock: an image needs one
-    r = cli("dockerfile", "--backend", "flashrl", "-o", str(tmp_path / "f"), env=env)
+    # without a committed lock there is no image: an image needs one
+    d = tmp_path / "data"
+    shutil.copytree(data_dir, d)
+    for f in (d / "lockfiles").glob("pylock.flashrl-*.toml"):
+        f.unlink()
+    r = cli("dockerfile", "--backend", "flashrl", "-o", str(tmp_path / "f"), env=dict(env, SKYRL_SETUP_DATA_DIR=str(d)))
     assert_one_line(r, 2)
-    assert "skyrl-setup lock --backend flashrl" in r.stderr
+    assert "skyrl-setup lock --from-skyrl" in r.stderr
 
 
 def test_output_is_a_file(env, tmp_path):

@@ -10,9 +10,7 @@ from skyrl_setup.commands import CommandResult
 from skyrl_setup.commands.install import select_lock
 from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.errors import UsageError
-from skyrl_setup.lockfile import load as load_lock
-from skyrl_setup.profiles import read_tool_table
-from skyrl_setup.routes import route_locks
+from skyrl_setup.routes import committed_lock
 from skyrl_setup.report import human_bytes
 
 
@@ -20,14 +18,9 @@ def run(args, reporter) -> CommandResult:
     profile = profiles.load(args.backend)
     variant = args.cuda or profile.variants[0]
     platform = args.platform or platform_tag()
-    if profile.from_skyrl and not args.lock:  # the first route of the variant asked for (the bundle is made where it is reachable)
-        routes = [(r, p) for r, p in route_locks(profile, platform) if read_tool_table(p).get("cuda") == (args.cuda or read_tool_table(p).get("cuda"))]
-        if not routes:
-            raise UsageError(f"no committed lockfile of {profile.name} for {args.cuda or 'any CUDA variant'} on {platform}",
-                             f"see `skyrl-setup profiles`; variants: {', '.join(profile.variants)}")
-        route, path = routes[0]
-        variant = read_tool_table(path)["cuda"]
-        lock, source = load_lock(path, f"{profile.python}.0", platform), f"committed lockfile, route {route}"
+    if profile.from_skyrl and not args.lock:
+        lock, source = committed_lock(profile, platform, f"{profile.python}.0", args.cuda)
+        variant = lock.tool["cuda"]
     else:
         lock, source = select_lock(args.lock, profile.name, variant, platform, f"{profile.python}.0")
     if lock is None:

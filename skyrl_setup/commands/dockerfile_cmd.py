@@ -11,6 +11,7 @@ from skyrl_setup.commands.install import select_lock
 from skyrl_setup.cuda_policy import choose_variant
 from skyrl_setup.dockerfile import render, tool_wheel
 from skyrl_setup.errors import UsageError
+from skyrl_setup.routes import committed_lock
 
 PLATFORM = "linux_x86_64"  # NVIDIA's CUDA images that the Dockerfile starts from
 
@@ -21,7 +22,11 @@ def run(args, reporter) -> CommandResult:
     choice = choose_variant(profile.variants, None, args.cuda or "auto")
     if choice.error:
         raise UsageError(choice.error, f"use one of: {', '.join(profile.variants)}")
-    lock, source = select_lock(args.lock, profile.name, choice.variant, PLATFORM, f"{profile.python}.0")
+    if profile.from_skyrl and not args.lock:
+        lock, source = committed_lock(profile, PLATFORM, f"{profile.python}.0", args.cuda)
+        choice = choose_variant(profile.variants, None, lock.tool["cuda"])
+    else:
+        lock, source = select_lock(args.lock, profile.name, choice.variant, PLATFORM, f"{profile.python}.0")
     if lock is None:
         raise UsageError(f"no lockfile for {profile.name} {choice.variant} {PLATFORM}: an image is built from a lock",
                          f"make one first: skyrl-setup lock --backend {profile.name} --cuda {choice.variant} --platform {PLATFORM}, "

@@ -66,7 +66,7 @@ def run(args, reporter) -> CommandResult:
         # SkyRL's code paths: read statically always; imported for real only with the probes
         f_skyrl = pool.submit(_verdict, python, profile, driver, probes) if have_env else None
         f_cache = pool.submit(_uv_cache_dir)
-        f_imp = pool.submit(symptom_checks.import_probe, python, profile) if have_env else None
+        f_imp = pool.submit(symptom_checks.import_probe, python, profile) if have_env and probes else None  # imports: seconds
         facts = f_env.result() if f_env else None
         drv = f_drv.result() if f_drv else None
         torch_res = f_torch.result() if f_torch else ({"skipped": "no NVIDIA driver: no GPU for torch to use"} if probes and have_env else None)
