@@ -121,11 +121,11 @@ def env(index, uv_cache, data_dir, tmp_path) -> dict[str, str]:
 
 
 @pytest.fixture
-def sglang_env(env, tmp_path) -> Path:
+def sglang_env(env, tmp_path, index) -> Path:
     """A fresh sglang environment of the test's own, built from the local index."""
     venv = tmp_path / "env"
-    r = cli("install", "--venv", str(venv), env=env)
-    assert r.returncode == 0, r.stderr
+    r = cli("install", "--venv", str(venv), "--strict", env=dict(env, SKYRL_SETUP_MIRRORS=mirror_map(index, assets=True)))
+    assert r.returncode == 0, r.stderr  # ready for SkyRL training: flash-attn came from the release-asset server
     return venv
 
 
@@ -135,7 +135,7 @@ def installed_sglang(tmp_path_factory, index, uv_cache, data_dir):
     home = tmp_path_factory.mktemp("shared-home")
     env = base_env(index, uv_cache, data_dir, home)
     venv = home / "envs" / "sglang"
-    r = cli("install", "--json", env=env)
+    r = cli("install", "--json", "--strict", env=dict(env, SKYRL_SETUP_MIRRORS=mirror_map(index, assets=True)))
     assert r.returncode == 0, r.stderr
     return venv, env
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import base_env, cli
+from tests.conftest import base_env, cli, mirror_map
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'skyrl-setup[ray]'")
 
@@ -25,6 +25,7 @@ def cluster(tmp_path_factory, index, uv_cache, data_dir):
 
     root = tmp_path_factory.mktemp("cluster")
     env = base_env(index, uv_cache, data_dir, root / "driver")
+    env["SKYRL_SETUP_MIRRORS"] = mirror_map(index, assets=True)  # flash-attn from the release-asset server: ready to train
 
     def node_env(i):
         e = {k: env[k] for k in NODE_ENV_KEYS}
