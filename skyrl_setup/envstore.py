@@ -30,6 +30,7 @@ from skyrl_setup.errors import BusyError, OperationError, UsageError
 from skyrl_setup.failpoints import hit
 
 RECORD = "skyrl-setup.json"
+LIVE = "live"  # generation numbers in the order they were made current
 GEN_RE = re.compile(r"^gen-(\d{4,})$")
 
 
@@ -42,8 +43,8 @@ class Store:
     target: Path  # the path users activate: a symlink to the current generation
 
     @classmethod
-    def for_target(cls, target: Path) -> Store:
-        text = str(target)
+    def for_target(cls, target: str | Path) -> Store:
+        text = target if isinstance(target, str) else str(target)  # str(Path("")) is ".": check the raw text
         if not text.strip() or "\x00" in text:
             raise UsageError(f"--venv {text!r} is not a usable path", "give a directory path, e.g. ~/envs/sglang")
         return cls(_abs(target))
@@ -87,9 +88,10 @@ class Store:
         if n is None:
             return None
         try:
-            return json.loads((self.gen_path(n) / RECORD).read_text(encoding="utf-8"))
+            rec = json.loads((self.gen_path(n) / RECORD).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return rec if _well_formed(rec) else None
 
     def check_target(self, *, backend: str, force: bool) -> None:
         """Refuse a target that holds something this tool did not make (exit 2)."""
@@ -164,11 +166,18 @@ class Store:
             return []
 
     def new_generation(self) -> tuple[int, Path]:
-        n = max(self.generations(), default=0) + 1
+        # never a number the link or the live order names: a dangling link would otherwise go live mid-build
+        n = max([*self.generations(), self.current() or 0, *self._live_numbers()], default=0) + 1
         path = self.gen_path(n)
         if path.exists():
             shutil.rmtree(path)
         return n, path
+
+    def _live_numbers(self) -> list[int]:
+        try:
+            return [int(x) for x in (self.root / LIVE).read_text(encoding="utf-8").split()]
+        except (OSError, ValueError):
+            return []
 
     def write_record(self, n: int, record: dict) -> None:
         path = self.gen_path(n) / RECORD
@@ -199,16 +208,57 @@ class Store:
     def prune(self, keep: int = 3) -> list[int]:
         """Keep the current generation and the newest `keep - 1` others."""
         cur = self.current()
-        others = [g for g in self.generations() if g != cur and self.activated(g)]
+        order = self.live_order()
+        recency = {g: i for i, g in enumerate(order)}  # the last time each was live
+        others = sorted((g for g in self.generations() if g != cur and self.activated(g)), key=lambda g: (recency.get(g, -1), g))
         drop = others[: max(0, len(others) - (keep - 1))]
         for g in drop:
             shutil.rmtree(self.gen_path(g), ignore_errors=True)
         return drop
 
+    def live_order(self) -> list[int]:
+        """Intact generations in the order they were made current (the last is the newest).
+
+        Kept in `.T.skyrl/live`; a store from before that file is read in number order."""
+        try:
+            order = [int(x) for x in (self.root / LIVE).read_text(encoding="utf-8").split()]
+        except (OSError, ValueError):
+            cur = self.current()
+            order = [g for g in self.generations() if cur is None or g <= cur]
+        seen = [g for g in order if self.complete(g) and self.activated(g)]
+        return [g for i, g in enumerate(seen) if i == 0 or seen[i - 1] != g]
+
+    def _write_live(self, order: list[int]) -> None:
+        tmp = self.root / f"{LIVE}.tmp"
+        tmp.write_text(" ".join(map(str, order[-200:])) + "\n", encoding="utf-8")
+        os.replace(tmp, self.root / LIVE)
+
+    def note_live(self, n: int) -> None:
+        """After a swap by install or upgrade: n is the newest live generation. Call under the lock."""
+        self._write_live([*self.live_order(), n])
+
+    def note_rollback(self, to: int) -> None:
+        """Before a rollback's swap: forget what was live after `to`, so a second rollback goes further back."""
+        order = self.live_order()
+        self._write_live(order[: len(order) - order[::-1].index(to)] if to in order else [*order, to])
+
     def previous(self) -> int | None:
+        """Where rollback goes: the generation that was live before the current one, if still intact."""
         cur = self.current()
-        older = [g for g in self.generations() if self.activated(g) and (cur is None or g < cur)]
+        order = self.live_order()
+        if cur in order:
+            order = order[: len(order) - order[::-1].index(cur) - 1]
+        older = [g for g in order if g != cur]
         return older[-1] if older else None
+
+
+def _well_formed(rec) -> bool:
+    """A record this tool wrote: a JSON object whose known fields have their types (a damaged one reads as none)."""
+    if not isinstance(rec, dict):
+        return False
+    kinds = {"lock": dict, "python": dict, "cuda": dict, "packages": dict, "env": dict, "history": list,
+             "artifacts": list, "additions": list, "backend": str}
+    return all(isinstance(rec[k], t) for k, t in kinds.items() if k in rec)
 
 
 def _fsync_dir(path: Path) -> None:

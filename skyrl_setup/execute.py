@@ -26,7 +26,7 @@ from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
-from skyrl_setup.venvinfo import compare, installed_versions
+from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
 
 Progress = Callable[[str], None]
 
@@ -70,7 +70,7 @@ def is_noop(store: Store, plan_backend: str, lock: Lock | None, *, project: Path
     if rec.get("backend") != plan_backend or rec.get("lock", {}).get("sha256") != lock.sha256:
         return False
     installed = installed_versions(store.target)
-    return installed is not None and compare(rec.get("packages", {}), installed).empty
+    return installed is not None and compare(rec.get("packages", {}), installed).empty and interpreter_runs(store.target)
 
 
 def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify: bool = True,
@@ -140,13 +140,15 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         hit("record-written")
         store.swap_to(n)
         store.mark_activated(n)
+        store.note_live(n)
     except BaseException:
         store.discard(n)  # refuses the current generation: a swap that happened stands
         raise
     hit("swapped")
     pruned = tuple(store.prune())
     hit("pruned")
-    return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, previous, pruned)
+    # where rollback would go now (not simply the one live before: that one may be gone)
+    return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, store.previous(), pruned)
 
 
 def _with_url(exc: OperationError, lock: Lock) -> OperationError:

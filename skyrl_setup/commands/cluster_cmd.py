@@ -28,7 +28,7 @@ def run_doctor(args, reporter) -> CommandResult:
     argv = ["doctor", "--no-gpu-probe"]
     if args.backend:
         argv += ["--backend", args.backend]
-    if args.venv:
+    if args.venv is not None:
         argv += ["--venv", args.venv]
     nodes = fan_out(None if args.ray == "auto" else args.ray, argv, gpu_probes=not args.no_gpu_probe,
                     timeout=args.timeout or DEFAULT_TIMEOUT)

@@ -138,7 +138,7 @@ def _run(args, reporter) -> CommandResult:
         if len(loaded) > 1:
             raise UsageError("one backend per environment", "install each backend with its own --venv")
         reporter.progress(f"compatible: {', '.join(args.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")
-    store = Store.for_target(Path(args.venv) if args.venv else default_venv(profile.name))
+    store = Store.for_target(args.venv if args.venv is not None else default_venv(profile.name))
     store.check_target(backend=profile.name, force=args.force)
     uv = Uv.locate()
 

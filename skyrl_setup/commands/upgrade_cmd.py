@@ -21,7 +21,7 @@ from rich.table import Table
 from skyrl_setup import locking, profiles
 from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.commands.install import gather_plan, preflight_disk, render_plan
-from skyrl_setup.envstore import Store, now_iso
+from skyrl_setup.envstore import RECORD, Store, now_iso
 from skyrl_setup.errors import ConflictError, OperationError, UsageError
 from skyrl_setup.execute import build
 from skyrl_setup.failpoints import hit
@@ -32,19 +32,35 @@ from skyrl_setup.report import human_bytes
 from skyrl_setup.resolver.check import check_compat, parse_additions
 from skyrl_setup.resolver.provider import TORCH_RELEVANT
 from skyrl_setup.uvtool import Uv
-from skyrl_setup.venvinfo import compare, installed_versions
+from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
 
 
-def _store(args) -> tuple[Store, dict]:
-    venv = Path(args.venv) if args.venv else default_venv(args.backend or "sglang")
-    store = Store.for_target(venv)
-    rec = store.record()
-    if rec is None:
-        raise UsageError(f"no environment made by skyrl-setup at {store.target}",
-                         f"create one first: skyrl-setup install --backend {args.backend or 'sglang'} --venv {store.target}")
+def _venv(args) -> Store:
+    if args.venv is not None:
+        return Store.for_target(args.venv)
+    return Store.for_target(default_venv(args.backend or "sglang"))
+
+
+def _no_env(store: Store, args) -> UsageError:
+    if store.current() is not None and (store.gen_path(store.current()) / RECORD).is_file():
+        return UsageError(f"the record of {store.target} ({store.gen_path(store.current()) / RECORD}) is damaged",
+                          f"rebuild it: skyrl-setup install --venv {store.target} --force, or roll back to an intact generation")
+    return UsageError(f"no environment made by skyrl-setup at {store.target}",
+                      f"create one first: skyrl-setup install --backend {args.backend or 'sglang'} --venv {store.target}")
+
+
+def _check_backend(store: Store, rec: dict, args) -> None:
     if args.backend and args.backend != rec.get("backend"):
         raise UsageError(f"{store.target} holds a {rec.get('backend')} environment, not {args.backend}",
                          f"to switch backends: skyrl-setup install --backend {args.backend} --venv {store.target} --force")
+
+
+def _store(args) -> tuple[Store, dict]:
+    store = _venv(args)
+    rec = store.record()
+    if rec is None:
+        raise _no_env(store, args)
+    _check_backend(store, rec, args)
     return store, rec
 
 
@@ -135,7 +151,8 @@ def run(args, reporter) -> CommandResult:
         changes = [c for c in diff(old, lock) if c[0] not in reinstalled]  # artifacts come back with the new generation
         doc = {"venv": str(store.target), "generation": store.current(), "lockfile": str(lock.path), "lock_sha256": lock.sha256,
                "changes": [{"name": n, "old": a, "new": b} for n, a, b in changes], "dry_run": bool(args.dry_run)}
-        if rec.get("lock", {}).get("sha256") == lock.sha256 and compare(rec.get("packages", {}), old).empty:
+        if rec.get("lock", {}).get("sha256") == lock.sha256 and compare(rec.get("packages", {}), old).empty \
+                and interpreter_runs(store.target):
             reporter.print(f"[green]✓[/] {store.target} is current: nothing to upgrade")
             return CommandResult({**doc, "noop": True})
         if reporter.verbose:
@@ -165,16 +182,30 @@ def run(args, reporter) -> CommandResult:
 
 
 def run_rollback(args, reporter) -> CommandResult:
-    store, rec = _store(args)
+    store = _venv(args)  # the current generation may be gone or damaged: that is when rollback is needed
     with store.locked(wait=args.wait):
         cur, prev = store.current(), store.previous()
         if prev is None:
-            raise OperationError(f"{store.target} has no earlier generation to roll back to",
-                                 "generations are kept by install --force and upgrade; this environment has only one")
+            raise _no_earlier(store, cur, args)
+        old = store.record(prev) or {}
+        _check_backend(store, store.record() or old, args)
+        store.note_rollback(prev)
         store.swap_to(prev)
         hit("rollback-swapped")
-        old = store.record(prev) or {}
         old.setdefault("history", []).append({"time": now_iso(), "action": "rollback", "generation": prev, "from_generation": cur})
         store.write_record(prev, old)
     reporter.print(f"[green]✓[/] {store.target} rolled back: generation {cur} → {prev} ({old.get('backend')}, lock {old.get('lock', {}).get('sha256', '')[:12]})")
     return CommandResult({"venv": str(store.target), "generation": prev, "from_generation": cur})
+
+
+def _no_earlier(store: Store, cur: int | None, args) -> Exception:
+    intact = [g for g in store.generations() if store.complete(g) and store.activated(g)]
+    if not intact:
+        return _no_env(store, args)
+    newer = [g for g in intact if g != cur]
+    if newer:
+        return OperationError(f"generation {cur} of {store.target} is the earliest still kept: nothing to roll back to",
+                              f"the other kept generations ({', '.join(map(str, newer))}) were live after it and were rolled back; "
+                              "`skyrl-setup upgrade` or `install --force` builds a new one")
+    return OperationError(f"{store.target} has no earlier generation to roll back to",
+                          "generations are kept by install --force and upgrade; this environment has only one")
