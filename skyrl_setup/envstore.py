@@ -30,6 +30,7 @@ from skyrl_setup.errors import BusyError, OperationError, UsageError
 from skyrl_setup.failpoints import hit
 
 RECORD = "skyrl-setup.json"
+swapped: list[tuple[Path, int]] = []  # (target, generation) made current by this process: what an interrupt reports
 LIVE = "live"  # generation numbers in the order they were made current
 GEN_RE = re.compile(r"^gen-(\d{4,})$")
 
@@ -45,7 +46,7 @@ class Store:
     @classmethod
     def for_target(cls, target: str | Path) -> Store:
         text = target if isinstance(target, str) else str(target)  # str(Path("")) is ".": check the raw text
-        if not text.strip() or "\x00" in text:
+        if not text.strip() or any(ord(c) < 32 for c in text):  # empty (an unset variable), NUL, a line break
             raise UsageError(f"--venv {text!r} is not a usable path", "give a directory path, e.g. ~/envs/sglang")
         return cls(_abs(target))
 
@@ -121,23 +122,45 @@ class Store:
 
     @contextmanager
     def locked(self, *, wait: bool = False):
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._lock(wait)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                raise BusyError(f"another skyrl-setup (pid {holder}) is working on {self.target}",
-                                "wait for it to finish, or pass --wait to queue behind it") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             hit("locked")
             yield self
         finally:
-            os.close(fd)
+            try:
+                if not self.generations() and not self.target.is_symlink():  # a failed first install leaves nothing
+                    (self.root / "lock").unlink(missing_ok=True)
+                    self.root.rmdir()
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+    def _lock(self, wait: bool) -> int:
+        """flock the store's lock file, whose path may be removed (above) by the holder we waited for."""
+        while True:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except OSError as exc:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                raise BusyError(f"another skyrl-setup (pid {holder}) is working on {self.target}",
+                                "wait for it to finish, or pass --wait to queue behind it") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                if os.stat(self.root / "lock").st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # we locked a file its last holder unlinked: take the one at the path now
 
     def clean_leftovers(self) -> list[str]:
         """Remove incomplete generations and temporary links. Call under the lock."""
@@ -197,6 +220,7 @@ class Store:
             os.symlink(os.path.relpath(self.gen_path(n), self.target.parent), tmp)
             hit("swap-link-created")
             os.replace(tmp, self.target)
+            swapped.append((self.target, n))
         finally:
             tmp.unlink(missing_ok=True)  # gone already after the rename; left only by an interruption
         _fsync_dir(self.target.parent)

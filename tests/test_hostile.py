@@ -104,3 +104,158 @@ def test_12_a_record_of_the_wrong_shape_is_no_crash(env, sglang_env, content):
         assert "unexpected" not in r.stderr and "Traceback" not in r.stderr, (command, r.stderr)
         assert r.returncode in (0, 1, 2), (command, r.stderr)
         json.loads(r.stdout)
+
+
+# -- processes and signals ------------------------------------------------------------------------
+
+SIGNALS = {"int": signal.SIGINT, "term": signal.SIGTERM, "hup": signal.SIGHUP}
+BEFORE_SWAP = ["locked", "cleaned", "generation-created", "venv-created", "uv-sync-started", "synced",
+               "artifacts-installed", "settings-written", "verified", "record-written", "swap-link-created"]
+AFTER_SWAP = ["swapped", "pruned"]
+
+
+def children_of(venv: Path) -> list[int]:
+    """Live processes (not zombies) whose command line names this environment's store."""
+    found = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (p / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(store_of(venv)) in cmd and state != "Z":
+            found.append(int(p.name))
+    return found
+
+
+def assert_no_children(venv: Path) -> None:
+    import time
+    deadline = time.monotonic() + 10  # SIGKILL by PR_SET_PDEATHSIG is delivered asynchronously
+    while children_of(venv) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert children_of(venv) == [], "a child process outlived skyrl-setup"
+
+
+def assert_interrupted(r, sig: signal.Signals, *, swapped: bool) -> None:
+    assert r.returncode == 128 + sig if sig != signal.SIGINT else r.returncode == 130, r.stderr
+    line = one_error(r)
+    assert any(ln.startswith("hint:") for ln in r.stderr.splitlines()), r.stderr
+    assert ("unchanged" in line) != swapped, line
+    doc = json.loads(r.stdout)  # exactly one JSON document, interrupts included
+    assert doc["exit_code"] == r.returncode and doc["error"] == line.removeprefix("error: ")
+
+
+@pytest.mark.parametrize("sig", ["int", "term", "hup"])
+@pytest.mark.parametrize("point", BEFORE_SWAP + AFTER_SWAP)
+def test_09_signals_at_every_install_failpoint(env, tmp_path_factory, request, point, sig):
+    venv = _shared_env(env, tmp_path_factory, request)
+    before = os.readlink(venv)
+    r = cli("install", "--venv", str(venv), "--force", "--json", env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:{sig}"))
+    assert_interrupted(r, SIGNALS[sig], swapped=point in AFTER_SWAP)
+    assert (os.readlink(venv) == before) == (point not in AFTER_SWAP)
+    assert_no_children(venv)
+    assert_consistent(venv)
+
+
+@pytest.mark.parametrize("sig", ["term", "hup"])
+@pytest.mark.parametrize("point", ["upgrade-lock-resolved", "uv-sync-started", "verified", "record-written", "swap-link-created"])
+def test_09_signals_during_upgrade(env, tmp_path_factory, request, point, sig):
+    venv = _shared_env(env, tmp_path_factory, request)
+    before = os.readlink(venv)
+    upgrade_dirs = set(Path("/tmp").glob("skyrl-setup-upgrade-*"))
+    r = cli("upgrade", "sglang==0.5.8", "--venv", str(venv), "--json", env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:{sig}"))
+    assert_interrupted(r, SIGNALS[sig], swapped=False)
+    assert os.readlink(venv) == before
+    assert_no_children(venv)
+    assert_consistent(venv)
+    assert set(Path("/tmp").glob("skyrl-setup-upgrade-*")) <= upgrade_dirs  # defect 18: nothing left in /tmp
+
+
+_SHARED: dict = {}
+
+
+def _shared_env(env, tmp_path_factory, request) -> Path:
+    """One environment for the signal sweep (the runs never change what it holds)."""
+    if "venv" not in _SHARED:
+        venv = tmp_path_factory.mktemp("signals") / "env"
+        assert cli("install", "--venv", str(venv), env=env).returncode == 0
+        _SHARED["venv"] = venv
+    return _SHARED["venv"]
+
+
+@pytest.mark.parametrize("how", ["term", "hup", "kill"])
+def test_08_the_import_check_child_dies_with_the_tool(env, sglang_env, tmp_path, how):
+    gate = tmp_path / "gate"
+    a = spawn(["install", "--venv", str(sglang_env), "--force"], dict(env, SKYRL_SETUP_FAILPOINT=f"import-check-started:wait={gate}"))
+    try:
+        wait_reached(gate, 1)
+        child = int(next(gate.glob("*.reached")).name.split(".")[0])
+        assert child != a.pid and child in children_of(sglang_env), "the import check should be running"
+        a.send_signal({"term": signal.SIGTERM, "hup": signal.SIGHUP, "kill": signal.SIGKILL}[how])
+        a.wait(60)
+        assert_no_children(sglang_env)
+    finally:
+        (gate / "release").write_text("")
+        a.kill()
+        a.wait()
+    assert_consistent(sglang_env)
+    r = cli("install", "--venv", str(sglang_env), "--force", env=env)  # and the next run rebuilds undisturbed
+    assert r.returncode == 0, r.stderr
+
+
+# -- errors and output ----------------------------------------------------------------------------
+
+def test_10_a_full_stdout_is_one_error_line(env):
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "skyrl_setup", "profiles", "--json"], stdout=full, stderr=subprocess.PIPE,
+                           text=True, env=env, cwd=REPO)
+    assert p.returncode == 4
+    assert "Traceback" not in p.stderr and "unexpected" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr
+    lines = p.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error:") and "No space left" in lines[0] and lines[1].startswith("hint:")
+
+
+@pytest.mark.parametrize("columns", ["0", "-3", "abc", ""])
+def test_11_odd_columns_still_print_the_error(env, columns):
+    r = cli("install", "--backend", "nope", env=dict(env, COLUMNS=columns))
+    assert r.returncode == 2
+    assert "nope" in one_error(r)
+
+
+@pytest.mark.parametrize("args", [
+    ["install", "--with", "six\n--index-url x", "--dry-run"],
+    ["install", "--from-bundle", "/etc/passwd"],
+    ["install", "--venv", "a\nb\rc", "--dry-run"],
+])
+def test_14_every_error_is_one_line(env, tmp_path, args):
+    r = cli(*args, env=env, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error:") and lines[1].startswith("hint:"), r.stderr
+
+
+@pytest.mark.parametrize("args", [["profiles", "--jso"], ["install", "--dry-r"], ["doctor", "--no-gpu"]])
+def test_15_no_argparse_prefixes(env, args):
+    r = cli(*args, env=env)
+    assert r.returncode == 2 and "unrecognized arguments" in one_error(r), r.stderr
+
+
+def test_18_a_failed_first_install_leaves_nothing_beside_the_target(env, index, tmp_path):
+    (tmp_path / "envs").mkdir()
+    target = tmp_path / "envs" / "e"
+    r = cli("install", "--venv", str(target), env=dict(env, SKYRL_SETUP_FAILPOINT="verified:term"))
+    assert r.returncode == 128 + signal.SIGTERM, r.stderr
+    index.inject(r"/files/torch-", "status", 404)
+    try:
+        r = cli("install", "--venv", str(target), env=dict(env, UV_CACHE_DIR=str(tmp_path / "cold")))
+    finally:
+        index.clear()
+    assert r.returncode == 1, r.stderr
+    assert list((tmp_path / "envs").iterdir()) == []
+    assert cli("install", "--venv", str(target), env=env).returncode == 0  # and the next one works
+    assert_consistent(target)

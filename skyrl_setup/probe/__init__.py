@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from skyrl_setup import children
+
 SCRIPTS = Path(__file__).resolve().parent
 
 
@@ -23,7 +25,7 @@ def run_json(argv: list[str], timeout: float = 120, env: dict | None = None) -> 
     """Run a probe script and read its JSON; any failure becomes {"status": "error", ...}."""
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+        p = children.run(argv, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"status": "error", "step": "timeout", "detail": f"no answer within {timeout:.0f} s"}
     except OSError as exc:

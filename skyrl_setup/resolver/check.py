@@ -53,7 +53,7 @@ def parse_additions(specs: list[str]) -> list[Requirement]:
         try:
             out.append(Requirement(s))
         except InvalidRequirement as exc:
-            raise UsageError(f"{s!r} is not a valid requirement ({exc})", "write it like sglang==0.5.7 or 'transformers>=4.57'") from None
+            raise UsageError(f"{s!r} is not a valid requirement ({str(exc).splitlines()[0]})", "write it like sglang==0.5.7 or 'transformers>=4.57'") from None
     return out
 
 
