@@ -24,6 +24,7 @@ from skyrl_setup.errors import OperationError
 from skyrl_setup.lockfile import Lock, install_manifest
 from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan
+from skyrl_setup.redact import has_secret
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
 from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
@@ -60,6 +61,16 @@ def write_runtime_settings(venv: Path, env: dict[str, str], backend: str) -> Non
     site = next((venv / "lib").glob("python3.*/site-packages"))
     line = "import os; " + "; ".join(f"os.environ.setdefault({k!r}, {v!r})" for k, v in sorted(env.items()))
     (site / "skyrl_setup_env.pth").write_text(line + "\n", encoding="utf-8")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file uv reads; one that holds a mirror's password (user:pw@ or ?token=) is readable by its owner only."""
+    secret = has_secret(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    with open(fd, "w", encoding="utf-8") as fh:
+        if secret:
+            os.fchmod(fd, 0o600)
+        fh.write(text)
 
 
 def is_noop(store: Store, plan_backend: str, lock: Lock | None, *, project: Path | None, find_links: tuple) -> bool:
@@ -104,7 +115,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         progress(f"installing {len(lock.packages)} packages from {lock.path.name}")
         late = [p for p in lock.from_source if p.name in plan.profile.build_from_source]
         manifest = gen / "requirements.lock.txt"
-        manifest.write_text(install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite), encoding="utf-8")
+        write_private(manifest, install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite))
         sync = ["pip", "sync", str(manifest), "--python", str(py), "--require-hashes"]
         for d in plan.find_links:
             sync += ["--find-links", str(d)]
@@ -166,7 +177,7 @@ def _with_url(exc: OperationError, lock: Lock) -> OperationError:
 def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress) -> None:
     """Build sdists with no isolation, so they compile against the environment's own torch; hashes enforced."""
     req = gen / "requirements.from-source.txt"
-    req.write_text("".join(f"{p.name} @ {mirrors.rewrite(p.url)} --hash=sha256:{p.sha256}\n" for p in pkgs), encoding="utf-8")
+    write_private(req, "".join(f"{p.name} @ {mirrors.rewrite(p.url)} --hash=sha256:{p.sha256}\n" for p in pkgs))
     progress("building from source against the installed torch: " + ", ".join(p.name for p in pkgs))
     uv.run_cache_first(["pip", "install", "--python", str(py), "--no-deps", "--no-build-isolation", "--require-hashes",
                         "-r", str(req)], what="building " + ", ".join(p.name for p in pkgs), on_line=progress)

@@ -259,3 +259,43 @@ def test_18_a_failed_first_install_leaves_nothing_beside_the_target(env, index, 
     assert list((tmp_path / "envs").iterdir()) == []
     assert cli("install", "--venv", str(target), env=env).returncode == 0  # and the next one works
     assert_consistent(target)
+
+
+# -- secrets --------------------------------------------------------------------------------------
+
+def test_05_a_token_in_the_index_query_is_never_printed_and_the_url_is_built_right(env, index):
+    dead = "http://127.0.0.1:9/simple?token=TOPSECRET123"
+    r = cli("check-compat", "six==1.16.0", "--json", env=dict(env, UV_INDEX_URL=dead, SKYRL_SETUP_INDEX_TTL="0"))
+    assert r.returncode == 1, r.stderr
+    assert "TOPSECRET123" not in r.stdout + r.stderr
+    assert "127.0.0.1:9/simple/" in one_error(r) and "?token=***" in r.stderr, r.stderr
+    # against the real local index the query stays a query: the pages are found
+    r = cli("check-compat", "--json", env=dict(env, UV_INDEX_URL=index.url() + "?token=TOPSECRET123", SKYRL_SETUP_INDEX_TTL="0"))
+    assert r.returncode == 0, r.stderr
+    assert "TOPSECRET123" not in r.stdout + r.stderr
+
+
+def test_06_a_mirror_password_with_separators_is_never_split(env, tmp_path):
+    pw = "Pa55,Wd;Zq9"
+    r = cli("install", "--dry-run", "--venv", str(tmp_path / "e"),
+            env=dict(env, SKYRL_SETUP_MIRRORS=f"https://files.pythonhosted.org/=https://alice:{pw}@m/"))
+    assert r.returncode == 0, r.stderr
+    for piece in ("Pa55", "Wd", "Zq9"):
+        assert piece not in r.stdout + r.stderr
+    r = cli("install", "--dry-run", "--venv", str(tmp_path / "e"), env=dict(env, SKYRL_SETUP_MIRRORS=f"https://alice:{pw}@m/"))
+    assert r.returncode == 2 and "https://***@m/" in one_error(r)
+    assert "Pa55" not in r.stderr and "Zq9" not in r.stderr
+
+
+def test_07_a_mirror_password_is_not_written_readable(env, index, tmp_path):
+    venv = tmp_path / "e"
+    creds = f"http://user:s3cret@127.0.0.1:{index.port}/"
+    r = cli("install", "--venv", str(venv), "--mirror", f"http://127.0.0.1:{index.port}/={creds}", env=env)
+    assert r.returncode == 0, r.stderr
+    for f in store_of(venv).rglob("*"):
+        if f.is_file() and not f.is_symlink() and f.stat().st_size < 50_000_000:
+            try:
+                holds = b"s3cret" in f.read_bytes()
+            except OSError:
+                continue
+            assert not holds or f.stat().st_mode & 0o077 == 0, f"{f} holds the password, mode {oct(f.stat().st_mode)}"
