@@ -14,7 +14,7 @@ import signal
 import sys
 import traceback
 
-from skyrl_setup import __version__, envstore, mirrors
+from skyrl_setup import __version__, envstore, mirrors, preflight
 from skyrl_setup.errors import ExitCode, OperationError, PreconditionError, SetupError, UsageError
 from skyrl_setup.redact import redact_obj
 from skyrl_setup.report import Reporter
@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.command:
             raise UsageError("no command given", "try `skyrl-setup install` or `skyrl-setup --help`")
         mirrors.set_flag_mirrors(getattr(args, "mirror", None))
+        if args.command in ("install", "upgrade", "check-compat", "lock", "bundle"):
+            preflight.index_settings()
         target = COMMANDS[args.command]
         if getattr(args, "ray", None):
             target = f"skyrl_setup.commands.cluster_cmd:run_{args.command}"

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from skyrl_setup.errors import BusyError, OperationError, UsageError
 from skyrl_setup.failpoints import hit
+from skyrl_setup.preflight import check_path_length
 
 RECORD = "skyrl-setup.json"
 swapped: list[tuple[Path, int]] = []  # (target, generation) made current by this process: what an interrupt reports
@@ -48,7 +49,9 @@ class Store:
         text = target if isinstance(target, str) else str(target)  # str(Path("")) is ".": check the raw text
         if not text.strip() or any(ord(c) < 32 for c in text):  # empty (an unset variable), NUL, a line break
             raise UsageError(f"--venv {text!r} is not a usable path", "give a directory path, e.g. ~/envs/sglang")
-        return cls(_abs(target))
+        store = cls(_abs(target))
+        check_path_length(store.target, "--venv")
+        return store
 
     @property
     def root(self) -> Path:
@@ -185,7 +188,7 @@ class Store:
         try:
             with self.locked(wait=False):
                 return self.clean_leftovers()
-        except BusyError:
+        except (BusyError, OSError):  # busy, or a read-only store: a no-op needs no tidying
             return []
 
     def new_generation(self) -> tuple[int, Path]:

@@ -13,17 +13,21 @@ import os
 import re
 from pathlib import Path
 
-from platformdirs import user_config_dir
 
 from skyrl_setup._toml import toml_reader
-from skyrl_setup.errors import UsageError
+from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.preflight import user_dir
 from skyrl_setup.redact import redact
 
 _flag_pairs: list[tuple[str, str]] = []
 
 
-def config_path() -> Path:
-    return Path(os.environ.get("SKYRL_SETUP_CONFIG_DIR") or user_config_dir("skyrl-setup")) / "mirrors.toml"
+def config_path() -> Path | None:
+    """None where no home directory is known: then there is no per-user mirrors file."""
+    try:
+        return user_dir("SKYRL_SETUP_CONFIG_DIR", "config", "the mirrors file") / "mirrors.toml"
+    except PreconditionError:
+        return None
 
 
 # pairs are separated by whitespace, or by , ; where a new URL follows: a password may hold , ; or =
@@ -52,7 +56,7 @@ def mapping() -> list[tuple[str, str]]:
     env = os.environ.get("SKYRL_SETUP_MIRRORS", "")
     pairs += [_parse_pair(p, "SKYRL_SETUP_MIRRORS") for p in split_pairs(env)]
     cfg = config_path()
-    if cfg.is_file():
+    if cfg is not None and cfg.is_file():
         try:
             doc = toml_reader.loads(cfg.read_text(encoding="utf-8"))
         except (OSError, toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Callable
 
 from packaging.version import Version
-from platformdirs import user_log_dir
 
 from skyrl_setup.children import die_with_parent
 from skyrl_setup.errors import ConflictError, OperationError, PreconditionError
@@ -29,9 +28,19 @@ MIN_VERSION = Version("0.9.0")
 BAD_VERSIONS = {Version("0.8.0"), Version("0.8.1"), Version("0.8.2")}  # broke SkyRL installs
 
 
+def log_dir_path() -> Path:
+    from skyrl_setup.preflight import user_dir
+
+    return user_dir("SKYRL_SETUP_LOG_DIR", "log", "uv's logs")
+
+
 def log_dir() -> Path:
-    path = Path(os.environ.get("SKYRL_SETUP_LOG_DIR") or user_log_dir("skyrl-setup"))
-    path.mkdir(parents=True, exist_ok=True)
+    path = log_dir_path()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PreconditionError(f"cannot make the log folder {path}: {exc.strerror}",
+                                "set SKYRL_SETUP_LOG_DIR (or XDG_STATE_HOME) to a folder you can write") from None
     return path
 
 

@@ -299,3 +299,122 @@ def test_07_a_mirror_password_is_not_written_readable(env, index, tmp_path):
             except OSError:
                 continue
             assert not holds or f.stat().st_mode & 0o077 == 0, f"{f} holds the password, mode {oct(f.stat().st_mode)}"
+
+
+# -- system conditions: a precise line and exit code, never "unexpected" (defect 13) --------------
+
+def test_13_read_only_target_is_refused_before_anything_is_built(env, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    import subprocess
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(ro)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here (needs root or CAP_SYS_ADMIN)")
+    try:
+        r = cli("install", "--venv", str(ro / "e"), "--dry-run", env=env)
+        assert r.returncode == 0 and any(ln.startswith("warning:") and str(ro) in ln and "read-only" in ln
+                                         for ln in r.stderr.splitlines()), r.stderr
+        r = cli("install", "--venv", str(ro / "e"), env=env)
+        assert r.returncode == 4 and str(ro) in one_error(r) and "read-only" in r.stderr, r.stderr
+        assert "creating generation" not in r.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(ro)], capture_output=True)
+
+
+def test_13_unwritable_parent_is_found_before_the_build(env, tmp_path):
+    import subprocess
+    parent = tmp_path / "p"
+    parent.mkdir()
+    venv = parent / "e"
+    assert cli("install", "--venv", str(venv), env=env).returncode == 0
+    if subprocess.run(["chattr", "+i", str(parent)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here")
+    try:
+        r = cli("install", "--venv", str(venv), "--force", env=env)
+        assert r.returncode == 4 and str(parent) in one_error(r), r.stderr
+        assert "creating generation" not in r.stderr
+        r = cli("upgrade", "sglang==0.5.8", "--venv", str(venv), env=env)
+        assert r.returncode == 4 and str(parent) in one_error(r), r.stderr
+        assert "resolving" not in r.stderr
+    finally:
+        subprocess.run(["chattr", "-i", str(parent)], capture_output=True)
+    assert_consistent(venv)
+
+
+@pytest.mark.parametrize("make", [lambda t: t / ("x" * 256), lambda t: t / ("y" * 250),
+                                  lambda t: t.joinpath(*["z" * 200] * 22)])
+def test_13_overlong_paths_are_bad_input(env, tmp_path, make):
+    r = cli("install", "--venv", str(make(tmp_path)), "--dry-run", env=env)
+    assert r.returncode == 2 and "too long" in one_error(r), r.stderr
+
+
+@pytest.mark.parametrize("name,value,code,command", [
+    ("SKYRL_SETUP_DISK_MARGIN", "abc", 2, ["install"]),
+    ("SKYRL_SETUP_LOG_DIR", "FILE", 4, ["install"]),
+    ("XDG_STATE_HOME", "FILE", 4, ["install"]),
+    ("UV_INDEX_URL", "http://[::1", 2, ["install"]),
+    ("UV_INDEX_URL", "http://[::1", 2, ["check-compat", "six==1.16.0"]),
+])
+def test_13_bad_settings_are_named(env, tmp_path, name, value, code, command):
+    if value == "FILE":
+        value = str(tmp_path / "a-file")
+        Path(value).write_text("x")
+    env = dict(env, **{name: value})
+    if name == "XDG_STATE_HOME":
+        env.pop("SKYRL_SETUP_LOG_DIR")
+    r = cli(*command, "--venv", str(tmp_path / "e"), env=env) if command == ["install"] else cli(*command, env=env)
+    assert r.returncode == code, r.stderr
+    line = one_error(r)
+    assert name in line or value in line, line
+    assert "creating generation" not in r.stderr
+
+
+def test_13_a_user_without_a_passwd_entry(env, tmp_path):
+    import pwd
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run as a uid without a passwd entry")
+    uid = next(u for u in range(54321, 54400) if u not in {p.pw_uid for p in pwd.getpwall()})
+    work = tmp_path / "w"
+    work.mkdir()
+    os.chown(work, uid, uid)
+    e = {k: v for k, v in env.items() if k not in ("HOME", "SKYRL_SETUP_HOME", "SKYRL_SETUP_LOG_DIR", "XDG_CACHE_HOME", "SKYRL_SETUP_DATA_DIR",
+                                                    "SKYRL_SETUP_CACHE_DIR", "UV_CACHE_DIR")}
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv (util-linux)")
+
+    def run(*args):
+        return subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
+                               sys.executable, "-m", "skyrl_setup", *args], capture_output=True, text=True, env=e,
+                              cwd=REPO, timeout=120)
+    if run("--version").returncode != 0:
+        pytest.skip("this interpreter is not usable by another uid here")
+    for args in (["install", "--dry-run"], ["doctor", "--no-gpu-probe"], ["install", "--dry-run", "--venv", str(work / "e")]):
+        r = run(*args)
+        assert "unexpected" not in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        if "--venv" not in args:
+            assert r.returncode == 4 and "home directory" in r.stderr, (args, r.stderr)
+    assert list(work.iterdir()) == [] and not (REPO / "~").exists()
+
+
+def test_13_doctor_python_that_prints_a_number(env, tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 42\n")
+    fake.chmod(0o755)
+    r = cli("doctor", "--python", str(fake), "--no-gpu-probe", "--json", env=env)
+    assert r.returncode == 1 and "unexpected" not in r.stderr, r.stderr
+    check = next(c for c in r.json["checks"] if c["id"] == "env.exists")
+    assert check["status"] == "error" and "does not run" in check["summary"]
+    r = cli("doctor", "--python", "python", "--no-gpu-probe", "--json", env=env, cwd=tmp_path)  # relative: ./python
+    assert r.json["environment"]["python"] == str(fake), r.stderr
+
+
+@pytest.mark.parametrize("kind", ["zero", "fifo", "dir"])
+def test_13_lock_that_is_not_a_file(env, tmp_path, kind):
+    path = {"zero": Path("/dev/zero"), "fifo": tmp_path / "fifo", "dir": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    for command in (["install", "--venv", str(tmp_path / "e")], ["install", "--dry-run", "--venv", str(tmp_path / "e")]):
+        r = cli(*command, "--lock", str(path), env=env, timeout=60)
+        assert r.returncode == 2 and str(path) in one_error(r), r.stderr

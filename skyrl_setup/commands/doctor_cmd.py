@@ -29,7 +29,7 @@ from skyrl_setup.uvtool import Uv
 def _target(args, profile_name: str) -> tuple[Path | None, Path, Store | None]:
     """(venv or None, python to probe, store if skyrl-setup made it)."""
     if args.python:
-        py = Path(args.python)
+        py = Path(os.path.abspath(args.python))  # a bare `python` is ./python, not a PATH search
         if not py.exists():
             raise UsageError(f"--python {py}: no such file", "give the path of the environment's python")
         return None, py, None

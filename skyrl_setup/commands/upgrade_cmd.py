@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from rich.table import Table
 
-from skyrl_setup import locking, profiles
+from skyrl_setup import locking, preflight, profiles
 from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.commands.install import gather_plan, preflight_disk, render_plan
 from skyrl_setup.envstore import RECORD, Store, now_iso
@@ -107,6 +107,10 @@ def render_diff(reporter, changes, lock: Lock) -> None:
 def run(args, reporter) -> CommandResult:
     t0 = time.perf_counter()
     store, rec = _store(args)
+    if args.lock:
+        preflight.user_file(args.lock, "--lock")
+    if not args.dry_run and (blocked := preflight.unwritable(preflight.install_paths(store.target, store.root))):
+        raise blocked  # before the new lock is resolved and downloaded
     store.tidy()
     profile = profiles.load(rec["backend"])
     specs = list(args.specs or [])

@@ -36,6 +36,8 @@ def run_json(argv: list[str], timeout: float = 120, env: dict | None = None) -> 
     except (IndexError, ValueError):
         tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "error", "step": "crash", "detail": f"exit status {p.returncode}: {tail}"[:500]}
+    if not isinstance(doc, dict):  # not our probe answering (a wrapper script, a shim)
+        return {"status": "error", "step": "output", "detail": f"printed {lines[-1][:80]!r}, not the probe's JSON"}
     doc.setdefault("probe_wall_s", round(time.perf_counter() - t0, 3))
     return doc
 

@@ -25,9 +25,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
-from platformdirs import user_cache_dir
 
 from skyrl_setup.errors import OperationError
+from skyrl_setup.preflight import user_dir
 from skyrl_setup.redact import redact
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -62,7 +62,7 @@ def page_url(index: str, project: str) -> str:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("SKYRL_SETUP_CACHE_DIR") or user_cache_dir("skyrl-setup")) / "index"
+    return user_dir("SKYRL_SETUP_CACHE_DIR", "cache", "the package index cache") / "index"
 
 
 class IndexClient:
