@@ -418,3 +418,16 @@ def test_13_lock_that_is_not_a_file(env, tmp_path, kind):
     for command in (["install", "--venv", str(tmp_path / "e")], ["install", "--dry-run", "--venv", str(tmp_path / "e")]):
         r = cli(*command, "--lock", str(path), env=env, timeout=60)
         assert r.returncode == 2 and str(path) in one_error(r), r.stderr
+
+
+# -- upgrade messages -----------------------------------------------------------------------------
+
+def test_17_a_conflict_with_the_users_own_pin_blames_the_right_package(env, sglang_env):
+    r = cli("upgrade", "--venv", str(sglang_env), "torch==2.8.0", "--dry-run", "--json", env=env)
+    assert r.returncode == 3
+    line = one_error(r)
+    assert "profile" not in line and "you asked for torch==2.8.0" in line and "sglang 0.5.7 requires torch==2.9.1" in line, line
+    assert "upgrade torch==2.8.0 sglang==VERSION" in r.stderr and "torch==2.8.0 torch==" not in r.stderr, r.stderr
+    doc = r.json
+    assert doc["error"] == line.removeprefix("error: ") and doc["hint"] in r.stderr  # JSON and text tell the same
+    assert {"by": "you", "spec": "torch==2.8.0"} in doc["conflict"]["requirements"]

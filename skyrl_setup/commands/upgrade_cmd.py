@@ -30,6 +30,7 @@ from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import PlanRequest
 from skyrl_setup.report import human_bytes
 from skyrl_setup.resolver.check import check_compat, parse_additions
+from skyrl_setup.resolver.explain import Cause, _name_of
 from skyrl_setup.resolver.provider import TORCH_RELEVANT
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
@@ -84,6 +85,24 @@ def effective_profile(profile, specs: list[str], latest: bool):
     return dataclasses.replace(profile, packages=packages, skyrl=skyrl), additions
 
 
+def _conflict(c, specs: list[str], moved: set[str]) -> ConflictError:
+    """The resolver's conflict, told from the upgrade's side: a pin the user moved is theirs, not the profile's."""
+    causes = [Cause("you", x.spec, x.is_package) if x.by.startswith("the ") and _name_of(x.spec) in moved else x for x in c.causes]
+    details = {"conflict": {**c.to_json()["conflict"], "requirements": [x.to_json() for x in causes]}}
+    mine = next((x for x in causes if x.by == "you"), None)
+    holder = next((x for x in causes if x.is_package), None)
+    if mine and holder:
+        name = canonicalize_name(holder.by.split()[0])
+        sentence = f"{holder.by} requires {holder.spec} but you asked for {mine.spec}"
+        hint = (f"move {name} too, to a release that accepts {mine.spec}: `skyrl-setup upgrade {' '.join(specs)} {name}==VERSION`"
+                if name not in moved else f"no {name} release that you named accepts {mine.spec}; choose another pair of versions")
+        return ConflictError(sentence, hint, details={**details, "sentence": sentence, "hint": hint})
+    pin = next((x.spec for x in causes if x.by.startswith("the ")), None)
+    hint = (f"the profile pins {pin}; to move it too, add the new pin to the upgrade (e.g. `skyrl-setup upgrade {' '.join(specs)} "
+            f"{c.package}==VERSION`), which leaves the profile's tested set" if pin else c.hint)
+    return ConflictError(c.sentence, hint, details={**details, "sentence": c.sentence, "hint": hint})
+
+
 def diff(old: dict[str, str], new: Lock) -> list[tuple[str, str | None, str | None]]:
     d = compare(old, new.versions())
     rows = [(n, None, new.versions()[n]) for n in d.added] + [(n, old[n], None) for n in d.removed] + list(d.changed)
@@ -125,11 +144,7 @@ def run(args, reporter) -> CommandResult:
         res = check_compat([eff], additions, variant=variant, exempt=exempt,
                            priority=tuple(n for n in profile.main_packages if n != "torch"), enrich=False)
         if not res.ok:
-            c = res.conflict
-            pin = next((x.spec for x in c.causes if x.by.startswith("the ")), None)
-            hint = (f"the profile pins {pin}; to move it too, add the new pin to the upgrade (e.g. `skyrl-setup upgrade {' '.join(specs)} "
-                    f"{c.package}==VERSION`), which leaves the profile's tested set" if pin else c.hint)
-            raise ConflictError(c.sentence, hint, details=c.to_json())
+            raise _conflict(res.conflict, specs, moved)
         if args.latest:  # pin what the resolver found, then lock it
             eff = dataclasses.replace(eff, packages={n: (f"=={res.pins[n]}" if n in TORCH_RELEVANT and n in res.pins else s)
                                                      for n, s in eff.packages.items()})
