@@ -431,3 +431,18 @@ def test_17_a_conflict_with_the_users_own_pin_blames_the_right_package(env, sgla
     doc = r.json
     assert doc["error"] == line.removeprefix("error: ") and doc["hint"] in r.stderr  # JSON and text tell the same
     assert {"by": "you", "spec": "torch==2.8.0"} in doc["conflict"]["requirements"]
+
+
+def test_16_latest_proposes_only_what_the_profile_allows_and_says_why(env, sglang_env):
+    r = cli("upgrade", "--latest", "--dry-run", "--venv", str(sglang_env), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    new = {c["name"]: c["new"] for c in r.json["changes"]}
+    assert new["sglang"] == "0.6.0" and new["torch"] == "2.10.0"
+    why = {row["version"]: row["reason"] for row in r.json["left_out"] if row["name"] == "sglang"}
+    assert sorted(why) == ["0.6.1", "0.6.2"], why
+    # 0.6.1: the quick resolver sees its transformers pin is past the cutoff
+    assert "needs transformers==4.58.0, released after the profile's date cutoff 2026-02-01" in why["0.6.1"], why
+    # 0.6.2: only uv sees that sglang-router exists only after the cutoff; its reason is uv's
+    assert "sglang-router" in why["0.6.2"] and "2026-02-01" in why["0.6.2"], why
+    r = cli("upgrade", "--latest", "--dry-run", "--venv", str(sglang_env), env=env)
+    assert "sglang 0.6.1 left out" in r.stderr and "sglang 0.6.2 left out" in r.stderr, r.stderr

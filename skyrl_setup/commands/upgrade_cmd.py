@@ -21,6 +21,7 @@ from rich.table import Table
 from skyrl_setup import locking, preflight, profiles
 from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.commands.install import gather_plan, preflight_disk, render_plan
+from skyrl_setup.commands.latest import Latest
 from skyrl_setup.envstore import RECORD, Store, now_iso
 from skyrl_setup.errors import ConflictError, OperationError, UsageError
 from skyrl_setup.execute import build
@@ -140,14 +141,14 @@ def run(args, reporter) -> CommandResult:
     variant = rec.get("cuda", {}).get("variant") or profile.variants[0]
 
     exempt = frozenset(moved | ({n for n in eff.packages if n in TORCH_RELEVANT} if args.latest else set()))
-    if specs or args.latest:
-        res = check_compat([eff], additions, variant=variant, exempt=exempt,
-                           priority=tuple(n for n in profile.main_packages if n != "torch"), enrich=False)
+    priority = tuple(n for n in profile.main_packages if n != "torch")
+    latest = Latest(eff, additions, variant, exempt, priority, lambda c: _conflict(c, specs, moved)) if args.latest else None
+    if latest:
+        eff = latest.propose()  # the torch family pinned to the newest set that agrees
+    elif specs:
+        res = check_compat([eff], additions, variant=variant, exempt=exempt, priority=priority, enrich=False)
         if not res.ok:
             raise _conflict(res.conflict, specs, moved)
-        if args.latest:  # pin what the resolver found, then lock it
-            eff = dataclasses.replace(eff, packages={n: (f"=={res.pins[n]}" if n in TORCH_RELEVANT and n in res.pins else s)
-                                                     for n, s in eff.packages.items()})
     uv = Uv.locate()
     req = PlanRequest(cuda=args.cuda or variant, lock=args.lock, find_links=tuple(args.find_links or ()),
                       project=rec.get("project"), additions=tuple(additions))
@@ -156,10 +157,19 @@ def run(args, reporter) -> CommandResult:
     try:
         if specs or args.latest or additions or args.lock is None and plan.lock is None:
             reporter.step("resolving the new lock")
-            out = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=tmp / "pylock.upgrade.toml",
-                                       additions=tuple(additions), find_links=plan.find_links, on_line=reporter.progress,
-                                       exempt=tuple(sorted(exempt)))
+            while True:
+                try:
+                    out = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=tmp / "pylock.upgrade.toml",
+                                               additions=tuple(additions), find_links=plan.find_links, on_line=reporter.progress,
+                                               exempt=tuple(sorted(exempt)))
+                    break
+                except ConflictError as exc:  # uv sees every requirement: a release it refuses is left out
+                    if not latest or latest.step_back(exc) is None:
+                        raise
+                    eff = latest.propose()
             lock = load_lock(out, plan.python.version, plan.platform)
+            for row in latest.left_out if latest else ():
+                reporter.warn(f"{row['name']} {row['version']} left out: {row['reason']}")
             hit("upgrade-lock-resolved")
             source = "upgrade: " + (" ".join(specs) if specs else ("latest" if args.latest else "re-resolved"))
         else:
@@ -168,7 +178,7 @@ def run(args, reporter) -> CommandResult:
         old = installed_versions(store.target) or rec.get("packages", {})
         reinstalled = {a["name"] for a in rec.get("artifacts", []) if a.get("status") != "unreachable"}
         changes = [c for c in diff(old, lock) if c[0] not in reinstalled]  # artifacts come back with the new generation
-        doc = {"venv": str(store.target), "generation": store.current(), "lockfile": str(lock.path), "lock_sha256": lock.sha256,
+        doc = {"venv": str(store.target), "generation": store.current(), **({"left_out": latest.left_out} if latest else {}), "lockfile": str(lock.path), "lock_sha256": lock.sha256,
                "changes": [{"name": n, "old": a, "new": b} for n, a, b in changes], "dry_run": bool(args.dry_run)}
         if rec.get("lock", {}).get("sha256") == lock.sha256 and compare(rec.get("packages", {}), old).empty \
                 and interpreter_runs(store.target):

@@ -96,6 +96,13 @@ def stack() -> dict[str, list[FakeDist]]:
         FakeDist("sglang", "0.5.7", ("torch==2.9.1", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20")),
         FakeDist("sglang", "0.5.8", ("torch==2.9.1", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20"), upload_time="2026-03-01T00:00:00Z"),
         FakeDist("sglang", "0.6.0", ("torch==2.10.0", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20"), upload_time="2026-04-01T00:00:00Z"),
+        # newer still, but it needs a transformers released after the profile's date cutoff (issue 17, defect 16)
+        FakeDist("sglang", "0.6.1", ("torch==2.10.0", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20", "transformers==4.58.0"),
+                 upload_time="2026-05-01T00:00:00Z"),
+        # newer again, needing a package that exists only after the cutoff and that no profile names: only uv sees it
+        FakeDist("sglang", "0.6.2", ("torch==2.10.0", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20", "sglang-router==1.0.0"),
+                 upload_time="2026-06-01T00:00:00Z"),
+        FakeDist("sglang-router", "1.0.0", upload_time="2026-06-01T00:00:00Z"),
         FakeDist("flashinfer-python", "0.5.3", ("torch",), module="flashinfer"),
         FakeDist("flashinfer-python", "0.5.2", ("torch",), module="flashinfer"),
         FakeDist("flashinfer-cubin", "0.5.3", module="flashinfer_cubin"),
