@@ -10,14 +10,24 @@ from __future__ import annotations
 import subprocess
 
 
-def die_with_parent() -> None:
-    """In the child, before exec: ask the kernel for SIGKILL when the parent dies."""
+def _find_prctl():
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+
+
+# looked up here, in the parent: the child between fork and exec must not import (another
+# thread may have held the import lock at the fork) and does nothing but this one call
+_prctl = _find_prctl()
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: ask the kernel for SIGKILL when the parent dies."""
+    if _prctl is not None:
+        _prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
 
 def run(argv: list[str], *, timeout: float | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

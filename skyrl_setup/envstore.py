@@ -145,7 +145,10 @@ class Store:
         """flock the store's lock file, whose path may be removed (above) by the holder we waited for."""
         while True:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:  # the store was removed between the two calls (above): make it again
+                continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except OSError as exc:
