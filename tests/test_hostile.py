@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli, venv_run
+from tests.conftest import REPO, base_env, cli, venv_run
 from tests.test_reliability import assert_consistent, spawn, store_of, wait_reached
 
 
@@ -131,7 +135,6 @@ def children_of(venv: Path) -> list[int]:
 
 
 def assert_no_children(venv: Path) -> None:
-    import time
     deadline = time.monotonic() + 10  # SIGKILL by PR_SET_PDEATHSIG is delivered asynchronously
     while children_of(venv) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -147,10 +150,20 @@ def assert_interrupted(r, sig: signal.Signals, *, swapped: bool) -> None:
     assert doc["exit_code"] == r.returncode and doc["error"] == line.removeprefix("error: ")
 
 
+@pytest.fixture(scope="module")
+def signals_env(tmp_path_factory, index, uv_cache, data_dir):
+    """One environment for the signal sweep: no run there changes what it holds."""
+    home = tmp_path_factory.mktemp("signals")
+    env = base_env(index, uv_cache, data_dir, home)
+    venv = home / "env"
+    assert cli("install", "--venv", str(venv), env=env).returncode == 0
+    return venv, env
+
+
 @pytest.mark.parametrize("sig", ["int", "term", "hup"])
 @pytest.mark.parametrize("point", BEFORE_SWAP + AFTER_SWAP)
-def test_09_signals_at_every_install_failpoint(env, tmp_path_factory, request, point, sig):
-    venv = _shared_env(env, tmp_path_factory, request)
+def test_09_signals_at_every_install_failpoint(signals_env, point, sig):
+    venv, env = signals_env
     before = os.readlink(venv)
     r = cli("install", "--venv", str(venv), "--force", "--json", env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:{sig}"))
     assert_interrupted(r, SIGNALS[sig], swapped=point in AFTER_SWAP)
@@ -161,8 +174,8 @@ def test_09_signals_at_every_install_failpoint(env, tmp_path_factory, request, p
 
 @pytest.mark.parametrize("sig", ["term", "hup"])
 @pytest.mark.parametrize("point", ["upgrade-lock-resolved", "uv-sync-started", "verified", "record-written", "swap-link-created"])
-def test_09_signals_during_upgrade(env, tmp_path_factory, request, point, sig):
-    venv = _shared_env(env, tmp_path_factory, request)
+def test_09_signals_during_upgrade(signals_env, point, sig):
+    venv, env = signals_env
     before = os.readlink(venv)
     upgrade_dirs = set(Path("/tmp").glob("skyrl-setup-upgrade-*"))
     r = cli("upgrade", "sglang==0.5.8", "--venv", str(venv), "--json", env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:{sig}"))
@@ -171,18 +184,6 @@ def test_09_signals_during_upgrade(env, tmp_path_factory, request, point, sig):
     assert_no_children(venv)
     assert_consistent(venv)
     assert set(Path("/tmp").glob("skyrl-setup-upgrade-*")) <= upgrade_dirs  # defect 18: nothing left in /tmp
-
-
-_SHARED: dict = {}
-
-
-def _shared_env(env, tmp_path_factory, request) -> Path:
-    """One environment for the signal sweep (the runs never change what it holds)."""
-    if "venv" not in _SHARED:
-        venv = tmp_path_factory.mktemp("signals") / "env"
-        assert cli("install", "--venv", str(venv), env=env).returncode == 0
-        _SHARED["venv"] = venv
-    return _SHARED["venv"]
 
 
 @pytest.mark.parametrize("how", ["term", "hup", "kill"])
@@ -208,9 +209,6 @@ def test_08_the_import_check_child_dies_with_the_tool(env, sglang_env, tmp_path,
 # -- errors and output ----------------------------------------------------------------------------
 
 def test_10_a_full_stdout_is_one_error_line(env):
-    import subprocess
-    import sys
-    from tests.conftest import REPO
     with open("/dev/full", "w") as full:
         p = subprocess.run([sys.executable, "-m", "skyrl_setup", "profiles", "--json"], stdout=full, stderr=subprocess.PIPE,
                            text=True, env=env, cwd=REPO)
@@ -306,7 +304,6 @@ def test_07_a_mirror_password_is_not_written_readable(env, index, tmp_path):
 def test_13_read_only_target_is_refused_before_anything_is_built(env, tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
-    import subprocess
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(ro)], capture_output=True).returncode != 0:
         pytest.skip("mounting a tmpfs is not permitted here (needs root or CAP_SYS_ADMIN)")
     try:
@@ -321,7 +318,6 @@ def test_13_read_only_target_is_refused_before_anything_is_built(env, tmp_path):
 
 
 def test_13_unwritable_parent_is_found_before_the_build(env, tmp_path):
-    import subprocess
     parent = tmp_path / "p"
     parent.mkdir()
     venv = parent / "e"
@@ -369,10 +365,6 @@ def test_13_bad_settings_are_named(env, tmp_path, name, value, code, command):
 
 
 def test_13_a_user_without_a_passwd_entry(env, tmp_path):
-    import pwd
-    import subprocess
-    import sys
-    from tests.conftest import REPO
     if os.geteuid() != 0:
         pytest.skip("needs root to run as a uid without a passwd entry")
     uid = next(u for u in range(54321, 54400) if u not in {p.pw_uid for p in pwd.getpwall()})
