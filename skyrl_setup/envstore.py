@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -182,7 +183,20 @@ class Store:
         for p in self.target.parent.glob(f".{self.target.name}.swap-*"):
             p.unlink(missing_ok=True)
             removed.append(p.name)
+        for p in self.root.glob("tmp-*"):  # scratch() folders of runs that were killed
+            pid = p.name.split("-")[1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p.name)
         return removed
+
+    def scratch(self) -> Path:
+        """A temporary folder in the store, not in /tmp: where a kill leaves it, the next run removes it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=f"tmp-{os.getpid()}-", dir=self.root))
+        except OSError:  # a read-only store (a dry run may still look)
+            return Path(tempfile.mkdtemp(prefix="skyrl-setup-upgrade-"))
 
     def tidy(self) -> list[str]:
         """Clean leftovers if no other run holds the lock; for paths that otherwise take no lock."""
@@ -280,6 +294,16 @@ class Store:
             order = order[: len(order) - order[::-1].index(cur) - 1]
         older = [g for g in order if g != cur]
         return older[-1] if older else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _well_formed(rec) -> bool:

@@ -438,3 +438,15 @@ def test_16_latest_proposes_only_what_the_profile_allows_and_says_why(env, sglan
     assert "sglang-router" in why["0.6.2"] and "2026-02-01" in why["0.6.2"], why
     r = cli("upgrade", "--latest", "--dry-run", "--venv", str(sglang_env), env=env)
     assert "sglang 0.6.1 left out" in r.stderr and "sglang 0.6.2 left out" in r.stderr, r.stderr
+
+
+def test_18_a_killed_upgrade_leaves_nothing_in_tmp_and_the_next_run_tidies(signals_env):
+    venv, env = signals_env
+    before = set(Path("/tmp").glob("skyrl-setup-upgrade-*"))
+    r = cli("upgrade", "sglang==0.5.8", "--venv", str(venv), env=dict(env, SKYRL_SETUP_FAILPOINT="upgrade-lock-resolved:kill"))
+    assert r.returncode == -signal.SIGKILL
+    assert set(Path("/tmp").glob("skyrl-setup-upgrade-*")) <= before
+    r = cli("upgrade", "--venv", str(venv), "--dry-run", env=env)  # any later run on the store removes the dead run's folder
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in store_of(venv).iterdir() if p.name.startswith("tmp-")] == []
+    assert_consistent(venv)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -153,7 +152,7 @@ def run(args, reporter) -> CommandResult:
     req = PlanRequest(cuda=args.cuda or variant, lock=args.lock, find_links=tuple(args.find_links or ()),
                       project=rec.get("project"), additions=tuple(additions))
     plan = gather_plan(req, uv, profile, store)
-    tmp = Path(tempfile.mkdtemp(prefix="skyrl-setup-upgrade-"))  # the build copies the lock into the generation
+    tmp = store.scratch()  # the build copies the lock into the generation
     try:
         if specs or args.latest or additions or args.lock is None and plan.lock is None:
             reporter.step("resolving the new lock")
