@@ -98,7 +98,8 @@ def open_bundle(path: Path, dest: Path) -> dict:
                     raise UsageError(f"{path}: unsafe member {m.name!r}", "use a bundle made by skyrl-setup bundle")
             tf.extractall(dest)
     except (OSError, tarfile.TarError) as exc:
-        raise UsageError(f"{path}: not a readable bundle ({exc})", "make one with `skyrl-setup bundle`") from None
+        why = str(exc).splitlines()[0].rstrip(":") if str(exc) else type(exc).__name__  # tarfile lists every method it tried
+        raise UsageError(f"{path}: not a readable bundle ({why})", "make one with `skyrl-setup bundle`") from None
     try:
         manifest = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):

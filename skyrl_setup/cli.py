@@ -6,13 +6,16 @@ Nothing here decides anything about environments; commands/ does, through the st
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
+import os
+import signal
 import sys
 import traceback
 
-from skyrl_setup import __version__, mirrors
-from skyrl_setup.errors import ExitCode, SetupError, UsageError
+from skyrl_setup import __version__, envstore, mirrors, preflight
+from skyrl_setup.errors import ExitCode, OperationError, PreconditionError, SetupError, UsageError
 from skyrl_setup.redact import redact_obj
 from skyrl_setup.report import Reporter
 
@@ -20,12 +23,16 @@ BACKEND_HELP = "backend profile: sglang (default), vllm, flashrl, megatron (see 
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # `--jso` is a typo, not --json
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line and a hint, exit 2, never argparse's usage dump
         raise UsageError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
 
 
 def _common() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     p.add_argument("--json", action="store_true", help="write one JSON document to stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="more detail")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -141,35 +148,115 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     json_mode, debug = "--json" in argv, "--debug" in argv
     reporter = Reporter(json_mode=json_mode, verbose="-v" in argv or "--verbose" in argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a kill or a closed terminal: unwind like Ctrl-C
+        signal.signal(sig, _terminate)
     try:
         args = build_parser().parse_args(argv)
         if not args.command:
             raise UsageError("no command given", "try `skyrl-setup install` or `skyrl-setup --help`")
         mirrors.set_flag_mirrors(getattr(args, "mirror", None))
+        if args.command in ("install", "upgrade", "check-compat", "lock", "bundle"):
+            preflight.index_settings()
         target = COMMANDS[args.command]
         if getattr(args, "ray", None):
             target = f"skyrl_setup.commands.cluster_cmd:run_{args.command}"
         module_name, _, func = target.partition(":")
         result = getattr(importlib.import_module(module_name), func or "run")(args, reporter)
         if json_mode:
-            print(json.dumps(redact_obj(result.doc), indent=2, default=str))
+            _emit(result.doc)
         return int(result.exit_code)
     except SetupError as exc:
-        if debug:
-            traceback.print_exc()
-        reporter.error(exc.message, exc.hint)
-        if json_mode:
-            print(json.dumps(redact_obj(exc.to_json()), indent=2, default=str))
-        return int(exc.code)
-    except KeyboardInterrupt:
-        reporter.error("interrupted; the previous environment is unchanged")
-        return int(ExitCode.INTERRUPTED)
+        return _fail(exc, reporter, json_mode, debug)
+    except KeyboardInterrupt as exc:
+        return _fail(interrupted(getattr(exc, "signum", signal.SIGINT)), reporter, json_mode, debug=False)
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) else 0
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        if debug:
-            traceback.print_exc()
-        reporter.error(f"unexpected {type(exc).__name__}: {exc}", "re-run with --debug and report it")
-        if json_mode:
-            print(json.dumps(redact_obj({"error": f"{type(exc).__name__}: {exc}", "exit_code": 1})))
-        return int(ExitCode.FAILED)
+        return _fail(system_error(exc) or OperationError(f"unexpected {type(exc).__name__}: {exc}", "re-run with --debug and report it"),
+                     reporter, json_mode, debug)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so every cleanup runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_terminating: list[int] = []
+
+
+def _terminate(signum, _frame):
+    if not _terminating:  # a second signal must not break the cleanup the first one started
+        _terminating.append(signum)
+        raise Terminated(signum)
+
+
+def interrupted(signum: int) -> SetupError:
+    """The error an interrupt ends with: what happened to the environment, and the 128+N exit code."""
+    how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    if envstore.swapped:
+        target, n = envstore.swapped[-1]
+        err = OperationError(f"{how} after {target} was switched to generation {n}",
+                             f"the new environment is in place; check it with `skyrl-setup doctor --venv {target}`")
+    else:
+        err = OperationError(f"{how}; the previous environment is unchanged", "nothing was switched; re-run the command to finish")
+    err.code = ExitCode.INTERRUPTED if signum == signal.SIGINT else 128 + signum
+    return err
+
+
+def system_error(exc: Exception) -> SetupError | None:
+    """An OS error a user can cause (permissions, a read-only or full filesystem, a long path): a precise line, exit 4."""
+    if not isinstance(exc, OSError) or exc.errno not in _USER_ERRNOS:
+        return None
+    where = f": {exc.filename}" if exc.filename else ""
+    return PreconditionError(f"{exc.strerror or exc}{where}", _USER_ERRNOS[exc.errno])
+
+
+_USER_ERRNOS = {
+    errno.EACCES: "check the permissions of that path, or choose another location",
+    errno.EPERM: "that path is protected (permissions or an immutable attribute); choose another location",
+    errno.EROFS: "that filesystem is mounted read-only; choose a writable location",
+    errno.ENOSPC: "free space there, or choose a location on a larger filesystem",
+    errno.EDQUOT: "your disk quota is used up; free space or choose another location",
+    errno.ENAMETOOLONG: "choose a shorter path",
+    errno.ENOTDIR: "a component of that path is a file, not a directory",
+    errno.ELOOP: "that path loops through symbolic links",
+}
+
+
+def _emit(doc: dict) -> None:
+    """The one JSON document on stdout; a stdout that cannot take it is an error like any other."""
+    try:
+        sys.stdout.write(json.dumps(redact_obj(doc), indent=2, default=str) + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        _silence_stdout()
+        raise PreconditionError(f"cannot write the JSON output to stdout: {exc.strerror or exc}",
+                                "send stdout somewhere with room (a file on a filesystem with free space, or a pipe)") from None
+
+
+def _silence_stdout() -> None:
+    """After a failed write, so the interpreter's last flush does not print a traceback of its own."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError):
+        pass
+
+
+def _fail(exc: SetupError, reporter: Reporter, json_mode: bool, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    try:
+        reporter.error(exc.message, exc.hint)
+    except OSError:
+        pass  # stderr is gone (a closed terminal): the exit code still tells
+    if json_mode:
+        try:
+            _emit(exc.to_json())
+        except SetupError:
+            pass  # stdout is what failed; the error line above said so
+    return int(exc.code)

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ from pathlib import Path
 
 from skyrl_setup.errors import BusyError, OperationError, UsageError
 from skyrl_setup.failpoints import hit
+from skyrl_setup.preflight import check_path_length
 
 RECORD = "skyrl-setup.json"
+swapped: list[tuple[Path, int]] = []  # (target, generation) made current by this process: what an interrupt reports
+LIVE = "live"  # generation numbers in the order they were made current
 GEN_RE = re.compile(r"^gen-(\d{4,})$")
 
 
@@ -42,11 +46,13 @@ class Store:
     target: Path  # the path users activate: a symlink to the current generation
 
     @classmethod
-    def for_target(cls, target: Path) -> Store:
-        text = str(target)
-        if not text.strip() or "\x00" in text:
+    def for_target(cls, target: str | Path) -> Store:
+        text = target if isinstance(target, str) else str(target)  # str(Path("")) is ".": check the raw text
+        if not text.strip() or any(ord(c) < 32 for c in text):  # empty (an unset variable), NUL, a line break
             raise UsageError(f"--venv {text!r} is not a usable path", "give a directory path, e.g. ~/envs/sglang")
-        return cls(_abs(target))
+        store = cls(_abs(target))
+        check_path_length(store.target, "--venv")
+        return store
 
     @property
     def root(self) -> Path:
@@ -87,9 +93,10 @@ class Store:
         if n is None:
             return None
         try:
-            return json.loads((self.gen_path(n) / RECORD).read_text(encoding="utf-8"))
+            rec = json.loads((self.gen_path(n) / RECORD).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return rec if _well_formed(rec) else None
 
     def check_target(self, *, backend: str, force: bool) -> None:
         """Refuse a target that holds something this tool did not make (exit 2)."""
@@ -119,23 +126,48 @@ class Store:
 
     @contextmanager
     def locked(self, *, wait: bool = False):
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._lock(wait)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                raise BusyError(f"another skyrl-setup (pid {holder}) is working on {self.target}",
-                                "wait for it to finish, or pass --wait to queue behind it") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             hit("locked")
             yield self
         finally:
-            os.close(fd)
+            try:
+                if not self.generations() and not self.target.is_symlink():  # a failed first install leaves nothing
+                    (self.root / "lock").unlink(missing_ok=True)
+                    self.root.rmdir()
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+    def _lock(self, wait: bool) -> int:
+        """flock the store's lock file, whose path may be removed (above) by the holder we waited for."""
+        while True:
+            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:  # the store was removed between the two calls (above): make it again
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except OSError as exc:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                raise BusyError(f"another skyrl-setup (pid {holder}) is working on {self.target}",
+                                "wait for it to finish, or pass --wait to queue behind it") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                if os.stat(self.root / "lock").st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # we locked a file its last holder unlinked: take the one at the path now
 
     def clean_leftovers(self) -> list[str]:
         """Remove incomplete generations and temporary links. Call under the lock."""
@@ -151,7 +183,20 @@ class Store:
         for p in self.target.parent.glob(f".{self.target.name}.swap-*"):
             p.unlink(missing_ok=True)
             removed.append(p.name)
+        for p in self.root.glob("tmp-*"):  # scratch() folders of runs that were killed
+            pid = p.name.split("-")[1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p.name)
         return removed
+
+    def scratch(self) -> Path:
+        """A temporary folder in the store, not in /tmp: where a kill leaves it, the next run removes it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=f"tmp-{os.getpid()}-", dir=self.root))
+        except OSError:  # a read-only store (a dry run may still look)
+            return Path(tempfile.mkdtemp(prefix="skyrl-setup-upgrade-"))
 
     def tidy(self) -> list[str]:
         """Clean leftovers if no other run holds the lock; for paths that otherwise take no lock."""
@@ -160,15 +205,22 @@ class Store:
         try:
             with self.locked(wait=False):
                 return self.clean_leftovers()
-        except BusyError:
+        except (BusyError, OSError):  # busy, or a read-only store: a no-op needs no tidying
             return []
 
     def new_generation(self) -> tuple[int, Path]:
-        n = max(self.generations(), default=0) + 1
+        # never a number the link or the live order names: a dangling link would otherwise go live mid-build
+        n = max([*self.generations(), self.current() or 0, *self._live_numbers()], default=0) + 1
         path = self.gen_path(n)
         if path.exists():
             shutil.rmtree(path)
         return n, path
+
+    def _live_numbers(self) -> list[int]:
+        try:
+            return [int(x) for x in (self.root / LIVE).read_text(encoding="utf-8").split()]
+        except (OSError, ValueError):
+            return []
 
     def write_record(self, n: int, record: dict) -> None:
         path = self.gen_path(n) / RECORD
@@ -188,6 +240,7 @@ class Store:
             os.symlink(os.path.relpath(self.gen_path(n), self.target.parent), tmp)
             hit("swap-link-created")
             os.replace(tmp, self.target)
+            swapped.append((self.target, n))
         finally:
             tmp.unlink(missing_ok=True)  # gone already after the rename; left only by an interruption
         _fsync_dir(self.target.parent)
@@ -199,16 +252,67 @@ class Store:
     def prune(self, keep: int = 3) -> list[int]:
         """Keep the current generation and the newest `keep - 1` others."""
         cur = self.current()
-        others = [g for g in self.generations() if g != cur and self.activated(g)]
+        order = self.live_order()
+        recency = {g: i for i, g in enumerate(order)}  # the last time each was live
+        others = sorted((g for g in self.generations() if g != cur and self.activated(g)), key=lambda g: (recency.get(g, -1), g))
         drop = others[: max(0, len(others) - (keep - 1))]
         for g in drop:
             shutil.rmtree(self.gen_path(g), ignore_errors=True)
         return drop
 
+    def live_order(self) -> list[int]:
+        """Intact generations in the order they were made current (the last is the newest).
+
+        Kept in `.T.skyrl/live`; a store from before that file is read in number order."""
+        try:
+            order = [int(x) for x in (self.root / LIVE).read_text(encoding="utf-8").split()]
+        except (OSError, ValueError):
+            cur = self.current()
+            order = [g for g in self.generations() if cur is None or g <= cur]
+        seen = [g for g in order if self.complete(g) and self.activated(g)]
+        return [g for i, g in enumerate(seen) if i == 0 or seen[i - 1] != g]
+
+    def _write_live(self, order: list[int]) -> None:
+        tmp = self.root / f"{LIVE}.tmp"
+        tmp.write_text(" ".join(map(str, order[-200:])) + "\n", encoding="utf-8")
+        os.replace(tmp, self.root / LIVE)
+
+    def note_live(self, n: int) -> None:
+        """After a swap by install or upgrade: n is the newest live generation. Call under the lock."""
+        self._write_live([*self.live_order(), n])
+
+    def note_rollback(self, to: int) -> None:
+        """Before a rollback's swap: forget what was live after `to`, so a second rollback goes further back."""
+        order = self.live_order()
+        self._write_live(order[: len(order) - order[::-1].index(to)] if to in order else [*order, to])
+
     def previous(self) -> int | None:
+        """Where rollback goes: the generation that was live before the current one, if still intact."""
         cur = self.current()
-        older = [g for g in self.generations() if self.activated(g) and (cur is None or g < cur)]
+        order = self.live_order()
+        if cur in order:
+            order = order[: len(order) - order[::-1].index(cur) - 1]
+        older = [g for g in order if g != cur]
         return older[-1] if older else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _well_formed(rec) -> bool:
+    """A record this tool wrote: a JSON object whose known fields have their types (a damaged one reads as none)."""
+    if not isinstance(rec, dict):
+        return False
+    kinds = {"lock": dict, "python": dict, "cuda": dict, "packages": dict, "env": dict, "history": list,
+             "artifacts": list, "additions": list, "backend": str}
+    return all(isinstance(rec[k], t) for k, t in kinds.items() if k in rec)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -28,10 +28,10 @@ from skyrl_setup.lockfile import Lock, install_manifest, requirement_line
 from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan
 from skyrl_setup.readiness import Verdict, assess, real_import_list
+from skyrl_setup.redact import has_secret, redact
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
-from skyrl_setup.redact import redact
-from skyrl_setup.venvinfo import compare, installed_versions
+from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
 
 Progress = Callable[[str], None]
 
@@ -68,6 +68,16 @@ def write_runtime_settings(venv: Path, env: dict[str, str], backend: str) -> Non
     (site / "skyrl_setup_env.pth").write_text(line + "\n", encoding="utf-8")
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file uv reads; one that holds a mirror's password (user:pw@ or ?token=) is readable by its owner only."""
+    secret = has_secret(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    with open(fd, "w", encoding="utf-8") as fh:
+        if secret:
+            os.fchmod(fd, 0o600)
+        fh.write(text)
+
+
 def is_noop(store: Store, plan_backend: str, lock: Lock | None, *, project: Path | None, find_links: tuple) -> bool:
     """The environment was built from this lock and still holds exactly what it was built with."""
     rec = store.record()
@@ -76,7 +86,7 @@ def is_noop(store: Store, plan_backend: str, lock: Lock | None, *, project: Path
     if rec.get("backend") != plan_backend or rec.get("lock", {}).get("sha256") != lock.sha256:
         return False
     installed = installed_versions(store.target)
-    return installed is not None and compare(rec.get("packages", {}), installed).empty
+    return installed is not None and compare(rec.get("packages", {}), installed).empty and interpreter_runs(store.target)
 
 
 def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify: bool = True,
@@ -113,8 +123,8 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         routes = index_route.routes_for(lock, plan.profile, plan.artifacts, cfg)
         by_name = index_route.by_name(routes)
         manifest = gen / "requirements.lock.txt"
-        manifest.write_text(install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite,
-                                             by_name=by_name), encoding="utf-8")
+        write_private(manifest, install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite,
+                                                 by_name=by_name))
         index_env = cfg.uv_env() if by_name else {}  # pip's settings, which uv does not read
         # pinned by version and hash, a file may come from whichever configured index has it
         where = ["--index-strategy", "unsafe-best-match"] if by_name and cfg.extra else []
@@ -182,13 +192,15 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         hit("record-written")
         store.swap_to(n)
         store.mark_activated(n)
+        store.note_live(n)
     except BaseException:
         store.discard(n)  # refuses the current generation: a swap that happened stands
         raise
     hit("swapped")
     pruned = tuple(store.prune())
     hit("pruned")
-    return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, previous, pruned, verdict)
+    # where rollback would go now (not simply the one live before: that one may be gone)
+    return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, store.previous(), pruned, verdict)
 
 
 def _explain(exc: OperationError, lock: Lock, routes: tuple) -> OperationError:
@@ -226,7 +238,7 @@ def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress, loc
                 extra_env: dict[str, str] | None = None) -> None:
     """Build sdists with no isolation, so they compile against the environment's own torch; hashes enforced."""
     req = gen / "requirements.from-source.txt"
-    req.write_text("".join(requirement_line(p, lock, mirrors.rewrite, by_name) for p in pkgs), encoding="utf-8")
+    write_private(req, "".join(requirement_line(p, lock, mirrors.rewrite, by_name) for p in pkgs))
     progress("building from source against the installed torch: " + ", ".join(p.name for p in pkgs))
     uv.run_cache_first(["pip", "install", "--python", str(py), "--no-deps", "--no-build-isolation", "--require-hashes",
                         "-r", str(req), *(extra_args or [])], what="building " + ", ".join(p.name for p in pkgs),

@@ -2,7 +2,7 @@
 
 SKYRL_SETUP_FAILPOINT="NAME:ACTION" with ACTION one of
   kill        SIGKILL this process (as an OOM killer or `kill -9` would)
-  int         SIGINT this process (as Ctrl-C would)
+  int         SIGINT this process (as Ctrl-C would); term, hup: SIGTERM, SIGHUP (a closed terminal)
   wait=DIR    write DIR/<pid>.reached, then wait until DIR/release exists (at most 120 s)
 Unset, `hit` is one dictionary lookup. Names are listed in FAILPOINTS so a test can cover them all.
 """
@@ -19,7 +19,9 @@ FAILPOINTS = (
     "synced",
     "artifacts-installed", "settings-written", "verified", "record-written", "swap-link-created",
     "swapped", "pruned", "upgrade-lock-resolved", "rollback-swapped",
+    "import-check-started",  # hit in the import-check child (probe/imports_script.py), which supports wait= only
 )
+SIGNALS = {"int": signal.SIGINT, "term": signal.SIGTERM, "hup": signal.SIGHUP}
 
 
 def hit(name: str) -> None:
@@ -31,9 +33,9 @@ def hit(name: str) -> None:
         return
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    elif action == "int":
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(5)  # the KeyboardInterrupt arrives during this sleep
+    elif action in SIGNALS:
+        os.kill(os.getpid(), SIGNALS[action])
+        time.sleep(5)  # the KeyboardInterrupt (or cli's Terminated) arrives during this sleep
     elif action.startswith("wait="):
         d = Path(action[5:])
         d.mkdir(parents=True, exist_ok=True)

@@ -13,23 +13,38 @@ import os
 import re
 from pathlib import Path
 
-from platformdirs import user_config_dir
 
 from skyrl_setup._toml import toml_reader
-from skyrl_setup.errors import UsageError
+from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.preflight import user_dir
+from skyrl_setup.redact import redact
 
 _flag_pairs: list[tuple[str, str]] = []
 
 
-def config_path() -> Path:
-    return Path(os.environ.get("SKYRL_SETUP_CONFIG_DIR") or user_config_dir("skyrl-setup")) / "mirrors.toml"
+def config_path() -> Path | None:
+    """None where no home directory is known: then there is no per-user mirrors file."""
+    try:
+        return user_dir("SKYRL_SETUP_CONFIG_DIR", "config", "the mirrors file") / "mirrors.toml"
+    except PreconditionError:
+        return None
+
+
+# pairs are separated by whitespace, or by , ; where a new URL follows: a password may hold , ; or =
+_PAIR_SEP = re.compile(r"\s+|[,;]+(?=\s*[a-zA-Z][a-zA-Z0-9+.-]*://)")
+_URL_START = r"[a-zA-Z][a-zA-Z0-9+.-]*://"
 
 
 def _parse_pair(text: str, where: str) -> tuple[str, str]:
-    src, sep, dst = text.partition("=")
+    m = re.match(rf"^(.+?)=({_URL_START}.*)$", text)
+    src, sep, dst = (m.group(1), "=", m.group(2)) if m else text.partition("=")
     if not sep or not src.strip() or not dst.strip():
-        raise UsageError(f"{where}: {text!r} is not FROM=TO", "write mirrors as https://upstream/prefix=https://mirror/prefix")
+        raise UsageError(f"{where}: {redact(text)!r} is not FROM=TO", "write mirrors as https://upstream/prefix=https://mirror/prefix")
     return src.strip(), dst.strip()
+
+
+def split_pairs(text: str) -> list[str]:
+    return [p for p in _PAIR_SEP.split(text) if p]
 
 
 def set_flag_mirrors(pairs: list[str] | None) -> None:
@@ -39,9 +54,9 @@ def set_flag_mirrors(pairs: list[str] | None) -> None:
 def mapping() -> list[tuple[str, str]]:
     pairs = list(_flag_pairs)
     env = os.environ.get("SKYRL_SETUP_MIRRORS", "")
-    pairs += [_parse_pair(p, "SKYRL_SETUP_MIRRORS") for p in re.split(r"[\s,;]+", env) if p]
+    pairs += [_parse_pair(p, "SKYRL_SETUP_MIRRORS") for p in split_pairs(env)]
     cfg = config_path()
-    if cfg.is_file():
+    if cfg is not None and cfg.is_file():
         try:
             doc = toml_reader.loads(cfg.read_text(encoding="utf-8"))
         except (OSError, toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -6,11 +6,18 @@ import re
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|AUTH|CREDENTIAL)", re.I)
+# a query parameter that carries a secret: ?token=, &access_token=, ?api-key=, S3/GCS/Azure signatures (X-Amz-Signature, sig=)
+_QUERY_SECRET = re.compile(r"(?P<name>[?&;](?:[\w.-]*(?:token|secret|passw(?:or)?d|pwd|api[_-]?key|auth|credential|signature)[\w.-]*"
+                           r"|(?:[\w.-]*[_-])?(?:key|sig|session))=)[^&#\s\"'<>)]+", re.I)
 
 
 def redact(text: str) -> str:
-    """Replace `user:password@` in every URL of `text` with `***@`."""
-    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+    """Replace `user:password@` in every URL of `text` with `***@`, and secret query values with `***`."""
+    return _QUERY_SECRET.sub(r"\g<name>***", _URL_CREDENTIALS.sub(r"\g<scheme>***@", text))
+
+
+def has_secret(text: str) -> bool:
+    return redact(text) != text
 
 
 def redact_env(name: str, value: str) -> str:

@@ -14,7 +14,24 @@ MARKS = {"ok": "[green]✓[/]", "warning": "[yellow]![/]", "error": "[red]✗[/]
 
 
 def make_console() -> Console:
-    return Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None)
+    return Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None, width=_width())
+
+
+def _width() -> int | None:
+    """rich takes COLUMNS=0 (or -3) literally and prints nothing; such a value is ignored."""
+    cols = os.environ.get("COLUMNS", "")
+    if not cols or (cols.isdigit() and int(cols) > 0):
+        return None
+    try:
+        return os.get_terminal_size(2).columns or 80
+    except OSError:
+        return 80
+
+
+def one_line(text: str) -> str:
+    """An error is one line: line breaks inside a message (a pasted spec, a library's report) become ' / '."""
+    parts = [p.strip() for p in text.splitlines() if p.strip()]
+    return " / ".join(parts)
 
 
 def human_bytes(n: int | None) -> str:
@@ -54,9 +71,9 @@ class Reporter:
             self.console.print(*args, **kw)
 
     def error(self, message: str, hint: str = "") -> None:
-        self.console.print(f"[red]error:[/] {escape(redact(message))}", soft_wrap=True)
+        self.console.print(f"[red]error:[/] {escape(redact(one_line(message)))}", soft_wrap=True)
         if hint:
-            self.console.print(f"[dim]hint:[/] {escape(redact(hint))}", soft_wrap=True)
+            self.console.print(f"[dim]hint:[/] {escape(redact(one_line(hint)))}", soft_wrap=True)
 
     def kv_table(self, title: str, rows: list[tuple[str, str]]) -> None:
         t = Table(title=title, show_header=False, title_justify="left", box=None, pad_edge=False)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from packaging.version import Version
-from platformdirs import user_log_dir
 
+from skyrl_setup.children import die_with_parent
 from skyrl_setup.errors import ConflictError, OperationError, PreconditionError
 from skyrl_setup.failpoints import hit
 from skyrl_setup.redact import redact
@@ -28,9 +28,19 @@ MIN_VERSION = Version("0.9.0")
 BAD_VERSIONS = {Version("0.8.0"), Version("0.8.1"), Version("0.8.2")}  # broke SkyRL installs
 
 
+def log_dir_path() -> Path:
+    from skyrl_setup.preflight import user_dir
+
+    return user_dir("SKYRL_SETUP_LOG_DIR", "log", "uv's logs")
+
+
 def log_dir() -> Path:
-    path = Path(os.environ.get("SKYRL_SETUP_LOG_DIR") or user_log_dir("skyrl-setup"))
-    path.mkdir(parents=True, exist_ok=True)
+    path = log_dir_path()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PreconditionError(f"cannot make the log folder {path}: {exc.strerror}",
+                                "set SKYRL_SETUP_LOG_DIR (or XDG_STATE_HOME) to a folder you can write") from None
     return path
 
 
@@ -65,16 +75,6 @@ def short_cause(stderr: str) -> str:
         return ": ".join(parts)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1] if lines else "uv failed with no message"
-
-
-def _die_with_parent() -> None:
-    """In the uv child: get SIGKILL when skyrl-setup dies, so no orphan keeps writing a generation."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except (OSError, AttributeError):
-        pass
 
 
 _LOCATE_LOCK = threading.Lock()
@@ -174,7 +174,7 @@ class Uv:
         with open(log, "w", encoding="utf-8") as fh:
             fh.write(redact(f"$ {self.binary} {' '.join(args)}\n"))
             proc = subprocess.Popen([self.binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    env=self._env(extra_env), errors="replace", preexec_fn=_die_with_parent)
+                                    env=self._env(extra_env), errors="replace", preexec_fn=die_with_parent)
             err_lines: list[str] = []
             assert proc.stderr is not None and proc.stdout is not None
             try:

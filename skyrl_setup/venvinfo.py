@@ -7,6 +7,7 @@ here); the dist-info folders answer in milliseconds.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -32,6 +33,14 @@ def installed_versions(venv: Path) -> dict[str, str] | None:
         if m:
             out[canonicalize_name(m.group("name"))] = m.group("version")
     return out
+
+
+def interpreter_runs(venv: Path) -> bool:
+    """The environment's python starts (a venv whose interpreter link dangles is broken, not current)."""
+    try:
+        return subprocess.run([str(venv / "bin" / "python"), "-I", "-c", ""], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def requirements_of(venv: Path) -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from skyrl_setup import children
 from skyrl_setup.probe import script
 
 
@@ -30,8 +31,7 @@ def run_imports(python: Path, modules: list[str], *, timeout: float = 600, env: 
     if not modules:
         return []
     try:
-        proc = subprocess.run([str(python), script("imports_script"), json.dumps(modules)],
-                              capture_output=True, text=True, timeout=timeout, env=env)
+        proc = children.run([str(python), script("imports_script"), json.dumps(modules)], timeout=timeout, env=env)
         out, died = proc.stdout, (proc.returncode != 0 and f"interpreter exited with status {proc.returncode}")
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")

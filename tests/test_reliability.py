@@ -59,7 +59,8 @@ def shared(tmp_path_factory, index, uv_cache, data_dir):
 
 
 def test_every_failpoint_is_covered():
-    covered = set(INSTALL_POINTS) | set(UPGRADE_POINTS) | {"rollback-swapped", "uv-download-started"}
+    covered = set(INSTALL_POINTS) | set(UPGRADE_POINTS) | {"rollback-swapped", "uv-download-started",
+                                                           "import-check-started"}  # tests/test_hostile.py
     assert covered == set(FAILPOINTS)
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from platformdirs import user_data_dir
 
 from skyrl_setup.errors import ExitCode
 
@@ -19,5 +16,6 @@ class CommandResult:
 
 
 def default_venv(backend: str) -> Path:
-    home = os.environ.get("SKYRL_SETUP_HOME") or user_data_dir("skyrl-setup")
-    return Path(home) / "envs" / backend
+    from skyrl_setup.preflight import user_dir
+
+    return user_dir("SKYRL_SETUP_HOME", "data", "the default environment location") / "envs" / backend

@@ -31,7 +31,7 @@ def run_doctor(args, reporter) -> CommandResult:
     argv = ["doctor", "--no-gpu-probe"]
     if args.backend:
         argv += ["--backend", args.backend]
-    if args.venv:
+    if args.venv is not None:
         argv += ["--venv", args.venv]
     model = modelsize.parse(args.model) if getattr(args, "model", None) else None
     if model:  # the size, not the folder: the nodes need not hold a copy of it

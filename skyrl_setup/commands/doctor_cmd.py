@@ -30,12 +30,13 @@ from skyrl_setup.uvtool import Uv
 def _target(args, profile_name: str) -> tuple[Path | None, Path, Store | None]:
     """(venv or None, python to probe, store if skyrl-setup made it)."""
     if args.python:
-        py = Path(args.python)
+        py = Path(os.path.abspath(args.python))  # a bare `python` is ./python, not a PATH search
         if not py.exists():
             raise UsageError(f"--python {py}: no such file", "give the path of the environment's python")
         return None, py, None
-    venv = Path(args.venv) if args.venv else default_venv(profile_name)
-    store = Store.for_target(venv)
+    raw = args.venv if args.venv is not None else default_venv(profile_name)
+    store = Store.for_target(raw)
+    venv = Path(raw)
     return venv, venv / "bin" / "python", store if store.current() is not None else None
 
 
@@ -49,7 +50,7 @@ def run(args, reporter) -> CommandResult:
     driver = detect_driver()
     sysinfo = detect_system()
     probes = not args.no_gpu_probe
-    have_env = python.exists()
+    have_env = python.exists() or python.is_symlink()  # a dangling interpreter link is a broken env, not none
 
     try:
         Uv.locate()  # once, before the threads that use it

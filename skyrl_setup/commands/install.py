@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from skyrl_setup import profiles
+from skyrl_setup import preflight, profiles
 from skyrl_setup.artifacts import plan_artifacts, reachable
 from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.cuda_policy import choose_variant
@@ -172,8 +172,13 @@ def _run(args, reporter) -> CommandResult:
         if len(loaded) > 1:
             raise UsageError("one backend per environment", "install each backend with its own --venv")
         reporter.progress(f"compatible: {', '.join(args.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")
-    store = Store.for_target(Path(args.venv) if args.venv else default_venv(profile.name))
+    store = Store.for_target(args.venv if args.venv is not None else default_venv(profile.name))
     store.check_target(backend=profile.name, force=args.force)
+    if args.lock:
+        preflight.user_file(args.lock, "--lock")
+    unwritable = preflight.unwritable(preflight.install_paths(store.target, store.root))  # before any download
+    if unwritable and not args.dry_run:
+        raise unwritable
     uv = Uv.locate()
 
     quick = _quick_noop(args, profile, store)
@@ -194,6 +199,8 @@ def _run(args, reporter) -> CommandResult:
 def _plan_and_build(args, reporter, uv: Uv, profile, store: Store, lock_source: str, workdir: Path, t0: float) -> CommandResult:
     plan = gather_plan(PlanRequest.from_args(args, lock_source), uv, profile, store, workdir)
     render_plan(reporter, plan)
+    if unwritable:
+        reporter.warn(f"{unwritable.message}: the install would stop there")
     doc = {"plan": plan.to_json(), "dry_run": bool(args.dry_run)}
     if args.dry_run:
         return CommandResult(doc)
@@ -258,7 +265,7 @@ def preflight_disk(plan: InstallPlan, store: Store) -> None:
     """
     if plan.lock is None:
         return
-    margin = int(os.environ.get("SKYRL_SETUP_DISK_MARGIN", 64 * 2**20))
+    margin = preflight.env_bytes("SKYRL_SETUP_DISK_MARGIN", 64 * 2**20)
     need_env = 2 * plan.lock.download_bytes + margin
     free_env = free_bytes(store.root)
     if free_env < need_env:

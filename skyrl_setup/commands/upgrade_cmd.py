@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,10 +17,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from rich.table import Table
 
-from skyrl_setup import locking, profiles
+from skyrl_setup import locking, preflight, profiles
 from skyrl_setup.commands import CommandResult, default_venv
 from skyrl_setup.commands.install import gather_plan, preflight_disk, render_plan
-from skyrl_setup.envstore import Store, now_iso
+from skyrl_setup.commands.latest import Latest
+from skyrl_setup.envstore import RECORD, Store, now_iso
 from skyrl_setup.errors import ConflictError, OperationError, UsageError
 from skyrl_setup.execute import build
 from skyrl_setup.failpoints import hit
@@ -30,21 +30,38 @@ from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import PlanRequest
 from skyrl_setup.report import human_bytes
 from skyrl_setup.resolver.check import check_compat, parse_additions
+from skyrl_setup.resolver.explain import Cause, _name_of
 from skyrl_setup.resolver.provider import TORCH_RELEVANT
 from skyrl_setup.uvtool import Uv
-from skyrl_setup.venvinfo import compare, installed_versions
+from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
 
 
-def _store(args) -> tuple[Store, dict]:
-    venv = Path(args.venv) if args.venv else default_venv(args.backend or "sglang")
-    store = Store.for_target(venv)
-    rec = store.record()
-    if rec is None:
-        raise UsageError(f"no environment made by skyrl-setup at {store.target}",
-                         f"create one first: skyrl-setup install --backend {args.backend or 'sglang'} --venv {store.target}")
+def _venv(args) -> Store:
+    if args.venv is not None:
+        return Store.for_target(args.venv)
+    return Store.for_target(default_venv(args.backend or "sglang"))
+
+
+def _no_env(store: Store, args) -> UsageError:
+    if store.current() is not None and (store.gen_path(store.current()) / RECORD).is_file():
+        return UsageError(f"the record of {store.target} ({store.gen_path(store.current()) / RECORD}) is damaged",
+                          f"rebuild it: skyrl-setup install --venv {store.target} --force, or roll back to an intact generation")
+    return UsageError(f"no environment made by skyrl-setup at {store.target}",
+                      f"create one first: skyrl-setup install --backend {args.backend or 'sglang'} --venv {store.target}")
+
+
+def _check_backend(store: Store, rec: dict, args) -> None:
     if args.backend and args.backend != rec.get("backend"):
         raise UsageError(f"{store.target} holds a {rec.get('backend')} environment, not {args.backend}",
                          f"to switch backends: skyrl-setup install --backend {args.backend} --venv {store.target} --force")
+
+
+def _store(args) -> tuple[Store, dict]:
+    store = _venv(args)
+    rec = store.record()
+    if rec is None:
+        raise _no_env(store, args)
+    _check_backend(store, rec, args)
     return store, rec
 
 
@@ -66,6 +83,24 @@ def effective_profile(profile, specs: list[str], latest: bool):
             if name in TORCH_RELEVANT:
                 packages[name] = ""
     return dataclasses.replace(profile, packages=packages, skyrl=skyrl), additions
+
+
+def _conflict(c, specs: list[str], moved: set[str]) -> ConflictError:
+    """The resolver's conflict, told from the upgrade's side: a pin the user moved is theirs, not the profile's."""
+    causes = [Cause("you", x.spec, x.is_package) if x.by.startswith("the ") and _name_of(x.spec) in moved else x for x in c.causes]
+    details = {"conflict": {**c.to_json()["conflict"], "requirements": [x.to_json() for x in causes]}}
+    mine = next((x for x in causes if x.by == "you"), None)
+    holder = next((x for x in causes if x.is_package), None)
+    if mine and holder:
+        name = canonicalize_name(holder.by.split()[0])
+        sentence = f"{holder.by} requires {holder.spec} but you asked for {mine.spec}"
+        hint = (f"move {name} too, to a release that accepts {mine.spec}: `skyrl-setup upgrade {' '.join(specs)} {name}==VERSION`"
+                if name not in moved else f"no {name} release that you named accepts {mine.spec}; choose another pair of versions")
+        return ConflictError(sentence, hint, details={**details, "sentence": sentence, "hint": hint})
+    pin = next((x.spec for x in causes if x.by.startswith("the ")), None)
+    hint = (f"the profile pins {pin}; to move it too, add the new pin to the upgrade (e.g. `skyrl-setup upgrade {' '.join(specs)} "
+            f"{c.package}==VERSION`), which leaves the profile's tested set" if pin else c.hint)
+    return ConflictError(c.sentence, hint, details={**details, "sentence": c.sentence, "hint": hint})
 
 
 def diff(old: dict[str, str], new: Lock) -> list[tuple[str, str | None, str | None]]:
@@ -91,6 +126,10 @@ def render_diff(reporter, changes, lock: Lock) -> None:
 def run(args, reporter) -> CommandResult:
     t0 = time.perf_counter()
     store, rec = _store(args)
+    if args.lock:
+        preflight.user_file(args.lock, "--lock")
+    if not args.dry_run and (blocked := preflight.unwritable(preflight.install_paths(store.target, store.root))):
+        raise blocked  # before the new lock is resolved and downloaded
     store.tidy()
     profile = profiles.load(rec["backend"])
     specs = list(args.specs or [])
@@ -101,30 +140,35 @@ def run(args, reporter) -> CommandResult:
     variant = rec.get("cuda", {}).get("variant") or profile.variants[0]
 
     exempt = frozenset(moved | ({n for n in eff.packages if n in TORCH_RELEVANT} if args.latest else set()))
-    if specs or args.latest:
-        res = check_compat([eff], additions, variant=variant, exempt=exempt,
-                           priority=tuple(n for n in profile.main_packages if n != "torch"), enrich=False)
+    priority = tuple(n for n in profile.main_packages if n != "torch")
+    latest = Latest(eff, additions, variant, exempt, priority, lambda c: _conflict(c, specs, moved)) if args.latest else None
+    if latest:
+        eff = latest.propose()  # the torch family pinned to the newest set that agrees
+    elif specs:
+        res = check_compat([eff], additions, variant=variant, exempt=exempt, priority=priority, enrich=False)
         if not res.ok:
-            c = res.conflict
-            pin = next((x.spec for x in c.causes if x.by.startswith("the ")), None)
-            hint = (f"the profile pins {pin}; to move it too, add the new pin to the upgrade (e.g. `skyrl-setup upgrade {' '.join(specs)} "
-                    f"{c.package}==VERSION`), which leaves the profile's tested set" if pin else c.hint)
-            raise ConflictError(c.sentence, hint, details=c.to_json())
-        if args.latest:  # pin what the resolver found, then lock it
-            eff = dataclasses.replace(eff, packages={n: (f"=={res.pins[n]}" if n in TORCH_RELEVANT and n in res.pins else s)
-                                                     for n, s in eff.packages.items()})
+            raise _conflict(res.conflict, specs, moved)
     uv = Uv.locate()
     req = PlanRequest(cuda=args.cuda or variant, lock=args.lock, find_links=tuple(args.find_links or ()),
                       project=rec.get("project"), additions=tuple(additions))
     plan = gather_plan(req, uv, profile, store)
-    tmp = Path(tempfile.mkdtemp(prefix="skyrl-setup-upgrade-"))  # the build copies the lock into the generation
+    tmp = store.scratch()  # the build copies the lock into the generation
     try:
         if specs or args.latest or additions or args.lock is None and plan.lock is None:
             reporter.step("resolving the new lock")
-            out = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=tmp / "pylock.upgrade.toml",
-                                       additions=tuple(additions), find_links=plan.find_links, on_line=reporter.progress,
-                                       exempt=tuple(sorted(exempt)))
+            while True:
+                try:
+                    out = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=tmp / "pylock.upgrade.toml",
+                                               additions=tuple(additions), find_links=plan.find_links, on_line=reporter.progress,
+                                               exempt=tuple(sorted(exempt)))
+                    break
+                except ConflictError as exc:  # uv sees every requirement: a release it refuses is left out
+                    if not latest or latest.step_back(exc) is None:
+                        raise
+                    eff = latest.propose()
             lock = load_lock(out, plan.python.version, plan.platform)
+            for row in latest.left_out if latest else ():
+                reporter.warn(f"{row['name']} {row['version']} left out: {row['reason']}")
             hit("upgrade-lock-resolved")
             source = "upgrade: " + (" ".join(specs) if specs else ("latest" if args.latest else "re-resolved"))
         else:
@@ -133,9 +177,10 @@ def run(args, reporter) -> CommandResult:
         old = installed_versions(store.target) or rec.get("packages", {})
         reinstalled = {a["name"] for a in rec.get("artifacts", []) if a.get("status") != "unreachable"}
         changes = [c for c in diff(old, lock) if c[0] not in reinstalled]  # artifacts come back with the new generation
-        doc = {"venv": str(store.target), "generation": store.current(), "lockfile": str(lock.path), "lock_sha256": lock.sha256,
+        doc = {"venv": str(store.target), "generation": store.current(), **({"left_out": latest.left_out} if latest else {}), "lockfile": str(lock.path), "lock_sha256": lock.sha256,
                "changes": [{"name": n, "old": a, "new": b} for n, a, b in changes], "dry_run": bool(args.dry_run)}
-        if rec.get("lock", {}).get("sha256") == lock.sha256 and compare(rec.get("packages", {}), old).empty:
+        if rec.get("lock", {}).get("sha256") == lock.sha256 and compare(rec.get("packages", {}), old).empty \
+                and interpreter_runs(store.target):
             reporter.print(f"[green]✓[/] {store.target} is current: nothing to upgrade")
             return CommandResult({**doc, "noop": True})
         if reporter.verbose:
@@ -165,16 +210,30 @@ def run(args, reporter) -> CommandResult:
 
 
 def run_rollback(args, reporter) -> CommandResult:
-    store, rec = _store(args)
+    store = _venv(args)  # the current generation may be gone or damaged: that is when rollback is needed
     with store.locked(wait=args.wait):
         cur, prev = store.current(), store.previous()
         if prev is None:
-            raise OperationError(f"{store.target} has no earlier generation to roll back to",
-                                 "generations are kept by install --force and upgrade; this environment has only one")
+            raise _no_earlier(store, cur, args)
+        old = store.record(prev) or {}
+        _check_backend(store, store.record() or old, args)
+        store.note_rollback(prev)
         store.swap_to(prev)
         hit("rollback-swapped")
-        old = store.record(prev) or {}
         old.setdefault("history", []).append({"time": now_iso(), "action": "rollback", "generation": prev, "from_generation": cur})
         store.write_record(prev, old)
     reporter.print(f"[green]✓[/] {store.target} rolled back: generation {cur} → {prev} ({old.get('backend')}, lock {old.get('lock', {}).get('sha256', '')[:12]})")
     return CommandResult({"venv": str(store.target), "generation": prev, "from_generation": cur})
+
+
+def _no_earlier(store: Store, cur: int | None, args) -> Exception:
+    intact = [g for g in store.generations() if store.complete(g) and store.activated(g)]
+    if not intact:
+        return _no_env(store, args)
+    newer = [g for g in intact if g != cur]
+    if newer:
+        return OperationError(f"generation {cur} of {store.target} is the earliest still kept: nothing to roll back to",
+                              f"the other kept generations ({', '.join(map(str, newer))}) were live after it and were rolled back; "
+                              "`skyrl-setup upgrade` or `install --force` builds a new one")
+    return OperationError(f"{store.target} has no earlier generation to roll back to",
+                          "generations are kept by install --force and upgrade; this environment has only one")

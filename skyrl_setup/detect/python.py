@@ -48,8 +48,11 @@ def interrogate(path: str, source: str, timeout: float = 10.0) -> PythonInfo | N
 
 
 def _pyenv_candidates(minor: str) -> list[str]:
-    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
-    if not root.is_dir():
+    from skyrl_setup.preflight import home
+
+    base = os.environ.get("PYENV_ROOT") or (home() / ".pyenv" if home() else None)
+    root = Path(base or "/nonexistent") / "versions"
+    if not base or not root.is_dir():
         return []
 
     def patch(p: Path) -> tuple:

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from skyrl_setup import children
+
 SCRIPTS = Path(__file__).resolve().parent
 
 
@@ -23,7 +25,7 @@ def run_json(argv: list[str], timeout: float = 120, env: dict | None = None) -> 
     """Run a probe script and read its JSON; any failure becomes {"status": "error", ...}."""
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+        p = children.run(argv, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"status": "error", "step": "timeout", "detail": f"no answer within {timeout:.0f} s"}
     except OSError as exc:
@@ -34,6 +36,8 @@ def run_json(argv: list[str], timeout: float = 120, env: dict | None = None) -> 
     except (IndexError, ValueError):
         tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "error", "step": "crash", "detail": f"exit status {p.returncode}: {tail}"[:500]}
+    if not isinstance(doc, dict):  # not our probe answering (a wrapper script, a shim)
+        return {"status": "error", "step": "output", "detail": f"printed {lines[-1][:80]!r}, not the probe's JSON"}
     doc.setdefault("probe_wall_s", round(time.perf_counter() - t0, 3))
     return doc
 

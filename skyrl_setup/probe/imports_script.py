@@ -6,6 +6,7 @@ results before it, and the caller knows which import died.
 """
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -16,8 +17,22 @@ def _version(mod):
     return v if isinstance(v, str) else None
 
 
+def _failpoint():
+    """The tests' `import-check-started:wait=DIR` (see skyrl_setup/failpoints.py): pause here."""
+    point, _, action = os.environ.get("SKYRL_SETUP_FAILPOINT", "").partition(":")
+    if point != "import-check-started" or not action.startswith("wait="):
+        return
+    os.makedirs(action[5:], exist_ok=True)
+    with open(os.path.join(action[5:], f"{os.getpid()}.reached"), "w") as fh:
+        fh.write(point)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.path.join(action[5:], "release")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def main():
     modules = json.loads(sys.argv[1])
+    _failpoint()
     print(json.dumps({"python": sys.version.split()[0], "executable": sys.executable}), flush=True)
     for name in modules:
         print(json.dumps({"module": name, "status": "started"}), flush=True)

@@ -54,15 +54,16 @@ def parse_additions(specs: list[str]) -> list[Requirement]:
         try:
             out.append(Requirement(s))
         except InvalidRequirement as exc:
-            raise UsageError(f"{s!r} is not a valid requirement ({exc})", "write it like sglang==0.5.7 or 'transformers>=4.57'") from None
+            raise UsageError(f"{s!r} is not a valid requirement ({str(exc).splitlines()[0]})", "write it like sglang==0.5.7 or 'transformers>=4.57'") from None
     return out
 
 
 def check_compat(profiles: list[Profile], additions: list[str], *, variant: str = "cu128",
                  platform: str = "linux_x86_64", python: str = "3.12.0", indexes: list[str] | None = None,
                  with_skyrl: bool = False, exempt: frozenset = frozenset(), priority: tuple[str, ...] = (),
-                 enrich: bool = True) -> CompatResult:
-    """Resolve the torch-relevant part of profiles + additions. `exempt` names escape the date freeze."""
+                 enrich: bool = True, follow: frozenset = frozenset()) -> CompatResult:
+    """Resolve the torch-relevant part of profiles + additions. `exempt` names escape the date freeze;
+    `follow` names are resolved too, though usually left to uv (transformers, ray...)."""
     t0 = time.perf_counter()
     origins: dict[int, str] = {}
     roots: list[Requirement] = []
@@ -74,7 +75,7 @@ def check_compat(profiles: list[Profile], additions: list[str], *, variant: str 
     for req in parse_additions(additions):
         origins[id(req)] = "you"
         roots.append(req)
-    relevant = TORCH_RELEVANT | {canonicalize_name(r.name) for r in roots if canonicalize_name(r.name) not in _BORING}
+    relevant = TORCH_RELEVANT | follow | {canonicalize_name(r.name) for r in roots if canonicalize_name(r.name) not in _BORING}
     cutoffs = [p.exclude_newer for p in profiles if p.exclude_newer]
     client = IndexClient(indexes or default_indexes(profiles, variant))
     exempt = exempt | frozenset(canonicalize_name(r.name) for r in parse_additions(additions))

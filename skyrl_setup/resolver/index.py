@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 from packaging.utils import (
@@ -25,9 +25,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
-from platformdirs import user_cache_dir
 
 from skyrl_setup.errors import OperationError
+from skyrl_setup.preflight import user_dir
 from skyrl_setup.redact import redact
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -55,13 +55,19 @@ class _Links(html.parser.HTMLParser):
             self.links.append(dict(attrs))
 
 
+def page_url(index: str, project: str) -> str:
+    """index + project/, with the index's query (?token=...) kept after the path, where it belongs."""
+    parts = urlsplit(index)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + f"/{project}/"))
+
+
 def cache_root() -> Path:
-    return Path(os.environ.get("SKYRL_SETUP_CACHE_DIR") or user_cache_dir("skyrl-setup")) / "index"
+    return user_dir("SKYRL_SETUP_CACHE_DIR", "cache", "the package index cache") / "index"
 
 
 class IndexClient:
     def __init__(self, indexes: list[str], *, ttl: float | None = None, timeout: float = 15.0):
-        self.indexes = [i.rstrip("/") + "/" for i in indexes]
+        self.indexes = list(indexes)
         self.ttl = float(os.environ.get("SKYRL_SETUP_INDEX_TTL", 3600)) if ttl is None else ttl
         self.http = httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": "skyrl-setup"})
         self.root = cache_root()
@@ -94,7 +100,7 @@ class IndexClient:
         return out
 
     def _page(self, index: str, project: str) -> list[FileLink]:
-        url = f"{index}{project}/"
+        url = page_url(index, project)
         path = self._cache("pages", url)
         if path.is_file() and time.time() - path.stat().st_mtime < self.ttl:
             try:

@@ -119,6 +119,13 @@ def stack() -> dict[str, list[FakeDist]]:
                  files=sglang_files(adapter_names=False)),
         FakeDist("sglang", "0.6.0", ("torch==2.10.0", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20"), upload_time="2026-04-01T00:00:00Z",
                  files=sglang_files(adapter_names=False)),
+        # newer still, but it needs a transformers released after the profile's date cutoff (issue 17, defect 16)
+        FakeDist("sglang", "0.6.1", ("torch==2.10.0", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20", "transformers==4.58.0"),
+                 upload_time="2026-05-01T00:00:00Z", files=sglang_files(adapter_names=False)),
+        # newer again, needing a package that exists only after the cutoff and that no profile names: only uv sees it
+        FakeDist("sglang", "0.6.2", ("torch==2.10.0", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20", "sglang-router==1.0.0"),
+                 upload_time="2026-06-01T00:00:00Z", files=sglang_files(adapter_names=False)),
+        FakeDist("sglang-router", "1.0.0", upload_time="2026-06-01T00:00:00Z"),
         FakeDist("sgl-kernel", "0.1.9", code=NEEDS_LIBCUDA),
         FakeDist("transformers", "4.52.3", code=TRANSFORMERS_CODE.format(v="4.52.3")),
         FakeDist("transformers", "4.57.3", code=TRANSFORMERS_CODE.format(v="4.57.3")),
