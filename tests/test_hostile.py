@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from skyrl_setup.profiles import read_tool_table
 from tests.conftest import REPO, base_env, cli, venv_run
 from tests.test_reliability import assert_consistent, spawn, store_of, wait_reached
 
@@ -178,7 +179,7 @@ def test_09_signals_during_upgrade(signals_env, point, sig):
     venv, env = signals_env
     before = os.readlink(venv)
     upgrade_dirs = set(Path("/tmp").glob("skyrl-setup-upgrade-*"))
-    r = cli("upgrade", "sglang==0.5.8", "--venv", str(venv), "--json", env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:{sig}"))
+    r = cli("upgrade", "sglang==0.4.9.post1", "--venv", str(venv), "--json", env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:{sig}"))
     assert_interrupted(r, SIGNALS[sig], swapped=False)
     assert os.readlink(venv) == before
     assert_no_children(venv)
@@ -328,7 +329,7 @@ def test_13_unwritable_parent_is_found_before_the_build(env, tmp_path):
         r = cli("install", "--venv", str(venv), "--force", env=env)
         assert r.returncode == 4 and str(parent) in one_error(r), r.stderr
         assert "creating generation" not in r.stderr
-        r = cli("upgrade", "sglang==0.5.8", "--venv", str(venv), env=env)
+        r = cli("upgrade", "sglang==0.4.9.post1", "--venv", str(venv), env=env)
         assert r.returncode == 4 and str(parent) in one_error(r), r.stderr
         assert "resolving" not in r.stderr
     finally:
@@ -418,7 +419,7 @@ def test_17_a_conflict_with_the_users_own_pin_blames_the_right_package(env, sgla
     r = cli("upgrade", "--venv", str(sglang_env), "torch==2.8.0", "--dry-run", "--json", env=env)
     assert r.returncode == 3
     line = one_error(r)
-    assert "profile" not in line and "you asked for torch==2.8.0" in line and "sglang 0.5.7 requires torch==2.9.1" in line, line
+    assert "profile" not in line and "you asked for torch==2.8.0" in line and "sglang 0.4.8.post1 requires torch==2.7.1" in line, line
     assert "upgrade torch==2.8.0 sglang==VERSION" in r.stderr and "torch==2.8.0 torch==" not in r.stderr, r.stderr
     doc = r.json
     assert doc["error"] == line.removeprefix("error: ") and doc["hint"] in r.stderr  # JSON and text tell the same
@@ -432,10 +433,12 @@ def test_16_latest_proposes_only_what_the_profile_allows_and_says_why(env, sglan
     assert new["sglang"] == "0.6.0" and new["torch"] == "2.10.0"
     why = {row["version"]: row["reason"] for row in r.json["left_out"] if row["name"] == "sglang"}
     assert sorted(why) == ["0.6.1", "0.6.2"], why
-    # 0.6.1: the quick resolver sees its transformers pin is past the cutoff
-    assert "needs transformers==4.58.0, released after the profile's date cutoff 2026-02-01" in why["0.6.1"], why
+    # 0.6.1: the quick resolver sees its transformers pin
+    # (SkyRL's lock pins transformers 4.52.3: 0.6.1's transformers pin clashes with it before any date matters)
+    assert "sglang 0.6.1 requires transformers==4.58.0 but the sglang profile requires transformers==4.52.3" in why["0.6.1"], why
     # 0.6.2: only uv sees that sglang-router exists only after the cutoff; its reason is uv's
-    assert "sglang-router" in why["0.6.2"] and "2026-02-01" in why["0.6.2"], why
+    cutoff = read_tool_table(next(Path(env["SKYRL_SETUP_DATA_DIR"], "lockfiles").glob("pylock.sglang-pypi-*.toml")))["exclude-newer"]
+    assert "sglang-router" in why["0.6.2"] and cutoff in why["0.6.2"], why
     r = cli("upgrade", "--latest", "--dry-run", "--venv", str(sglang_env), env=env)
     assert "sglang 0.6.1 left out" in r.stderr and "sglang 0.6.2 left out" in r.stderr, r.stderr
 
@@ -443,7 +446,7 @@ def test_16_latest_proposes_only_what_the_profile_allows_and_says_why(env, sglan
 def test_18_a_killed_upgrade_leaves_nothing_in_tmp_and_the_next_run_tidies(signals_env):
     venv, env = signals_env
     before = set(Path("/tmp").glob("skyrl-setup-upgrade-*"))
-    r = cli("upgrade", "sglang==0.5.8", "--venv", str(venv), env=dict(env, SKYRL_SETUP_FAILPOINT="upgrade-lock-resolved:kill"))
+    r = cli("upgrade", "sglang==0.4.9.post1", "--venv", str(venv), env=dict(env, SKYRL_SETUP_FAILPOINT="upgrade-lock-resolved:kill"))
     assert r.returncode == -signal.SIGKILL
     assert set(Path("/tmp").glob("skyrl-setup-upgrade-*")) <= before
     r = cli("upgrade", "--venv", str(venv), "--dry-run", env=env)  # any later run on the store removes the dead run's folder

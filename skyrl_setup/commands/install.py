@@ -191,12 +191,13 @@ def _run(args, reporter) -> CommandResult:
     lock_source = f"bundle {args.from_bundle}" if getattr(args, "from_bundle", None) else "--lock"
     workdir = Path(tempfile.mkdtemp(prefix="skyrl-setup-plan-"))
     try:
-        return _plan_and_build(args, reporter, uv, profile, store, lock_source, workdir, t0)
+        return _plan_and_build(args, reporter, uv, profile, store, lock_source, workdir, t0, unwritable)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _plan_and_build(args, reporter, uv: Uv, profile, store: Store, lock_source: str, workdir: Path, t0: float) -> CommandResult:
+def _plan_and_build(args, reporter, uv: Uv, profile, store: Store, lock_source: str, workdir: Path, t0: float,
+                    unwritable) -> CommandResult:
     plan = gather_plan(PlanRequest.from_args(args, lock_source), uv, profile, store, workdir)
     render_plan(reporter, plan)
     if unwritable:
