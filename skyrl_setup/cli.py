@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--backend", default=None, help="the environment's backend (to find its default location)")
     up.add_argument("--venv", help="environment path (default: install's location for the backend)")
     up.add_argument("--lock", help="move to this lockfile")
+    up.add_argument("--from-skyrl", metavar="DIR", help="move to SkyRL's lock in DIR (a newer release or your checkout after a pull)")
     up.add_argument("--latest", action="store_true", help="propose the newest versions of the backend's packages that agree")
     up.add_argument("--dry-run", action="store_true", help="show old → new and stop")
     up.add_argument("-y", "--yes", action="store_true", help="apply --latest without asking")

@@ -28,6 +28,7 @@ class PlanRequest:
     project: str | None = None
     additions: tuple[str, ...] = ()
     require_gpu: bool = False
+    skyrl_source: str | None = None  # a SkyRL folder whose uv.lock replaces the committed locks (upgrade --from-skyrl)
 
     @classmethod
     def from_args(cls, args, lock_source: str = "--lock") -> PlanRequest:

@@ -230,6 +230,9 @@ def test_optional_artifact_from_find_links(env, tmp_path, index):
     flash = [a for a in r.json["plan"]["artifacts"] if a["name"] == "flash-attn"][0]
     assert flash["status"] == "find-links"
     assert venv_run(venv, "import flash_attn; print('ok')").stdout.strip() == "ok"
+    # the blocker's fix, applied: ready for SkyRL training
+    assert r.json["ready"] is True and r.json["verdict"]["blockers"] == []
+    assert "ready for SkyRL training with sglang" in cli("install", "--venv", str(venv), "--strict", env=env).stderr
 
 
 def test_project_checkout_is_its_own_world(env, tmp_path, skyrl_checkout, index):
@@ -299,3 +302,23 @@ def test_uv_offline_is_a_single_cache_only_attempt(env, tmp_path, index):
     assert "fetching the rest" not in r.stderr and "cache" in r.stderr
     assert not any(p.endswith(".whl") for p in index.requests)
     assert not (tmp_path / "e").exists()
+
+
+def test_engine_missing_a_name_the_adapter_imports_fails_with_nothing_swapped(env, sglang_env):
+    """On a host with no driver: the static check finds it; the new generation is not made live."""
+    before = os.readlink(sglang_env)
+    r = cli("upgrade", "sglang==0.4.8.post2", "--venv", str(sglang_env), "--json", env=env)
+    assert r.returncode == 1
+    error = r.json["error"]
+    assert "skyrl_train.inference_engines.sglang.sglang_engine:3" in error, error
+    assert "sglang 0.4.8.post2 has no ResumeMemoryOccupationReqInput in sglang.srt.managers.tokenizer_manager" in error
+    assert os.readlink(sglang_env) == before
+    assert venv_run(sglang_env, "import sglang; print(sglang.__version__)").stdout.strip() == "0.4.8.post1"
+
+
+def test_engine_without_an_rl_call_is_not_ready(env, sglang_env):
+    before = os.readlink(sglang_env)
+    r = cli("upgrade", "sglang==0.4.8.post3", "--venv", str(sglang_env), env=env)
+    assert r.returncode == 1
+    assert "Engine lacks release_memory_occupation, which SkyRL calls for RL training" in r.stderr
+    assert os.readlink(sglang_env) == before

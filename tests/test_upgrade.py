@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 
-from tests.conftest import cli, venv_run
+from tests.conftest import PYENV_312, cli, mirror_map, venv_run
+from tests.support.skyrl_checkout import EXTRAS, uv_lock, write_checkout
 
 
 def versions(venv, *mods):
@@ -105,3 +108,35 @@ def test_rollback_without_history(env, sglang_env):
 def test_upgrade_needs_an_env(env, tmp_path):
     r = cli("upgrade", "--venv", str(tmp_path / "none"), env=env)
     assert r.returncode == 2 and "skyrl-setup install" in r.stderr
+
+
+def _newer_skyrl(tmp_path, index, env, sglang_extra):
+    ckpt = write_checkout(tmp_path / "newer" / "skyrl-train", index.url("pytorch-cu128"), extras={**EXTRAS, "sglang": sglang_extra})
+    uv_lock(ckpt, env, str(PYENV_312[0]))
+    return ckpt
+
+
+def test_upgrade_from_a_newer_skyrl_lock(env, sglang_env, index, tmp_path):
+    env = dict(env, SKYRL_SETUP_MIRRORS=mirror_map(index, assets=True))
+    ckpt = _newer_skyrl(tmp_path, index, env, ["sglang==0.4.9.post1", "flash-attn==2.8.3", "torch==2.7.1", "flashinfer-python"])
+    r = cli("upgrade", "--from-skyrl", str(ckpt), "--venv", str(sglang_env), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert {"name": "sglang", "old": "0.4.8.post1", "new": "0.4.9.post1"} in r.json["changes"]
+    assert all(c["name"] != "torch" for c in r.json["changes"])
+    rec = json.loads((sglang_env / "skyrl-setup.json").read_text())
+    assert rec["skyrl_lock"]["skyrl-lock-sha256"] == hashlib.sha256((ckpt / "uv.lock").read_bytes()).hexdigest()
+    assert rec["verdict"]["ready"] is True and versions(sglang_env, "sglang") == ["0.4.9.post1"]
+    assert cli("rollback", "--venv", str(sglang_env), env=env).returncode == 0
+    assert versions(sglang_env, "sglang") == ["0.4.8.post1"]
+
+
+def test_upgrade_from_skyrl_refuses_a_torch_move_unless_asked(env, sglang_env, index, tmp_path):
+    env = dict(env, SKYRL_SETUP_MIRRORS=mirror_map(index, assets=True))
+    ckpt = _newer_skyrl(tmp_path, index, env, ["sglang==0.4.10", "flash-attn==2.8.3", "torch==2.8.0", "flashinfer-python"])
+    before = os.readlink(sglang_env)
+    r = cli("upgrade", "--from-skyrl", str(ckpt), "--venv", str(sglang_env), env=env)
+    assert r.returncode == 3 and "moves torch 2.7.1 → 2.8.0" in r.stderr and "torch==2.8.0" in r.stderr
+    assert os.readlink(sglang_env) == before and gens(sglang_env) == ["gen-0001"]
+    r = cli("upgrade", "--from-skyrl", str(ckpt), "torch==2.8.0", "--venv", str(sglang_env), env=env)
+    assert r.returncode == 0, r.stderr
+    assert versions(sglang_env, "sglang", "torch") == ["0.4.10", "2.8.0"]

@@ -42,15 +42,16 @@ def select_lock(explicit: str | None, backend: str, variant: str, platform: str,
     return None, "resolved at install time"
 
 
-def _project_candidates(uv: Uv, project: Path, profile, platform: str, workdir: Path) -> list:
-    """A checkout's own lock for the backend's extra, by the same two routes as the committed ones;
-    the PyPI route is resolved only if it is tried."""
+def _source_candidates(uv: Uv, folder: Path, profile, platform: str, workdir: Path, *, checkout: bool) -> list:
+    """A SkyRL folder's own lock for the backend's extra, by the same two routes as the committed
+    ones (`checkout`: its path members and skyrl-train itself from the checkout, editable); the
+    PyPI route is resolved only if it is tried."""
     from skyrl_setup import skyrl_locks, skyrl_source
 
-    source = skyrl_source.read(project)
+    source = skyrl_source.read(folder)
     skyrl_source.require_extra(source, profile.skyrl_extra)
-    makers = {"skyrl": lambda: skyrl_locks.exact_lock(uv, source, profile, workdir, checkout=True).path,
-              "pypi": lambda: skyrl_locks.pypi_lock(uv, source, profile, platform, workdir, checkout=True).path}
+    makers = {"skyrl": lambda: skyrl_locks.exact_lock(uv, source, profile, workdir, checkout=checkout).path,
+              "pypi": lambda: skyrl_locks.pypi_lock(uv, source, profile, platform, workdir, checkout=checkout).path}
     return [(r, makers[r]) for r in profile.routes]
 
 
@@ -72,12 +73,14 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path |
     platform = platform_tag()
     route = None
     if profile.from_skyrl and not req.lock:
-        mine = project is not None and workdir is not None
-        candidates = _project_candidates(uv, project, profile, platform, workdir) if mine else None
+        folder = project or (Path(req.skyrl_source) if req.skyrl_source else None)
+        mine = folder is not None and workdir is not None
+        candidates = _source_candidates(uv, folder, profile, platform, workdir, checkout=project is not None) if mine else None
         route = choose_route(profile, platform, python.version, driver, requested, reachable, candidates)
         choice = route.cuda
+        whose = "your checkout's uv.lock" if project else f"{folder}/uv.lock" if mine else "committed lockfile"
         lock, source = (None, "resolved at install time (with your additions)") if req.additions else \
-            (route.lock, f"your checkout's uv.lock, route {route.route}" if mine else f"committed lockfile, route {route.route}")
+            (route.lock, f"{whose}, route {route.route}")
     else:
         choice = choose_variant(profile.variants, driver.version, requested)
         if req.additions and not req.lock:

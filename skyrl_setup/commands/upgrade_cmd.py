@@ -133,6 +133,15 @@ def run(args, reporter) -> CommandResult:
     store.tidy()
     profile = profiles.load(rec["backend"])
     specs = list(args.specs or [])
+    from_skyrl = getattr(args, "from_skyrl", None)
+    ack: list[str] = []
+    if from_skyrl:  # SkyRL's lock as it is; a SPEC may only say which torch the move may take
+        if args.latest or args.lock or any(canonicalize_name(Requirement(s).name) != "torch" for s in specs):
+            raise UsageError("--from-skyrl moves to SkyRL's lock as it is",
+                             "drop --latest, --lock and any SPEC but torch==VERSION (which accepts a torch move)")
+        if not profile.from_skyrl:
+            raise UsageError(f"the {profile.name} profile is not built from SkyRL's lock", "install a SkyRL-sourced backend first")
+        ack, specs = specs, []
     prior = list(rec.get("additions") or [])
     eff, additions = effective_profile(profile, specs, args.latest)
     additions = prior + [a for a in additions if a not in prior]
@@ -150,10 +159,12 @@ def run(args, reporter) -> CommandResult:
             raise _conflict(res.conflict, specs, moved)
     uv = Uv.locate()
     req = PlanRequest(cuda=args.cuda or variant, lock=args.lock, find_links=tuple(args.find_links or ()),
-                      project=rec.get("project"), additions=tuple(additions))
-    plan = gather_plan(req, uv, profile, store)
+                      project=rec.get("project"), additions=tuple(additions), skyrl_source=from_skyrl)
     tmp = store.scratch()  # the build copies the lock into the generation
     try:
+        plan = gather_plan(req, uv, profile, store, tmp)
+        if from_skyrl or rec.get("project"):
+            _refuse_torch_move(rec, plan.lock, ack)
         if specs or args.latest or additions or args.lock is None and plan.lock is None:
             reporter.step("resolving the new lock")
             while True:
@@ -207,6 +218,20 @@ def run(args, reporter) -> CommandResult:
     return CommandResult({**doc, "noop": False, "applied": True, "generation": result.generation,
                           "previous_generation": result.previous, "pruned": list(result.pruned),
                           "imports": [r.to_json() for r in result.imports]})
+
+
+def _refuse_torch_move(rec: dict, lock: Lock | None, ack: list[str]) -> None:
+    """A newer SkyRL lock that moves torch changes every kernel in the environment: only when asked
+    (`torch==NEW` among the SPECs), as for any other upgrade."""
+    was = (rec.get("packages") or {}).get("torch", "").split("+")[0]
+    now = (lock.versions().get("torch", "") if lock else "").split("+")[0]
+    if not was or not now or was == now:
+        return
+    if any(str(Requirement(a).specifier) == f"=={now}" for a in ack):
+        return
+    raise ConflictError(f"SkyRL's lock moves torch {was} → {now}, which rebuilds the environment's whole CUDA stack",
+                        f"to take it, add the new pin: `skyrl-setup upgrade --from-skyrl DIR torch=={now}`; "
+                        "or build it beside the current one with install --venv NEW_PATH")
 
 
 def run_rollback(args, reporter) -> CommandResult:

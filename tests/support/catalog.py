@@ -111,7 +111,14 @@ def stack() -> dict[str, list[FakeDist]]:
         FakeDist("sglang", "0.4.8.post1", ("torch==2.7.1", "flashinfer-python", "sgl-kernel==0.1.9", "transformers==4.52.3"),
                  files=sglang_files()),
         FakeDist("sglang", "0.4.9.post1", ("torch==2.7.1", "flashinfer-python", "sgl-kernel==0.1.9", "transformers==4.52.3"),
-                 files=sglang_files(), upload_time="2026-03-01T00:00:00Z"),
+                 files=sglang_files(), upload_time="2026-01-15T00:00:00Z"),
+        # stand-ins that each lack one thing SkyRL's adapter needs: an imported name; an RL call on the engine
+        FakeDist("sglang", "0.4.8.post2", ("torch==2.7.1", "flashinfer-python", "sgl-kernel==0.1.9", "transformers==4.52.3"),
+                 files=sglang_files(without="ResumeMemoryOccupationReqInput"), upload_time="2026-01-10T00:00:00Z"),
+        FakeDist("sglang", "0.4.8.post3", ("torch==2.7.1", "flashinfer-python", "sgl-kernel==0.1.9", "transformers==4.52.3"),
+                 files=sglang_files(without="release_memory_occupation"), upload_time="2026-01-10T00:00:00Z"),
+        FakeDist("sglang", "0.4.10", ("torch==2.8.0", "flashinfer-python", "sgl-kernel==0.1.9", "transformers==4.52.3"),
+                 files=sglang_files(), upload_time="2026-01-20T00:00:00Z"),  # a (made-up) release that moves torch
         # the version matrix's: sglang 0.5.x no longer has what SkyRL's adapter imports
         FakeDist("sglang", "0.5.7", ("torch==2.9.1", "flashinfer-python==0.5.3", "sgl-kernel==0.3.20"),
                  files=sglang_files(adapter_names=False)),
