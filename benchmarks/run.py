@@ -144,6 +144,8 @@ def main() -> None:
         b.measure("static check of SkyRL's code paths (same env)", lambda i: run(
             [str(kept / "bin" / "python"), str(REPO / "skyrl_setup" / "probe" / "code_paths_script.py"), static_req], env),
             reps, keep=True)
+        # torch 2.7.1's collect_env crashes where pip is absent (uv's venvs have none: get_pip_packages gets None)
+        shell(f"{uv} pip install -q --python {kept}/bin/python pip", env)
         b.measure("python -m torch.utils.collect_env (same env)", lambda i: run(
             [str(kept / "bin" / "python"), "-m", "torch.utils.collect_env"], env), reps, keep=True)
 

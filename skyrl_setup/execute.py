@@ -13,17 +13,16 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.request import url2pathname
 from typing import Callable
+from urllib.request import url2pathname
 
-from skyrl_setup import __version__, index_route, locking, mirrors
-from skyrl_setup.failpoints import hit
-from skyrl_setup.redact import redact
 from packaging.utils import canonicalize_name
 
+from skyrl_setup import __version__, index_route, locking, mirrors
+from skyrl_setup.detect.index_config import detect_index
 from skyrl_setup.envstore import Store, now_iso
 from skyrl_setup.errors import OperationError
-from skyrl_setup.detect.index_config import detect_index
+from skyrl_setup.failpoints import hit
 from skyrl_setup.lockfile import Lock, install_manifest, requirement_line
 from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan
@@ -177,7 +176,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
                     details={"imports": [r.to_json() for r in imports]},
                 )
             progress("verifying: SkyRL's code paths for " + plan.backend)
-            verdict = assess(py, plan.profile, gpu_usable=plan.driver.usable, imports=imports,
+            verdict = assess(py, plan.profile, gpu_usable=plan.driver.usable, imports=imports, checkout=plan.project is not None,
                              wheels={a.name: a.url.rsplit("/", 1)[-1] for a in plan.artifacts})
             wrong = verdict.environment_blockers
             if wrong:

@@ -16,6 +16,7 @@ Blocker kinds: `artifact` (a component the user must supply, such as flash-attn'
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +87,11 @@ def real_import_list(profile: Profile, gpu_usable: bool) -> list[str]:
 
 
 def assess(python: Path, profile: Profile, *, gpu_usable: bool, wheels: dict[str, str] | None = None,
-           imports: tuple[ImportResult, ...] | None = None, timeout: float = 600) -> Verdict:
+           imports: tuple[ImportResult, ...] | None = None, checkout: bool = False, timeout: float = 600) -> Verdict:
     """The verdict for the environment of `python`. `wheels`: artifact name -> the wheel file that
     supplies it here; `imports`: results of real imports already run (the install's verification
-    runs them with the stack's, in one interpreter), else they are run here."""
+    runs them with the stack's, in one interpreter), else they are run here; `checkout`: SkyRL is the
+    user's own checkout (--project), whose defects are the user's to fix, not a release's."""
     if not profile.skyrl_entry:
         return Verdict(profile.name, (), notes=("the profile names no SkyRL code paths to check",))
     found = static_check(python, profile)
@@ -97,10 +99,11 @@ def assess(python: Path, profile: Profile, *, gpu_usable: bool, wheels: dict[str
         return Verdict(profile.name, (Blocker("(static check)", f"could not read the environment's code: {found.get('detail')}",
                                               "run `skyrl-setup doctor -v` on this environment", "environment"),))
     dists = found.get("dists") or {}
-    blockers = [_blocker(f, dists, profile, wheels or {}) for f in found.get("findings", [])]
+    blockers = [_blocker(f, dists, profile, wheels or {}, checkout) for f in found.get("findings", [])]
     blockers += [Blocker(m, f"{m} is not installed", _reinstall(profile), "environment") for m in found.get("missing_entry", [])]
+    unknown = [i["class"] for i in found.get("interface", []) if i.get("status") == "unknown"]
     for item in found.get("interface", []):
-        if item.get("status") != "ok":
+        if item.get("status") == "missing":
             cls = item["class"].replace(":", ".")
             top = cls.split(".")[0]
             have = dists.get(top) or {}
@@ -112,17 +115,29 @@ def assess(python: Path, profile: Profile, *, gpu_usable: bool, wheels: dict[str
         imports = tuple(run_imports(python, real, timeout=timeout)) if real else ()
     imports = tuple(r for r in imports if r.module in real)
     # A real import that fails on what the static check already named is the same blocker, not another.
-    named = {f["missing"].split(".")[0] if f["kind"] == "module" else f["missing"].rsplit(".", 1)[-1]
-             for f in found.get("findings", [])}
     for r in imports:
-        if r.status == "error" and not any(f"'{n}'" in r.detail for n in named):
+        if r.status == "error" and not _same_cause(r.detail, found.get("findings", [])):
             blockers.append(Blocker(r.module, f"import {r.module}: {r.detail}", _reinstall(profile), "environment"))
-    notes = ()
+    notes: tuple[str, ...] = ()
     if not gpu_usable and profile.engine_imports:
         notes = (f"not imported for real: {', '.join(profile.engine_imports)} (no usable GPU here: engine code takes "
                  "CPU-only paths; the static check of its imports decides)",)
+    if unknown:
+        notes += (f"RL interface of {', '.join(unknown)} not decided: a base class could not be read",)
     return Verdict(profile.name, tuple(_dedupe(blockers)), int(found.get("checked", 0)), float(found.get("seconds", 0.0)),
                    imports, tuple(found.get("interface", [])), notes)
+
+
+def _same_cause(detail: str, findings: list[dict]) -> bool:
+    """A real import that fails on what the static check already named is the same blocker, not another:
+    `No module named 'flash_attn.bert_padding'` for a missing flash_attn; `cannot import name 'X'`."""
+    m = re.search(r"No module named '([^']+)'", detail)
+    if m:
+        gone = m.group(1)
+        return any(f["kind"] == "module" and (gone == f["missing"] or gone.startswith(f["missing"] + ".")
+                                              or f["missing"].startswith(gone + ".")) for f in findings)
+    m = re.search(r"cannot import name '([^']+)'", detail)
+    return bool(m) and any(f["kind"] == "name" and f["missing"].rsplit(".", 1)[-1] == m.group(1) for f in findings)
 
 
 def _dedupe(blockers: list[Blocker]) -> list[Blocker]:
@@ -143,12 +158,22 @@ def _reinstall(profile: Profile, dist: str | None = None) -> str:
     return f"rebuild from the lock: `skyrl-setup install --backend {profile.name} --force`"
 
 
-def _blocker(f: dict, dists: dict, profile: Profile, wheels: dict[str, str]) -> Blocker:
+def _blocker(f: dict, dists: dict, profile: Profile, wheels: dict[str, str], checkout: bool) -> Blocker:
     where = f"{f['module']}:{f['line']}"
     stmt = f" (`{f['statement'].rstrip('(').strip()}`)" if f.get("statement") else ""
     missing = f["missing"]
     top = missing.split(".")[0]
-    have = dists.get(top) or {}
+    have = f.get("owner") or dists.get(top) or {}
+    owner = f"{have.get('name', top)} {have.get('version', '')}".strip()
+    if top in FOLLOW and top == f["module"].split(".")[0]:  # SkyRL's code against its own code
+        what = f"{f['module']} imports {missing.rpartition('.')[2] if f['kind'] == 'name' else missing}" + (
+            f" from {missing.rpartition('.')[0]}" if f["kind"] == "name" else "")
+        if checkout:
+            return Blocker(where, f"your checkout: {what}, which it does not define{stmt}",
+                           f"fix it in the checkout ({f['module'].replace('.', '/')}.py line {f['line']})", "environment")
+        return Blocker(where, f"{owner} itself: {what}, which this release does not define{stmt}; no environment "
+                              "built from this release avoids it",
+                       "use a SkyRL checkout where it is fixed (`--project PATH`) or another skyrl-train release", "release")
     if f["kind"] == "module":
         art = next((a for a in profile.artifacts if a.name.replace("-", "_") == top), None)
         if art is not None:
@@ -157,11 +182,7 @@ def _blocker(f: dict, dists: dict, profile: Profile, wheels: dict[str, str]) -> 
                    f"or install from a bundle made where it is reachable" if wheel else
                    f"supply {art.name} {art.version} with --find-links DIR")
             return Blocker(where, f"{missing} is not installed; SkyRL imports it at module level{stmt}", fix, "artifact")
-        return Blocker(where, f"{missing} is not installed; SkyRL imports it at module level{stmt}", _reinstall(profile), "environment")
+        return Blocker(where, f"{missing} is not installed; SkyRL imports it at module level{stmt}",
+                       _reinstall(profile, have.get("name")), "environment")
     module, _, name = missing.rpartition(".")
-    owner = f"{have.get('name', top)} {have.get('version', '')}".strip()
-    if top in FOLLOW and top == f["module"].split(".")[0]:
-        return Blocker(where, f"{owner} itself: {f['module']} imports {name} from {module}, which this release does not "
-                              f"define{stmt}; no environment built from this release avoids it",
-                       "use a SkyRL checkout where it is fixed (`--project PATH`) or another skyrl-train release", "release")
     return Blocker(where, f"{owner} has no {name} in {module}{stmt}", _reinstall(profile, have.get("name")), "environment")

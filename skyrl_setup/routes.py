@@ -124,8 +124,9 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
             skipped.append(f"{label}: " + "; ".join(down))
             unreachable = True
             continue
+        probed = i < len(candidates) - 1
         reason = f"{ROUTE_WORDS.get(route, route)}: " + (
-            "every file from reachable hosts" if route == "skyrl" else "every file from PyPI")
+            "the hosts it needs beyond the default index answered" if probed else "the last route (not probed: uv reports what it cannot fetch)")
         if variant in TORCH_WHEEL_ARCHES and not driver.gpus:
             arches = ", ".join(f"sm_{a}" for a in TORCH_WHEEL_ARCHES[variant])
             reason += f"; no GPU seen here: torch's {variant} wheels run on {arches}"

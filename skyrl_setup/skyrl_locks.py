@@ -25,12 +25,12 @@ from packaging.utils import canonicalize_name
 
 from skyrl_setup import __version__
 from skyrl_setup._toml import toml_reader
-from skyrl_setup.errors import UsageError
+from skyrl_setup.errors import ConflictError, UsageError
 from skyrl_setup.lockfile import append_tool_table
 from skyrl_setup.locking import uv_platform
 from skyrl_setup.profiles import Profile
 from skyrl_setup.skyrl_source import SkyrlSource, export
-from skyrl_setup.uvtool import Uv
+from skyrl_setup.uvtool import Uv, short_cause
 
 ROUTES = ("skyrl", "pypi")
 FAR_FUTURE = "2100-01-01T00:00:00Z"
@@ -89,13 +89,13 @@ def latest_upload(text: str) -> str:
     return newest.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _pypi_entries(uv: Uv, specs: list[str], tmp: Path, platform: str | None) -> list[str]:
+def _pypi_entries(uv: Uv, specs: list[str], tmp: Path, platform: str | None, python: str) -> list[str]:
     """Entries for exact releases from the configured index (PyPI unless UV_INDEX_URL says otherwise)."""
     if not specs:
         return []
     req, out = tmp / "releases.in", tmp / "pylock.releases.toml"
     req.write_text("\n".join(specs) + "\n", encoding="utf-8")
-    args = ["pip", "compile", str(req), "--no-deps", "--format", "pylock.toml", "-o", str(out), "--python-version", "3.12",
+    args = ["pip", "compile", str(req), "--no-deps", "--format", "pylock.toml", "-o", str(out), "--python-version", python,
             "--preview-features", "pylock", "--quiet", "--no-header"]
     if platform:
         args += ["--python-platform", uv_platform(platform)]
@@ -135,7 +135,7 @@ def exact_lock(uv: Uv, source: SkyrlSource, profile: Profile, output_dir: Path, 
                 changes.append(f"{name}: SkyRL's lock installs it from its checkout; PyPI's {release} here")
             else:
                 keep.append(b)
-        keep += _pypi_entries(uv, add, tmp, None)
+        keep += _pypi_entries(uv, add, tmp, None, profile.python)
     text = _join(head, keep)
     return _write(text, output_dir / "pylock.toml", "skyrl", source, profile, platform="any", changes=changes,
                   requirements=_pinned(source, profile, text))
@@ -190,7 +190,7 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
             (tmp / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
             args = ["pip", "compile", str(tmp / "requirements.in"), "-c", str(tmp / "constraints.txt"),
                     "--excludes", str(tmp / "excludes.txt"), "--overrides", str(tmp / "overrides.txt"), "--format", "pylock.toml", "-o", str(out),
-                    "--python-version", "3.12", "--python-platform", uv_platform(platform),
+                    "--python-version", profile.python, "--python-platform", uv_platform(platform),
                     "--preview-features", "pylock", "--quiet", "--no-header", "--exclude-newer", cutoff]
             for name in sorted({source.name, *profile.pypi_releases}):
                 args += ["--exclude-newer-package", f"{name}={FAR_FUTURE}"]
@@ -198,9 +198,14 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
                          check=attempt != "same CUDA runtime")
             if res.returncode == 0:
                 break
+            if not re.search(r"nvidia-[a-z-]+-cu\d+", res.stderr):  # not the CUDA build's runtime: a real failure
+                raise ConflictError(f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone: {short_cause(res.stderr)}",
+                                    f"uv's full output is in {res.log}")
         head, blocks = _blocks(out.read_text(encoding="utf-8"))
         text = _join(head, [_absolute_directories(b, out.parent) for b in blocks])
     variant = variant_of(text)
+    if attempt != "same CUDA runtime" and variant == variant_of(exported):
+        changes.append("nvidia-*-cu*: the CUDA runtime packages are PyPI torch's own, not SkyRL's pins")
     if variant != variant_of(exported):
         changes.append(f"torch: PyPI's {pypi_torch.split('==')[1]} is the {variant} build (SkyRL's lock: {variant_of(exported)} "
                        f"from PyTorch's index); its CUDA runtime packages come with it")

@@ -322,3 +322,23 @@ def test_engine_without_an_rl_call_is_not_ready(env, sglang_env):
     assert r.returncode == 1
     assert "Engine lacks release_memory_occupation, which SkyRL calls for RL training" in r.stderr
     assert os.readlink(sglang_env) == before
+
+
+def test_a_defect_in_your_checkout_fails_the_install_and_names_the_file(env, tmp_path, index):
+    """SkyRL's code importing from itself a name it does not define: in a release it is the release's; in your
+    checkout it is yours to fix: the install fails and swaps nothing."""
+    from tests.conftest import PYENV_312
+    from tests.support.skyrl_checkout import uv_lock, write_checkout
+    from tests.support.skyrl_fake import SKYRL_TRAIN
+
+    files = dict(SKYRL_TRAIN)
+    files["skyrl_train/trainer.py"] = ("from skyrl_gym.metrics import aggregate\n"
+                                       "from skyrl_train.generators.skyrl_gym_generator import Nope\n\nclass RayPPOTrainer:\n    pass\n")
+    proj = write_checkout(tmp_path / "SkyRL" / "skyrl-train", index.url("pytorch-cu128"), train_files=files)
+    uv_lock(proj, env, str(PYENV_312[0]))
+    r = cli("install", "--venv", str(tmp_path / "e"), "--project", str(proj), env=env)
+    assert r.returncode == 1, r.stderr
+    line = next(ln for ln in r.stderr.splitlines() if ln.startswith("error:"))
+    assert "your checkout: skyrl_train.trainer imports Nope from skyrl_train.generators.skyrl_gym_generator" in line
+    assert "skyrl_train/trainer.py line 2" in r.stderr
+    assert not (tmp_path / "e").exists()

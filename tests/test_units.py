@@ -135,3 +135,15 @@ def test_requirement_check_skips_extras_but_not_other_markers():
     assert len(broken) == 2
     assert any(x.startswith("a requires b>=2") and "1.5 is installed" in x for x in broken)
     assert any(x.startswith("a requires c") and "not installed" in x for x in broken)
+
+
+def test_a_real_import_failing_on_a_statically_found_cause_is_not_a_second_blocker():
+    from skyrl_setup.readiness import _same_cause
+
+    module = [{"kind": "module", "missing": "flash_attn"}]
+    assert _same_cause("ModuleNotFoundError: No module named 'flash_attn'", module)
+    assert _same_cause("ModuleNotFoundError: No module named 'flash_attn.bert_padding'", module)
+    assert _same_cause("ModuleNotFoundError: No module named 'skyrl_gym.metrics'", [{"kind": "module", "missing": "skyrl_gym.metrics"}])
+    assert _same_cause("ImportError: cannot import name 'MixedPrecisionPolicy' from 'x'", [{"kind": "name", "missing": "x.MixedPrecisionPolicy"}])
+    assert not _same_cause("ModuleNotFoundError: No module named 'ray'", module)
+    assert not _same_cause("ModuleNotFoundError: No module named 'flash_attn_2_cuda'", module)

@@ -140,3 +140,10 @@ def test_upgrade_from_skyrl_refuses_a_torch_move_unless_asked(env, sglang_env, i
     r = cli("upgrade", "--from-skyrl", str(ckpt), "torch==2.8.0", "--venv", str(sglang_env), env=env)
     assert r.returncode == 0, r.stderr
     assert versions(sglang_env, "sglang", "torch") == ["0.4.10", "2.8.0"]
+
+
+def test_upgrade_from_skyrl_refuses_an_environment_with_additions(env, tmp_path, index):
+    venv = tmp_path / "withextra"
+    assert cli("install", "--with", "accelerate==1.10.0", "--venv", str(venv), env=env).returncode == 0
+    r = cli("upgrade", "--from-skyrl", str(tmp_path), "--venv", str(venv), env=env)
+    assert r.returncode == 2 and "built with additions (accelerate==1.10.0)" in r.stderr

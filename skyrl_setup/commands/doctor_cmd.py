@@ -65,7 +65,7 @@ def run(args, reporter) -> CommandResult:
         f_torch = pool.submit(torch_probe, python) if want_torch else None
         f_py = pool.submit(_python, profile)
         # SkyRL's code paths: read statically always; imported for real only with the probes
-        f_skyrl = pool.submit(_verdict, python, profile, driver, probes) if have_env else None
+        f_skyrl = pool.submit(_verdict, python, profile, driver, probes, bool((record or {}).get("project"))) if have_env else None
         f_cache = pool.submit(_uv_cache_dir)
         f_imp = pool.submit(symptom_checks.import_probe, python, profile) if have_env and probes else None  # imports: seconds
         facts = f_env.result() if f_env else None
@@ -114,7 +114,7 @@ def run(args, reporter) -> CommandResult:
     return CommandResult(doc, ExitCode.FAILED if errors else ExitCode.OK)
 
 
-def _verdict(python: Path, profile, driver: DriverInfo, real_imports: bool):
+def _verdict(python: Path, profile, driver: DriverInfo, real_imports: bool, checkout: bool):
     from skyrl_setup import readiness
     from skyrl_setup.artifacts import wheel_filename
 
@@ -127,7 +127,7 @@ def _verdict(python: Path, profile, driver: DriverInfo, real_imports: bool):
     variant = next((v for v in profile.variants if torch and torch.endswith(f"+{v}")), profile.variants[0])
     wheels = {a.name: wheel_filename(a, variant, torch.split("+")[0], profile.python) for a in profile.artifacts} if torch else {}
     imports = None if real_imports else ()
-    return readiness.assess(python, profile, gpu_usable=driver.usable, wheels=wheels, imports=imports)
+    return readiness.assess(python, profile, gpu_usable=driver.usable, wheels=wheels, imports=imports, checkout=checkout)
 
 
 def _python(profile):

@@ -9,6 +9,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
+
 from skyrl_setup import preflight, profiles
 from skyrl_setup.artifacts import plan_artifacts, reachable
 from skyrl_setup.commands import CommandResult, default_venv
@@ -42,7 +44,8 @@ def select_lock(explicit: str | None, backend: str, variant: str, platform: str,
     return None, "resolved at install time"
 
 
-def _source_candidates(uv: Uv, folder: Path, profile, platform: str, workdir: Path, *, checkout: bool) -> list:
+def _source_candidates(uv: Uv, folder: Path, profile, platform: str, python_full: str, workdir: Path, *,
+                       checkout: bool) -> list:
     """A SkyRL folder's own lock for the backend's extra, by the same two routes as the committed
     ones (`checkout`: its path members and skyrl-train itself from the checkout, editable); the
     PyPI route is resolved only if it is tried."""
@@ -50,6 +53,9 @@ def _source_candidates(uv: Uv, folder: Path, profile, platform: str, workdir: Pa
 
     source = skyrl_source.read(folder)
     skyrl_source.require_extra(source, profile.skyrl_extra)
+    if source.requires_python and not SpecifierSet(source.requires_python).contains(python_full):
+        raise PreconditionError(f"{folder} requires Python {source.requires_python}; the Python found is {python_full}",
+                                "give one that matches with --python PATH")
     makers = {"skyrl": lambda: skyrl_locks.exact_lock(uv, source, profile, workdir, checkout=checkout).path,
               "pypi": lambda: skyrl_locks.pypi_lock(uv, source, profile, platform, workdir, checkout=checkout).path}
     return [(r, makers[r]) for r in profile.routes]
@@ -73,12 +79,13 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path |
     platform = platform_tag()
     route = None
     if profile.from_skyrl and not req.lock:
-        folder = project or (Path(req.skyrl_source) if req.skyrl_source else None)
+        folder = Path(req.skyrl_source) if req.skyrl_source else project  # upgrade --from-skyrl DIR wins over a recorded checkout
         mine = folder is not None and workdir is not None
-        candidates = _source_candidates(uv, folder, profile, platform, workdir, checkout=project is not None) if mine else None
+        checkout = project is not None and folder == project
+        candidates = _source_candidates(uv, folder, profile, platform, python.version, workdir, checkout=checkout) if mine else None
         route = choose_route(profile, platform, python.version, driver, requested, reachable, candidates)
         choice = route.cuda
-        whose = "your checkout's uv.lock" if project else f"{folder}/uv.lock" if mine else "committed lockfile"
+        whose = "your checkout's uv.lock" if checkout else f"{folder}/uv.lock" if mine else "committed lockfile"
         lock, source = (None, "resolved at install time (with your additions)") if req.additions else \
             (route.lock, f"{whose}, route {route.route}")
     else:

@@ -6,7 +6,9 @@ version matrix's profiles are resolved from PyPI into pylock.<backend>-<cuda>-<p
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 from pathlib import Path
 
 from skyrl_setup import locking, profiles
@@ -66,15 +68,16 @@ def _from_skyrl(args, reporter) -> CommandResult:
     uv = Uv.locate()
     written = []
     reporter.step(f"SkyRL source {source.root} (skyrl-train {source.version}, uv.lock sha256 {source.lock_sha256[:12]})")
+    out_dir.mkdir(parents=True, exist_ok=True)
     for p in chosen:
         for route in p.routes:
             reporter.progress(f"{p.name}: route {route} from SkyRL's {p.skyrl_extra} extra")
-            for old in out_dir.glob(f"pylock.{p.name}-{route}-*.toml"):
-                old.unlink()
-            if route == "skyrl":
-                made = skyrl_locks.exact_lock(uv, source, p, out_dir)
-            else:
-                made = skyrl_locks.pypi_lock(uv, source, p, platform, out_dir)
+            with tempfile.TemporaryDirectory(dir=out_dir, prefix=".lock-") as d:  # the old lock stays until the new one exists
+                made = (skyrl_locks.exact_lock(uv, source, p, Path(d)) if route == "skyrl"
+                        else skyrl_locks.pypi_lock(uv, source, p, platform, Path(d)))
+                for old in out_dir.glob(f"pylock.{p.name}-{route}-*.toml"):
+                    old.unlink()
+                made = dataclasses.replace(made, path=made.path.replace(out_dir / made.path.name))
             reporter.print(f"[green]wrote[/] {made.path.name}: {made.package_count} packages, {made.variant} ({route} route)")
             for line in made.changes:
                 reporter.print(f"  [dim]{line}[/]")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 from rich.table import Table
 
 from skyrl_setup import locking, preflight, profiles
@@ -142,6 +143,9 @@ def run(args, reporter) -> CommandResult:
         if not profile.from_skyrl:
             raise UsageError(f"the {profile.name} profile is not built from SkyRL's lock", "install a SkyRL-sourced backend first")
         ack, specs = specs, []
+        if rec.get("additions"):
+            raise UsageError(f"{store.target} was built with additions ({', '.join(rec['additions'])}), which SkyRL's lock does not hold",
+                             "build the new lock beside it: `skyrl-setup install --project DIR --with ... --venv NEW_PATH`")
     prior = list(rec.get("additions") or [])
     eff, additions = effective_profile(profile, specs, args.latest)
     additions = prior + [a for a in additions if a not in prior]
@@ -227,7 +231,7 @@ def _refuse_torch_move(rec: dict, lock: Lock | None, ack: list[str]) -> None:
     now = (lock.versions().get("torch", "") if lock else "").split("+")[0]
     if not was or not now or was == now:
         return
-    if any(str(Requirement(a).specifier) == f"=={now}" for a in ack):
+    if any(Requirement(a).specifier.contains(Version(now), prereleases=True) for a in ack):
         return
     raise ConflictError(f"SkyRL's lock moves torch {was} → {now}, which rebuilds the environment's whole CUDA stack",
                         f"to take it, add the new pin: `skyrl-setup upgrade --from-skyrl DIR torch=={now}`; "

@@ -16,10 +16,13 @@ def check_verdict(verdict: Verdict | None, real_imports: bool) -> list[Check]:
     out: list[Check] = []
     for i, b in enumerate(verdict.blockers):
         out.append(Check(f"skyrl.blocker{i}", "error", f"{b.module}: {b.reason}", b.fix, {"kind": b.kind}))
-    for item in verdict.interface:
+    for j, item in enumerate(verdict.interface):
         cls = item["class"].replace(":", ".")
         if item.get("status") == "ok":
-            out.append(Check("skyrl.interface", "ok", f"{cls} has the RL calls SkyRL makes"))
+            out.append(Check(f"skyrl.interface{j}", "ok", f"{cls} has the RL calls SkyRL makes"))
+        elif item.get("status") == "unknown":
+            out.append(Check(f"skyrl.interface{j}", "warning", f"{cls}: the RL calls could not be confirmed ({item.get('detail')})",
+                             "run doctor with the GPU probes on a GPU node: the engine's real import decides"))
     how = "read statically" + ("" if real_imports else "; real imports skipped (--no-gpu-probe)")
     details = {"checked_modules": verdict.checked_modules, "static_seconds": verdict.static_seconds,
                "imports": [r.to_json() for r in verdict.imports], "notes": list(verdict.notes)}

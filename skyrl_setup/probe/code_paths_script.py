@@ -17,9 +17,7 @@ import os
 import re
 import sys
 import time
-from importlib.machinery import all_suffixes
-
-SOURCE_SUFFIXES = (".py",)
+from importlib.machinery import BYTECODE_SUFFIXES, EXTENSION_SUFFIXES, SOURCE_SUFFIXES
 
 
 def _editable_mappings():
@@ -45,99 +43,69 @@ def _editable_mappings():
     return out
 
 
+# The order importlib's FileFinder tries in each folder: extension modules, then source, then bytecode.
+SUFFIXES = tuple(EXTENSION_SUFFIXES) + tuple(SOURCE_SUFFIXES) + tuple(BYTECODE_SUFFIXES)
+
+
 class Finder:
+    """Where `import a.b.c` would find each part, as Python's path-based finder does, without importing:
+    per folder on the path, a package (a folder with an __init__ of any suffix) or a module file wins;
+    folders without __init__ only make a namespace package when no folder has either."""
+
     def __init__(self):
         self.mappings = _editable_mappings()
         self.cache = {}
 
-    def _top(self, name):
-        hits = []
-        if name in self.mappings:
-            hits.append(self.mappings[name])
-        for entry in sys.path:
-            base = os.path.join(entry or ".", name)
+    @staticmethod
+    def _in(folders, name):
+        portions = []
+        for folder in folders:
+            base = os.path.join(folder or ".", name)
             if os.path.isdir(base):
-                hits.append(base)
-            else:
-                for suffix in all_suffixes():
-                    if os.path.isfile(base + suffix):
-                        return [base + suffix]
-        return hits
+                init = next((base + "/__init__" + s for s in SUFFIXES if os.path.isfile(base + "/__init__" + s)), None)
+                if init:
+                    kind = "package" if init.endswith(".py") else "extension-package"
+                    return (kind, init), [base]
+            module = next((base + s for s in SUFFIXES if os.path.isfile(base + s)), None)
+            if module:
+                return ("source" if module.endswith(".py") else "extension", module), []
+            if os.path.isdir(base):
+                portions.append(base)
+        if portions:
+            return ("namespace", portions[0]), portions
+        return None, []
 
     def find(self, module):
-        """(kind, path): kind is 'source', 'package', 'namespace', 'extension', 'builtin', or None when absent."""
+        """(kind, path): kind is 'source', 'package', 'namespace', 'extension', 'extension-package',
+        'builtin', or None when absent."""
         if module in self.cache:
-            return self.cache[module]
-        if module in sys.builtin_module_names:
-            return ("builtin", module)
-        parts = module.split(".")
-        places = self._top(parts[0])
-        found = None
-        for i, part in enumerate(parts):
-            if i > 0:
-                nxt = []
-                for place in places:
-                    base = os.path.join(place, part)
-                    if os.path.isdir(base):
-                        nxt.append(base)
-                    else:
-                        for suffix in all_suffixes():
-                            if os.path.isfile(base + suffix):
-                                nxt = [base + suffix]
-                                break
-                    if nxt and not os.path.isdir(nxt[0]):
-                        break
-                places = nxt
-            if not places:
-                found = None
-                break
-            first = places[0]
-            if os.path.isfile(first):
-                found = ("source" if first.endswith(SOURCE_SUFFIXES) else "extension", first)
-                if i < len(parts) - 1:
-                    found = None  # a module is no package: nothing below it
-                    break
+            return self.cache[module][0]
+        parent, _, name = module.rpartition(".")
+        if not parent:
+            if module in sys.builtin_module_names:
+                found, path = ("builtin", module), []
+            elif module in self.mappings:
+                found, path = self._in([os.path.dirname(self.mappings[module])], os.path.basename(self.mappings[module]))
             else:
-                init = os.path.join(first, "__init__.py")
-                found = ("package", init) if os.path.isfile(init) else ("namespace", first)
-                regular = [p for p in places if os.path.isfile(os.path.join(p, "__init__.py"))]
-                places = regular[:1] or places
-        self.cache[module] = found
+                found, path = self._in(sys.path, module)
+        else:
+            above = self.find(parent)
+            path = self.cache[parent][1] if above else []
+            found, path = self._in(path, name) if path else (None, [])
+        self.cache[module] = (found, path)
         return found
 
 
-def _guarded(node):
-    """A try whose handlers catch ImportError (or broader): its imports are optional."""
-    for h in node.handlers:
-        names = []
-        if h.type is None:
-            return True
-        for t in (h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]):
-            names.append(getattr(t, "id", getattr(t, "attr", "")))
-        if {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"} & set(names):
-            return True
-    return False
+def _catches_import_error(handler):
+    if handler.type is None:
+        return True
+    names = [getattr(t, "id", getattr(t, "attr", "")) for t in
+             (handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type])]
+    return bool({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"} & set(names))
 
 
 def _is_type_checking(test):
     return getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING"
-
-
-def module_level(body):
-    """Statements run when the module is imported: into if/else, with and unguarded try, not into defs."""
-    for node in body:
-        yield node
-        if isinstance(node, ast.If):
-            if not _is_type_checking(node.test):
-                yield from module_level(node.body)
-            yield from module_level(node.orelse)
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            yield from module_level(node.body)
-        elif isinstance(node, ast.Try):
-            if not _guarded(node):
-                yield from module_level(node.body)
-            yield from module_level(node.orelse)
-            yield from module_level(node.finalbody)
 
 
 def _targets(node):
@@ -214,7 +182,7 @@ class Checker:
                 text = fh.read()
         except (OSError, ValueError):
             return False
-        pattern = (r"^(?:(?:async\s+)?def\s+%s\b|class\s+%s\b|%s\s*(?::[^=\n]*)?=[^=]|(?:from\s+\S+\s+)?import\s+[^(\n]*\b%s\b(?!\s+as\b))"
+        pattern = (r"^(?:(?:async\s+)?def\s+%s\b|class\s+%s\b|%s\s*(?::[^=\n]*)?=[^=]|(?:from\s+\S+\s+)?import\s+[^(\n]*(?<![.\w])%s\b(?![.\w]|\s+as\b))"
                    % ((re.escape(name),) * 4))
         return re.search(pattern, text, re.M) is not None
 
@@ -236,7 +204,7 @@ class Checker:
         kind, path = found
         if self.finder.find(f"{module}.{name}") is not None:
             return True
-        if kind in ("extension", "builtin"):
+        if kind in ("extension", "extension-package", "builtin"):
             return None
         if kind == "namespace":
             return False
@@ -271,28 +239,57 @@ class Checker:
             self.fail(module, 0, "", f"{path}: {tree}", "unreadable")
             return []
         self.checked.append(module)
-        nxt = []
-        for node in module_level(tree.body):
-            if isinstance(node, ast.Import):
-                wanted = [(a.name, None) for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                target = self.resolve_relative(module, kind == "package", node)
-                wanted = [(target, None if a.name == "*" else a.name) for a in node.names]
-            else:
-                continue
-            stmt = self.lines[path][node.lineno - 1].strip() if node.lineno <= len(self.lines[path]) else ""
-            for target, name in wanted:
-                nxt += self._check_import(module, node.lineno, stmt, target, name)
+        failures, nxt = self._block(module, kind == "package", path, tree.body)
+        for row in failures:
+            self.fail(*row)
         return nxt
 
+    def _block(self, module, is_pkg, path, body):
+        """(failures, followed modules) of statements run at import. Branches are alternatives: an
+        if/elif/else, or a try and its ImportError handlers, fails only when every way through it fails."""
+        failures, nxt = [], []
+        for node in body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                stmt = self.lines[path][node.lineno - 1].strip() if node.lineno <= len(self.lines[path]) else ""
+                if isinstance(node, ast.Import):
+                    wanted = [(a.name, None) for a in node.names]
+                else:
+                    target = self.resolve_relative(module, is_pkg, node)
+                    wanted = [(target, None if a.name == "*" else a.name) for a in node.names]
+                for target, name in wanted:
+                    f, n = self._check_import(module, node.lineno, stmt, target, name)
+                    failures += f
+                    nxt += n
+            elif isinstance(node, ast.If):
+                ways = [node.orelse] if _is_type_checking(node.test) else [node.body, node.orelse]
+                failures += self._alternatives(module, is_pkg, path, ways, nxt)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                f, n = self._block(module, is_pkg, path, node.body)
+                failures, nxt = failures + f, nxt + n
+            elif isinstance(node, ast.Try):
+                fallbacks = [h.body for h in node.handlers if _catches_import_error(h)
+                             and not any(isinstance(x, ast.Raise) for x in h.body)]
+                failures += self._alternatives(module, is_pkg, path, [node.body + node.orelse] + fallbacks, nxt)
+                f, n = self._block(module, is_pkg, path, node.finalbody)
+                failures, nxt = failures + f, nxt + n
+        return failures, nxt
+
+    def _alternatives(self, module, is_pkg, path, ways, nxt):
+        results = [self._block(module, is_pkg, path, way) for way in ways]
+        for _, n in results:
+            nxt += n
+        if any(not f for f, _ in results):
+            return []
+        return results[0][0]
+
     def _check_import(self, module, line, stmt, target, name):
+        """(failures, followed modules) of one imported name."""
         nxt = []
         parts = target.split(".")
         for i in range(1, len(parts) + 1):  # importing a.b.c runs a, a.b and a.b.c
             prefix = ".".join(parts[:i])
             if self.finder.find(prefix) is None:
-                self.fail(module, line, stmt, prefix, "module")
-                return nxt
+                return [(module, line, stmt, prefix, "module")], nxt
             if self.followed(prefix):
                 nxt.append(prefix)
         if name is not None:
@@ -301,8 +298,8 @@ class Checker:
                 if self.followed(sub):
                     nxt.append(sub)
             elif self.has_name(target, name) is False:
-                self.fail(module, line, stmt, sub, "name")
-        return nxt
+                return [(module, line, stmt, sub, "name")], nxt
+        return [], nxt
 
     def run(self, entry):
         seen, queue, missing_entry = set(), list(entry), []
@@ -325,38 +322,69 @@ class Checker:
         return missing_entry
 
 
-def check_interface(finder, checker, spec, methods):
+def _bindings(checker, mod, is_pkg, tree):
+    """Names a module binds by import: name -> (module, name there) for `from m import X as Y`, and
+    name -> (module, None) for `import a.b as m`."""
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            target = checker.resolve_relative(mod, is_pkg, node)
+            out.update({a.asname or a.name: (target, a.name) for a in node.names if a.name != "*"})
+        elif isinstance(node, ast.Import):
+            out.update({a.asname: (a.name, None) for a in node.names if a.asname})
+            out.update({a.name.split(".")[0]: (a.name.split(".")[0], None) for a in node.names if not a.asname})
+    return out
+
+
+def _base_ref(base, here, bindings):
+    """(module, class name) a base class expression points at, or None when it cannot be told."""
+    if isinstance(base, ast.Name):
+        mod, name = bindings.get(base.id, (here, base.id))
+        return (mod, name) if name else None
+    if isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name):
+        mod, name = bindings.get(base.value.id, (None, None))
+        return (mod, base.attr) if mod and name is None else None
+    return None
+
+
+def check_interface(checker, spec, methods):
+    """Whether a class has the methods, its bases followed (also through a package that re-exports one).
+    A base that cannot be read leaves the answer open ('unknown'): never a false 'missing'."""
     module, _, cls = spec.partition(":")
-    found = finder.find(module)
+    found = checker.finder.find(module)
     if found is None or found[0] not in ("source", "package"):
         return {"class": spec, "status": "missing", "detail": f"module {module} not found", "missing": list(methods)}
-    have, seen, todo = set(), set(), [(module, cls)]
-    while todo:  # the class and its bases, followed through the modules that define them
+    have, seen, todo, unread = set(), set(), [(module, cls)], []
+    while todo:
         mod, name = todo.pop()
-        if (mod, name) in seen or len(seen) > 20:
+        if (mod, name) in seen or len(seen) > 30:
             continue
         seen.add((mod, name))
-        hit = finder.find(mod)
+        hit = checker.finder.find(mod)
         tree = checker.tree(hit[1]) if hit and hit[0] in ("source", "package") else None
         if tree is None or isinstance(tree, Exception):
+            unread.append(f"{mod}.{name}")
             continue
-        imports = {}
-        for node in tree.body:
-            if isinstance(node, ast.ImportFrom):
-                target = checker.resolve_relative(mod, hit[0] == "package", node)
-                for a in node.names:
-                    imports[a.asname or a.name] = target
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef) and node.name == name:
-                have.update(n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
-                have.update(t for n in node.body if isinstance(n, (ast.Assign, ast.AnnAssign)) for t in _targets(n))
-                for base in node.bases:
-                    bname = getattr(base, "id", None) or getattr(base, "attr", None)
-                    if bname:
-                        todo.append((imports.get(bname, mod), bname))
-                break
+        bindings = _bindings(checker, mod, hit[0] == "package", tree)
+        node = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
+        if node is None:
+            if name in bindings and bindings[name][1]:  # re-exported: follow it to where it is defined
+                todo.append(bindings[name])
+            else:
+                unread.append(f"{mod}.{name}")
+            continue
+        have.update(n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        have.update(t for n in node.body if isinstance(n, (ast.Assign, ast.AnnAssign)) for t in _targets(n))
+        for base in node.bases:
+            ref = _base_ref(base, mod, bindings)
+            if ref:
+                todo.append(ref)
+            elif not (isinstance(base, ast.Name) and base.id == "object"):
+                unread.append(ast.dump(base)[:60])
     missing = [m for m in methods if m not in have]
-    return {"class": spec, "status": "missing" if missing else "ok", "missing": missing, "detail": ""}
+    status = "ok" if not missing else ("unknown" if unread else "missing")
+    return {"class": spec, "status": status, "missing": missing,
+            "detail": f"could not read {', '.join(unread[:3])}" if missing and unread else ""}
 
 
 def distributions(tops):
@@ -383,16 +411,44 @@ def distributions(tops):
     return out
 
 
+def owner(path):
+    """The installed distribution whose RECORD lists a file (the top-level name can be shared:
+    megatron-core and megatron-bridge both install under megatron/)."""
+    for entry in sys.path:
+        root = os.path.abspath(entry or ".")
+        if not path.startswith(root + os.sep):
+            continue
+        rel = os.path.relpath(path, root)
+        try:
+            infos = [n for n in os.listdir(root) if n.endswith(".dist-info")]
+        except OSError:
+            continue
+        top = rel.split(os.sep)[0]
+        infos.sort(key=lambda n: not n.lower().startswith(top.lower().replace("-", "_")))  # the likely one first
+        for info in infos:
+            try:
+                with open(os.path.join(root, info, "RECORD"), encoding="utf-8") as fh:
+                    if any(line.split(",", 1)[0] == rel for line in fh):
+                        dist, _, version = info[: -len(".dist-info")].partition("-")
+                        return {"name": dist.lower().replace("_", "-"), "version": version}
+            except OSError:
+                continue
+    return None
+
+
 def main():
     t0 = time.perf_counter()
     try:
         req = json.loads(sys.argv[1])
         checker = Checker(req.get("follow", []))
         missing_entry = checker.run(req.get("entry", []))
-        interface = [check_interface(checker.finder, checker, spec, methods) for spec, methods in (req.get("interface") or {}).items()]
+        interface = [check_interface(checker, spec, methods) for spec, methods in (req.get("interface") or {}).items()]
         tops = {f["missing"].split(".")[0] for f in checker.findings} | {m.split(".")[0] for m in req.get("entry", [])}
         tops |= {i["class"].split(".")[0] for i in interface}
         dists = distributions(tops)
+        for f in checker.findings:  # who installed the module a missing name was looked for in
+            hit = checker.finder.find(f["missing"].rpartition(".")[0]) if f["kind"] == "name" else None
+            f["owner"] = owner(os.path.abspath(hit[1])) if hit and hit[0] in ("source", "package") else None
         doc = {"status": "ok", "findings": checker.findings, "missing_entry": missing_entry, "interface": interface,
                "checked": len(checker.checked), "dists": {t: dists.get(t) for t in sorted(tops)}}
     except Exception as exc:  # noqa: BLE001 - a failure is a value
