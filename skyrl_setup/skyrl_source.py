@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from skyrl_setup._toml import toml_reader
@@ -96,16 +97,28 @@ def read(folder: str | Path) -> SkyrlSource:
 
 
 def _check_fresh(source: SkyrlSource, root_pkg: dict) -> None:
-    """The lock was made from this pyproject: the same names per extra (uv's own check needs the network)."""
+    """The lock was made from this pyproject: the same names per extra, and every version specifier the
+    pyproject states is one the lock recorded (uv's own check needs the network; uv splits a requirement
+    by marker where sources apply, so specifiers are compared per name, not per extra)."""
     locked: set[tuple[str, str]] = set()
+    locked_specs: dict[str, set[str]] = {}
     for r in (root_pkg.get("metadata") or {}).get("requires-dist") or []:
         marker = r.get("marker", "")
         extra = marker.split("extra == '", 1)[1].split("'", 1)[0] if "extra == '" in marker else ""
-        locked.add((canonicalize_name(r["name"]), extra))
-    wanted = {(canonicalize_name(Requirement(r).name), "") for r in source.dependencies}
-    wanted |= {(canonicalize_name(Requirement(r).name), e) for e, reqs in source.extra_requirements.items() for r in reqs}
-    if locked != wanted:
-        diff = sorted(f"{n}{f' [{e}]' if e else ''}" for n, e in locked ^ wanted)
+        name = canonicalize_name(r["name"])
+        locked.add((name, extra))
+        locked_specs.setdefault(name, set()).add(str(SpecifierSet(r.get("specifier", ""))))
+    wanted: set[tuple[str, str]] = set()
+    stale_specs = []
+    for extra, reqs in [("", source.dependencies), *source.extra_requirements.items()]:
+        for r in reqs:
+            req = Requirement(r)
+            name = canonicalize_name(req.name)
+            wanted.add((name, extra))
+            if not req.url and str(req.specifier) not in locked_specs.get(name, {str(req.specifier)}):
+                stale_specs.append(f"{name}{req.specifier}")
+    if locked != wanted or stale_specs:
+        diff = sorted(f"{n}{f' [{e}]' if e else ''}" for n, e in locked ^ wanted) + sorted(stale_specs)
         raise _fail(source.root, f"uv.lock is stale against pyproject.toml (differs in: {', '.join(diff[:5])})",
                     f"re-lock it: `uv lock --project {source.root}`")
 

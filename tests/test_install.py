@@ -51,6 +51,10 @@ def test_lock_from_skyrl_refuses_a_stale_lock_and_a_missing_extra(skyrl_checkout
     (stale / "pyproject.toml").write_text(text.replace('"flash-attn"]', '"flash-attn", "six"]', 1))
     r = cli("lock", "--from-skyrl", str(stale), env=env)
     assert r.returncode == 2 and "stale" in r.stderr and "uv lock --project" in r.stderr
+    # a version moved in pyproject.toml without re-locking is stale too
+    (stale / "pyproject.toml").write_text(text.replace('"sglang==0.4.8.post1"', '"sglang==0.4.9.post1"'))
+    r = cli("lock", "--from-skyrl", str(stale), env=env)
+    assert r.returncode == 2 and "stale" in r.stderr and "sglang==0.4.9.post1" in r.stderr
     r = cli("lock", "--from-skyrl", str(skyrl_checkout), "--backend", "sglang-matrix", env=env)
     assert r.returncode == 2 and "not built from SkyRL's lock" in r.stderr
 
