@@ -90,11 +90,10 @@ def test_real_vllm_lock_has_skyrl_transformers(tmp_path):
 def test_make_lock_reproduces_the_committed_lockfiles(tmp_path):
     """`make lock` regenerates the committed lockfiles byte for byte from SkyRL's uv.lock (PyPI for the PyPI route)."""
     env = _env(tmp_path)
-    for backend in ("sglang", "vllm"):
-        r = cli("lock", "--from-skyrl", str(SKYRL_SOURCE), "--backend", backend, "-o", str(tmp_path), env=env, timeout=900)
-        assert r.returncode == 0, r.stderr[-2000:]
+    r = cli("lock", "--from-skyrl", str(SKYRL_SOURCE), "-o", str(tmp_path), env=env, timeout=1500)
+    assert r.returncode == 0, r.stderr[-2000:]
     made = sorted(p.name for p in tmp_path.glob("pylock.*.toml"))
-    assert made == ["pylock.sglang-pypi-cu126-linux_x86_64.toml", "pylock.sglang-skyrl-cu128.toml",
-                    "pylock.vllm-pypi-cu128-linux_x86_64.toml", "pylock.vllm-skyrl-cu128.toml"]
+    assert made == sorted(p.name for p in (REPO / "lockfiles").glob("pylock.*.toml") if "-matrix-" not in p.name)
+    assert len(made) == 8  # sglang, vllm, megatron, flashrl: two routes each
     for name in made:
         assert (tmp_path / name).read_bytes() == (REPO / "lockfiles" / name).read_bytes(), name
