@@ -310,23 +310,33 @@ def _lock_pins(backend: str, routes: list[str]) -> tuple[dict[str, str], dict[st
     """(the extra's requirements pinned as a committed lock of this backend records them, SkyRL's own
     versions of them, the date SkyRL's lock was resolved at); only the locks' closing
     [tool.skyrl-setup] tables are read."""
-    from skyrl_setup.resources import lockfiles_dir
-
     pins: dict[str, str] = {}
     tested: dict[str, str] = {}
     cutoff = None
-    for route in reversed(routes):  # the PyPI route's pins carry no local version labels: prefer them
+    for route, _, tool in reversed(committed_locks(backend, routes)):  # the PyPI route's pins carry no local labels: prefer them
+        cutoff = cutoff or tool.get("exclude-newer")
+        for spec in tool.get("requirements", []):
+            req = Requirement(spec)
+            name = canonicalize_name(req.name)
+            version = str(req.specifier).lstrip("=")
+            if route == "skyrl":
+                tested.setdefault(name, version)
+            pins.setdefault(name, f"=={version.split('+')[0]}")
+    return pins, tested, cutoff
+
+
+def committed_locks(backend: str, routes, platform: str | None = None) -> list[tuple[str, Path, dict]]:
+    """(route, lockfile, its [tool.skyrl-setup] table) of a SkyRL-sourced backend, in route order;
+    with `platform`, only those made for it or for any platform."""
+    from skyrl_setup.resources import lockfiles_dir
+
+    out = []
+    for route in routes:
         for path in sorted(lockfiles_dir().glob(f"pylock.{backend}-{route}-*.toml")):
             tool = read_tool_table(path)
-            cutoff = cutoff or tool.get("exclude-newer")
-            for spec in tool.get("requirements", []):
-                req = Requirement(spec)
-                name = canonicalize_name(req.name)
-                version = str(req.specifier).lstrip("=")
-                if route == "skyrl":
-                    tested.setdefault(name, version)
-                pins.setdefault(name, f"=={version.split('+')[0]}")
-    return pins, tested, cutoff
+            if platform is None or tool.get("platform") in ("any", platform):
+                out.append((route, path, tool))
+    return out
 
 
 def read_tool_table(path: Path) -> dict:

@@ -19,9 +19,8 @@ from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.errors import OperationError, PreconditionError, UsageError
 from skyrl_setup.lockfile import Lock, load_for_host
 from skyrl_setup.mirrors import rewrite
-from skyrl_setup.profiles import Profile, read_tool_table
+from skyrl_setup.profiles import Profile, committed_locks
 from skyrl_setup.redact import redact
-from skyrl_setup.resources import lockfiles_dir
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 ROUTE_WORDS = {"skyrl": "SkyRL's lock exactly", "pypi": "SkyRL's versions from PyPI alone"}
@@ -40,21 +39,11 @@ class RouteChoice:
                 "lockfile": str(self.lock.path), "reason": self.reason, "skipped": list(self.skipped)}
 
 
-def route_locks(profile: Profile, platform: str) -> list[tuple[str, Path]]:
-    """(route, lockfile) for this platform, in the profile's order."""
-    out = []
-    for route in profile.routes:
-        for path in sorted(lockfiles_dir().glob(f"pylock.{profile.name}-{route}-*.toml")):
-            if read_tool_table(path).get("platform") in ("any", platform):
-                out.append((route, path))
-    return out
-
-
 def committed_lock(profile: Profile, platform: str, python_full: str, cuda: str | None) -> tuple[Lock, str]:
     """The committed lock of a SkyRL-sourced profile for a CUDA variant (else its first route), with no
     probing: for what is made elsewhere from it (a bundle, an image)."""
-    for route, path in route_locks(profile, platform):
-        if cuda in (None, "auto") or read_tool_table(path).get("cuda") == cuda:
+    for route, path, tool in committed_locks(profile.name, profile.routes, platform):
+        if cuda in (None, "auto") or tool.get("cuda") == cuda:
             return load_for_host(path, python_full, platform), f"committed lockfile, route {route}"
     raise UsageError(f"no committed lockfile of {profile.name} for {cuda or 'any CUDA variant'} on {platform}",
                      f"the {profile.name} profile has {', '.join(profile.variants)}; or make one: `skyrl-setup lock --from-skyrl DIR`")
@@ -91,7 +80,7 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
     """`candidates`: (route, a function giving its lockfile), made only when the route is tried;
     by default the profile's committed lockfiles."""
     if candidates is None:
-        candidates = [(route, (lambda p=path: p)) for route, path in route_locks(profile, platform)]
+        candidates = [(route, (lambda p=path: p)) for route, path, _ in committed_locks(profile.name, profile.routes, platform)]
     if not candidates:
         raise UsageError(f"no committed lockfile of the {profile.name} profile for {platform}",
                          "make them from SkyRL's lock: `skyrl-setup lock --from-skyrl DIR` (or `make lock`)")
