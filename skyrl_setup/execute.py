@@ -273,7 +273,7 @@ def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: 
         "additions": list(plan.additions),
         "imports": [r.to_json() for r in imports],
         "verdict": verdict.to_json() if verdict else None,
-        "skyrl_lock": {k: v for k, v in lock.tool.items() if k.startswith("skyrl-")} | ({"route": lock.tool["route"]} if "route" in lock.tool else {}),
+        "skyrl_lock": lock.skyrl_identity,
         "history": history[-50:],
         "pid": os.getpid(),
     }

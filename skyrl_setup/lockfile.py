@@ -67,6 +67,11 @@ class Lock:
     def versions(self) -> dict[str, str]:
         return {p.name: p.version for p in self.packages}
 
+    @property
+    def skyrl_identity(self) -> dict[str, str]:
+        """Which SkyRL lock (source, version, sha256, extra) and route this lock was made from, if any."""
+        return {k: v for k, v in self.tool.items() if k.startswith("skyrl-") or k == "route"}
+
 
 def lock_name(backend: str, variant: str, platform: str) -> str:
     """pylock.<backend>-<variant>-<platform>.toml: PEP 751 allows no dot inside the name."""

@@ -90,8 +90,7 @@ class InstallPlan:
             "gpus": [g.to_json() for g in self.driver.gpus],
             "lockfile": str(self.lock.path) if self.lock else None,
             "route": self.route.to_json() if self.route else None,
-            "skyrl_lock": {k: self.lock.tool[k] for k in ("skyrl-source", "skyrl-version", "skyrl-lock-sha256", "skyrl-extra")
-                           if k in self.lock.tool} if self.lock else {},
+            "skyrl_lock": self.lock.skyrl_identity if self.lock else {},
             "lock_sha256": self.lock.sha256 if self.lock else None,
             "lock_source": self.lock_source,
             "torch_index": redact(self.torch_index),

@@ -32,7 +32,6 @@ from skyrl_setup.profiles import Profile
 from skyrl_setup.skyrl_source import SkyrlSource, export
 from skyrl_setup.uvtool import Uv, short_cause
 
-ROUTES = ("skyrl", "pypi")
 FAR_FUTURE = "2100-01-01T00:00:00Z"
 _NAME = re.compile(r'^name = "([^"]+)"$', re.M)
 _VERSION = re.compile(r'^version = "([^"]+)"$', re.M)

@@ -33,7 +33,6 @@ class SkyrlSource:
     path_sources: dict[str, Path]  # workspace members installed from a folder (skyrl-gym)
     overrides: tuple[str, ...] = ()  # [tool.uv] override-dependencies: part of how SkyRL resolved
     requires_python: str = ""
-    uv_required: str | None = None  # [tool.uv] required-version
 
     @property
     def label(self) -> str:
@@ -91,7 +90,7 @@ def read(folder: str | Path) -> SkyrlSource:
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         raise _fail(root, "[tool.uv] override-dependencies is not a list of requirements", "fix pyproject.toml")
     source = SkyrlSource(root, canonicalize_name(name), version, hashlib.sha256(lock_bytes).hexdigest(), provided, deps,
-                         extras, paths, tuple(overrides), str(meta.get("requires-python") or ""), uv_table.get("required-version"))
+                         extras, paths, tuple(overrides), str(meta.get("requires-python") or ""))
     _check_fresh(source, root_pkg)
     return source
 
