@@ -7,7 +7,6 @@ A profile gives a URL template; the concrete wheel name follows from the environ
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import httpx
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from skyrl_setup.mirrors import rewrite
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.profiles import Artifact
 from skyrl_setup.redact import redact
 from skyrl_setup.uvtool import offline_requested
@@ -70,9 +69,9 @@ def find_local(a: Artifact, filename: str, dirs: tuple[Path, ...]) -> Path | Non
     return None
 
 
-def reachable(url: str, timeout: float = 5.0) -> str | None:
+def reachable(url: str, timeout: float = 5.0, *, offline: bool = False) -> str | None:
     """None if the URL answers 2xx/3xx to HEAD, else the reason."""
-    if offline_requested() or os.environ.get("SKYRL_SETUP_OFFLINE"):
+    if offline or offline_requested():
         return "offline mode"
     try:
         r = httpx.head(url, follow_redirects=True, timeout=timeout)
@@ -82,15 +81,15 @@ def reachable(url: str, timeout: float = 5.0) -> str | None:
 
 
 def plan_artifacts(artifacts: tuple[Artifact, ...], variant: str, torch: str, python_minor: str,
-                   find_links: tuple[Path, ...]) -> tuple[ArtifactPlan, ...]:
+                   find_links: tuple[Path, ...], mirrors: Mirrors, *, offline: bool = False) -> tuple[ArtifactPlan, ...]:
     out = []
     for a in artifacts:
-        url = rewrite(artifact_url(a, variant, torch, python_minor))
+        url = mirrors.rewrite(artifact_url(a, variant, torch, python_minor))
         local = find_local(a, wheel_filename(a, variant, torch, python_minor), find_links)
         if local:
             out.append(ArtifactPlan(a.name, a.version, a.required, url, "find-links", str(local), a.reason))
             continue
-        err = reachable(url)
+        err = reachable(url, offline=offline)
         if err is None:
             out.append(ArtifactPlan(a.name, a.version, a.required, url, "url", url, a.reason))
         else:

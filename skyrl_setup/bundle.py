@@ -18,11 +18,12 @@ from pathlib import Path
 
 import httpx
 
-from skyrl_setup import __version__, mirrors
+from skyrl_setup import __version__
 from skyrl_setup.artifacts import ArtifactPlan
 from skyrl_setup.envstore import now_iso
 from skyrl_setup.errors import OperationError, UsageError
 from skyrl_setup.lockfile import Lock
+from skyrl_setup.mirrors import Mirrors, rewrite_lock_text
 from skyrl_setup.redact import redact
 
 MANIFEST = "bundle.json"
@@ -36,7 +37,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _download(url: str, dest: Path, sha256: str | None, client: httpx.Client) -> None:
+def _download(url: str, dest: Path, sha256: str | None, client: httpx.Client, mirrors: Mirrors) -> None:
     real = mirrors.rewrite(url)
     try:
         with client.stream("GET", real) as r:
@@ -52,7 +53,7 @@ def _download(url: str, dest: Path, sha256: str | None, client: httpx.Client) ->
 
 
 def create(lock: Lock, profile_path: Path, artifacts: tuple[ArtifactPlan, ...], out: Path, *, backend: str,
-           variant: str, platform: str, progress) -> dict:
+           variant: str, platform: str, progress, mirrors: Mirrors) -> dict:
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="skyrl-bundle-") as tmp:
         root = Path(tmp)
@@ -63,7 +64,7 @@ def create(lock: Lock, profile_path: Path, artifacts: tuple[ArtifactPlan, ...], 
                     raise UsageError(f"{p.name} in {lock.path.name} has no URL (a local path or VCS source)", "bundle a lock of index packages")
                 name = p.url.rsplit("/", 1)[-1].split("#")[0]
                 progress(f"[{i}/{len(lock.packages)}] {name}")
-                _download(p.url, root / "wheels" / name, p.sha256, client)
+                _download(p.url, root / "wheels" / name, p.sha256, client, mirrors)
                 files[f"wheels/{name}"] = _sha256(root / "wheels" / name)
             for a in artifacts:
                 if a.status == "unreachable":
@@ -72,7 +73,7 @@ def create(lock: Lock, profile_path: Path, artifacts: tuple[ArtifactPlan, ...], 
                 if a.status == "find-links":
                     shutil.copyfile(a.location, root / "wheels" / name)
                 else:
-                    _download(a.location, root / "wheels" / name, None, client)
+                    _download(a.location, root / "wheels" / name, None, client, mirrors)
                 files[f"wheels/{name}"] = _sha256(root / "wheels" / name)
         shutil.copyfile(lock.path, root / lock.path.name)
         shutil.copyfile(profile_path, root / f"{backend}.toml")  # a profile's file name is its backend
@@ -125,5 +126,5 @@ def local_lock(dest: Path, manifest: dict) -> Path:
         if (dest / "wheels" / name).is_file():
             pairs.append((url, (dest / "wheels" / name).as_uri()))
     out = dest / "pylock.bundle.toml"
-    out.write_text(mirrors.rewrite_lock_text(text, pairs), encoding="utf-8")
+    out.write_text(rewrite_lock_text(text, pairs), encoding="utf-8")
     return out

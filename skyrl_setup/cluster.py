@@ -9,15 +9,16 @@ timeout are reported, never waited on forever. Ray is imported only here (`skyrl
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from skyrl_setup.errors import OperationError, PreconditionError
+from skyrl_setup.results import Envelope
 
 DRIFT_FIELDS = ("lock_sha256", "driver", "cuda_variant", "gpu_types", "python")
 KEY_PACKAGES = ("torch", "sglang", "vllm", "flashinfer-python", "sgl-kernel", "transformers", "ray", "skyrl-train", "skyrl-gym")
@@ -35,7 +36,7 @@ def _ray():
 # -- what runs on the nodes -------------------------------------------------------------------------
 
 def node_run(argv: list[str], timeout: float) -> dict:
-    """Run skyrl-setup on this node with its own Python; the JSON it prints, plus where it ran."""
+    """Run skyrl-setup on this node with its own Python; its JSON envelope (as text), plus where it ran."""
     where = {"hostname": socket.gethostname(), "pid": os.getpid()}
     # Ray gives this zero-GPU task CUDA_VISIBLE_DEVICES='' (the node's own value is replaced, not visible here):
     # doctor would take it for a setting that hides every GPU
@@ -45,11 +46,7 @@ def node_run(argv: list[str], timeout: float) -> dict:
                            env=env)
     except subprocess.TimeoutExpired:
         return {**where, "rc": None, "error": f"timed out after {timeout:.0f} s"}
-    try:
-        doc = json.loads(p.stdout)
-    except ValueError:
-        doc = {"error": (p.stderr.strip().splitlines() or ["no output"])[-1]}
-    return {**where, "rc": p.returncode, "doc": doc}
+    return {**where, "rc": p.returncode, "stdout": p.stdout, "stderr_tail": (p.stderr.strip().splitlines() or ["no output"])[-1]}
 
 
 def gpu_probe() -> dict:
@@ -71,19 +68,46 @@ class NodeResult:
     gpu_results: list | None = None
     error: str | None = None
 
+    @property
+    def envelope(self) -> Envelope | None:
+        """What the node's skyrl-setup answered, read as its JSON envelope; None where it answered nothing readable."""
+        try:
+            return Envelope.parse((self.result or {}).get("stdout") or "")
+        except ValueError:
+            return None
+
+    @property
+    def data(self):
+        env = self.envelope
+        return env.data if env else MappingProxyType({})
+
+    @property
+    def failure(self) -> str | None:
+        """Why this node has no usable answer (or its command's own error), else None."""
+        if self.error:
+            return self.error
+        env = self.envelope
+        if env is None:
+            return (self.result or {}).get("stderr_tail") or "no result"
+        return env.message
+
     def summary(self) -> dict:
-        doc = (self.result or {}).get("doc") or {}
-        env = doc.get("environment") or {}
-        rec = env.get("record") or {}
-        pkgs = env.get("packages") or {}
-        return {
-            "lock_sha256": (rec.get("lock") or {}).get("sha256"),
-            "driver": ((doc.get("system") or {}).get("driver") or {}).get("version"),
-            "cuda_variant": (rec.get("cuda") or {}).get("variant"),
-            "gpu_types": ",".join(sorted({g.get("name", "?") for g in doc.get("gpus") or []})) or None,
-            "python": env.get("python_version"),
-            **{f"pkg:{n}": pkgs.get(n) for n in KEY_PACKAGES if n in pkgs},
-        }
+        return doctor_facts(self.data)
+
+
+def doctor_facts(data) -> dict:
+    """The one reading of a node's doctor data that drift compares (tests/test_cluster.py holds it to doctor's real output)."""
+    env = data.get("environment") or {}
+    rec = env.get("record") or {}
+    pkgs = env.get("packages") or {}
+    return {
+        "lock_sha256": (rec.get("lock") or {}).get("sha256"),
+        "driver": ((data.get("system") or {}).get("driver") or {}).get("version"),
+        "cuda_variant": (rec.get("cuda") or {}).get("variant"),
+        "gpu_types": ",".join(sorted({g.get("name", "?") for g in data.get("gpus") or []})) or None,
+        "python": env.get("python_version"),
+        **{f"pkg:{n}": pkgs.get(n) for n in KEY_PACKAGES if n in pkgs},
+    }
 
 
 def drift(nodes: list[NodeResult]) -> list[dict]:

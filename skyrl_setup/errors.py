@@ -29,11 +29,6 @@ class SetupError(Exception):
         self.hint = hint
         self.details = details or {}
 
-    def to_json(self) -> dict:
-        doc = {"error": self.message, "hint": self.hint, "exit_code": int(self.code)}
-        doc.update(self.details)
-        return doc
-
 
 class UsageError(SetupError):
     code = ExitCode.USAGE

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 
 from skyrl_setup import mirrors
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.detect.index_config import IndexConfig, detect_index, is_pypi, origin
 from skyrl_setup.lockfile import Lock
 from skyrl_setup.redact import redact
@@ -79,8 +80,8 @@ def by_name(routes: tuple[Route, ...]) -> frozenset[str]:
     return frozenset(n for r in routes if r.via == "index" for n in r.names)
 
 
-def routes_for(lock: Lock, profile, artifacts=(), cfg: IndexConfig | None = None) -> tuple[Route, ...]:
+def routes_for(lock: Lock, profile, mirrors_in_force: Mirrors, artifacts=(), cfg: IndexConfig | None = None) -> tuple[Route, ...]:
     """The routes of `lock` as installed for `profile`, from the settings in force now."""
     torch = frozenset(origin(u) for u in profile.torch_index.values() if u.startswith(("http://", "https://")))
-    return plan_routes(lock, cfg or detect_index(), pairs=mirrors.mapping(),
+    return plan_routes(lock, cfg or detect_index(), pairs=list(mirrors_in_force.pairs),
                        url_addressed=frozenset(canonicalize_name(a.name) for a in artifacts), torch_origins=torch)

@@ -17,9 +17,9 @@ from pathlib import Path
 from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import PreconditionError, UsageError
 from skyrl_setup.preflight import user_dir
-from skyrl_setup.redact import redact
+from dataclasses import dataclass
 
-_flag_pairs: list[tuple[str, str]] = []
+from skyrl_setup.redact import mark_url, redact
 
 
 def config_path() -> Path | None:
@@ -40,19 +40,32 @@ def _parse_pair(text: str, where: str) -> tuple[str, str]:
     src, sep, dst = (m.group(1), "=", m.group(2)) if m else text.partition("=")
     if not sep or not src.strip() or not dst.strip():
         raise UsageError(f"{where}: {redact(text)!r} is not FROM=TO", "write mirrors as https://upstream/prefix=https://mirror/prefix")
-    return src.strip(), dst.strip()
+    return mark_url(src.strip()), mark_url(dst.strip())
 
 
 def split_pairs(text: str) -> list[str]:
     return [p for p in _PAIR_SEP.split(text) if p]
 
 
-def set_flag_mirrors(pairs: list[str] | None) -> None:
-    _flag_pairs[:] = [_parse_pair(p, "--mirror") for p in pairs or ()]
+@dataclass(frozen=True)
+class Mirrors:
+    """Every FROM=TO pair in force, flags first: one value handed to whatever rewrites a URL."""
+
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def load(cls, flags: tuple[str, ...] | list[str] = ()) -> Mirrors:
+        return cls(tuple(mapping(flags)))
+
+    def rewrite(self, url: str) -> str:
+        return rewrite(url, list(self.pairs))
+
+    def rewrite_lock_text(self, text: str) -> str:
+        return rewrite_lock_text(text, list(self.pairs))
 
 
-def mapping() -> list[tuple[str, str]]:
-    pairs = list(_flag_pairs)
+def mapping(flags: tuple[str, ...] | list[str] = ()) -> list[tuple[str, str]]:
+    pairs = [_parse_pair(p, "--mirror") for p in flags]
     env = os.environ.get("SKYRL_SETUP_MIRRORS", "")
     pairs += [_parse_pair(p, "SKYRL_SETUP_MIRRORS") for p in split_pairs(env)]
     cfg = config_path()
@@ -64,12 +77,11 @@ def mapping() -> list[tuple[str, str]]:
         table = doc.get("mirrors", {})
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
             raise UsageError(f"{cfg}: [mirrors] must map URL prefixes to URL strings", "see README, 'Mirrors'")
-        pairs += list(table.items())
+        pairs += [(mark_url(k), mark_url(v)) for k, v in table.items()]
     return pairs
 
 
-def rewrite(url: str, pairs: list[tuple[str, str]] | None = None) -> str:
-    pairs = mapping() if pairs is None else pairs
+def rewrite(url: str, pairs: list[tuple[str, str]]) -> str:
     best = max((p for p in pairs if url.startswith(p[0])), key=lambda p: len(p[0]), default=None)
     return best[1] + url[len(best[0]):] if best else url
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from skyrl_setup.artifacts import ArtifactPlan
@@ -11,6 +11,7 @@ from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.detect.python import PythonInfo
 from skyrl_setup.errors import OperationError, PreconditionError
 from skyrl_setup.lockfile import Lock
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.profiles import Profile
 from skyrl_setup.redact import redact
 
@@ -29,12 +30,8 @@ class PlanRequest:
     additions: tuple[str, ...] = ()
     require_gpu: bool = False
     skyrl_source: str | None = None  # a SkyRL folder whose uv.lock replaces the committed locks (upgrade --from-skyrl)
-
-    @classmethod
-    def from_args(cls, args, lock_source: str = "--lock") -> PlanRequest:
-        return cls(python=args.python, cuda=args.cuda, lock=args.lock, lock_source=lock_source,
-                   find_links=tuple(args.find_links or ()), project=args.project,
-                   additions=tuple(args.additions or ()), require_gpu=bool(args.require_gpu))
+    mirrors: Mirrors = field(default_factory=Mirrors)
+    offline: bool = False  # a bundle's install: nothing may leave this machine
 
 
 @dataclass(frozen=True)
@@ -56,6 +53,9 @@ class InstallPlan:
     prereqs: tuple = ()  # prereqs.Prereq for what is built from source
     route: object = None  # routes.RouteChoice where the backend comes from SkyRL's lock
     fetch: tuple = ()  # index_route.Route: which index or mirror each group of the lock's files comes from
+    mirrors: Mirrors = field(default_factory=Mirrors)
+    offline: bool = False
+    require_gpu: bool = False
 
     @property
     def backend(self) -> str:
@@ -82,6 +82,7 @@ class InstallPlan:
     def to_json(self) -> dict:
         return {
             "backend": self.backend,
+            "summary": self.profile.summary,
             "venv": str(self.target),
             "platform": self.platform,
             "python": {"version": self.python.version, "path": self.python.path, "source": self.python.source},
@@ -103,7 +104,7 @@ class InstallPlan:
             "additions": list(self.additions),
             "build_prerequisites": [p.to_json() for p in self.prereqs],
             "sources": self.sources(),
-            "fetch": [r.to_json() for r in self.fetch],
+            "fetch": [{**r.to_json(), "describe": r.describe()} for r in self.fetch],
             "warnings": list(self.warnings),
             "env": dict(self.profile.env),
         }
@@ -112,7 +113,7 @@ class InstallPlan:
 def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonInfo, driver: DriverInfo, cuda: VariantChoice,
               lock: Lock | None, lock_source: str, artifacts: tuple[ArtifactPlan, ...], project: Path | None,
               find_links: tuple[Path, ...], require_gpu: bool, additions: tuple[str, ...] = (),
-              prereqs: tuple = (), route=None) -> InstallPlan:
+              prereqs: tuple = (), route=None, mirrors: Mirrors = Mirrors(), offline: bool = False) -> InstallPlan:
     """Combine detection results into a plan, or raise the precondition that stops it."""
     if cuda.error:
         raise PreconditionError(cuda.error, "upgrade the NVIDIA driver (see `skyrl-setup doctor`), or pick another --cuda variant")
@@ -144,5 +145,6 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
         warnings.append(f"built from source (no wheel in the lock for this platform): {names}")
     if lock is not None and lock.tool.get("python") and lock.tool["python"] != python.minor:
         warnings.append(f"lockfile was made for Python {lock.tool['python']}, building with {python.version}")
-    return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant),
-                       artifacts, project, find_links, tuple(warnings), additions, tuple(prereqs), route)
+    return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant, mirrors),
+                       artifacts, project, find_links, tuple(warnings), additions, tuple(prereqs), route,
+                       mirrors=mirrors, offline=offline, require_gpu=require_gpu)

@@ -84,11 +84,10 @@ class Profile:
             reqs += [f"{n}{s}" for n, s in self.skyrl.items()]
         return reqs
 
-    def index_for(self, variant: str) -> str:
-        from skyrl_setup.mirrors import rewrite
-
+    def index_for(self, variant: str, mirrors) -> str:
+        """The torch family's index for a variant, through the mirrors in force (skyrl_setup.mirrors.Mirrors)."""
         url = self.torch_index.get(variant, "pypi")
-        return url if url == "pypi" else rewrite(url)
+        return url if url == "pypi" else mirrors.rewrite(url)
 
     def attention_for(self, capability: tuple[int, int]) -> str:
         major, minor = capability

@@ -18,7 +18,7 @@ from skyrl_setup.cuda_policy import TORCH_WHEEL_ARCHES, VariantChoice, judge, wh
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.errors import OperationError, PreconditionError, UsageError
 from skyrl_setup.lockfile import Lock, load_for_host
-from skyrl_setup.mirrors import rewrite
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.profiles import Profile, committed_locks
 from skyrl_setup.redact import redact
 
@@ -76,7 +76,8 @@ def _uncovered(variant: str, driver: DriverInfo) -> list[str]:
 
 
 def choose_route(profile: Profile, platform: str, python_full: str, driver: DriverInfo, requested: str | None,
-                 probe: Callable[[str], str | None], candidates: list[tuple[str, Callable[[], Path]]] | None = None) -> RouteChoice:
+                 probe: Callable[[str], str | None], mirrors: Mirrors,
+                 candidates: list[tuple[str, Callable[[], Path]]] | None = None) -> RouteChoice:
     """`candidates`: (route, a function giving its lockfile), made only when the route is tried;
     by default the profile's committed lockfiles."""
     if candidates is None:
@@ -106,9 +107,9 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
         down = []
         # the last route is the fallback: uv reports its index's failures itself (and the cache may do)
         for url in (extra_sources(lock).values() if i < len(candidates) - 1 else ()):
-            err = probe(rewrite(url))
+            err = probe(mirrors.rewrite(url))
             if err:
-                down.append(f"{redact(rewrite(url).rsplit('/', 1)[0])} unreachable ({err})")
+                down.append(f"{redact(mirrors.rewrite(url).rsplit('/', 1)[0])} unreachable ({err})")
         if down:
             skipped.append(f"{label}: " + "; ".join(down))
             unreachable = True

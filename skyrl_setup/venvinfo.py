@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -41,24 +40,6 @@ def interpreter_runs(venv: Path) -> bool:
         return subprocess.run([str(venv / "bin" / "python"), "-I", "-c", ""], capture_output=True, timeout=60).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
-
-
-def requirements_of(venv: Path) -> dict[str, list[str]]:
-    """{canonical name: [Requires-Dist lines]} for every installed distribution."""
-    site = site_packages(venv)
-    out: dict[str, list[str]] = {}
-    if site is None:
-        return out
-    parser = HeaderParser()
-    for meta in site.glob("*.dist-info/METADATA"):
-        try:
-            msg = parser.parsestr(meta.read_text(encoding="utf-8", errors="replace"))
-        except OSError:
-            continue
-        name = msg.get("Name")
-        if name:
-            out[canonicalize_name(name)] = msg.get_all("Requires-Dist") or []
-    return out
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,20 @@ class Run:
 
     @property
     def json(self) -> dict:
+        """The whole JSON envelope: {"schema", "command", "ok", "exit_code", "data" | "error"}."""
         return json.loads(self.stdout)
+
+    @property
+    def data(self) -> dict:
+        doc = self.json
+        assert doc["schema"] == 1 and "data" in doc, doc
+        return doc["data"]
+
+    @property
+    def error(self) -> dict:
+        doc = self.json
+        assert doc["schema"] == 1 and "error" in doc and doc["ok"] is False, doc
+        return doc["error"]
 
 
 def clean_env() -> dict[str, str]:

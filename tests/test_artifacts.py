@@ -34,10 +34,10 @@ def test_missing_build_prerequisites_reported_at_once(env, tmp_path):
     env.pop("CUDA_HOME", None)
     r = cli("install", "--backend", "megatron", "--venv", str(tmp_path / "e"), "--json", env=env)
     assert r.returncode == 4, r.stderr
-    names = {p["name"] for p in r.json["build_prerequisites"] if not p["ok"]}
+    names = {p["name"] for p in r.error["details"]["build_prerequisites"] if not p["ok"]}
     assert {"nvcc", "C++ compiler", "ninja"} <= names  # all of them in one report
-    assert "transformer-engine-torch" in r.json["error"] and not (tmp_path / "e").exists()
-    for p in r.json["build_prerequisites"]:
+    assert "transformer-engine-torch" in r.error["message"] and not (tmp_path / "e").exists()
+    for p in r.error["details"]["build_prerequisites"]:
         assert p["ok"] or p["fix"]
 
 
@@ -54,7 +54,7 @@ def test_megatron_builds_against_installed_torch(env, tmp_path):
     venv = tmp_path / "e"
     r = cli("install", "--backend", "megatron", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    plan = r.json["plan"]
+    plan = r.data["plan"]
     assert plan["build_from_source"] == ["transformer-engine-torch"]
     assert plan["sources"]["built_from_source"] == ["transformer-engine-torch"]
     out = venv_run(venv, "import transformer_engine_torch as t, torch; print(t.BUILT_AGAINST, torch.__version__)").stdout.split()
@@ -100,7 +100,7 @@ def test_bundle_then_install_with_no_network(tmp_path, private_index, data_dir):
     out = tmp_path / "sglang.bundle.tar"
     r = cli("bundle", "--lock", str(lock), "-o", str(out), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["files"] >= 13 and r.json["artifacts"] == ["flash-attn"]
+    assert r.data["files"] >= 13 and r.data["artifacts"] == ["flash-attn"]
     offline = dict(env, UV_CACHE_DIR=str(tmp_path / "cache2"), UV_INDEX_URL="http://127.0.0.1:9/simple",
                    SKYRL_SETUP_MIRRORS="https://github.com/=http://127.0.0.1:9/")
     private_index.stop()  # no index, no assets, a cold cache: nothing to fetch from
@@ -108,10 +108,10 @@ def test_bundle_then_install_with_no_network(tmp_path, private_index, data_dir):
     venv = tmp_path / "offline-env"
     r = cli("install", "--from-bundle", str(out), "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["plan"]["lock_source"].startswith("bundle ")
-    assert r.json["plan"]["sources"]["bundle"] >= 12
+    assert r.data["plan"]["lock_source"].startswith("bundle ")
+    assert r.data["plan"]["sources"]["bundle"] >= 12
     assert venv_run(venv, "import torch, sglang, flash_attn; print(torch.__version__)").stdout.strip() == "2.7.1+cu128"
-    assert r.json["ready"] is True, r.json["verdict"]  # flash-attn came in the bundle
+    assert r.data["ready"] is True, r.data["verdict"]  # flash-attn came in the bundle
 
 
 def test_corrupt_bundle_is_refused(tmp_path, env, private_index, data_dir):

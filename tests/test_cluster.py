@@ -48,16 +48,16 @@ def test_install_on_every_node_then_doctor(cluster):
     c, workers, env, root = cluster
     r = cli("install", "--ray", c.address, "--json", env=env, timeout=600)
     assert r.returncode == 0, r.stderr
-    nodes = r.json["nodes"]
+    nodes = r.data["nodes"]
     assert len(nodes) == 3 and all(n["ok"] for n in nodes)
     assert sorted(n["venv"] for n in nodes) == sorted(str(root / f"node{i}" / "envs" / "sglang") for i in range(3))
     for i in range(3):
         assert (root / f"node{i}" / "envs" / "sglang" / "bin" / "python").exists()
-    assert "different paths" in r.json["warnings"][0]  # one machine, three homes: no single py_executable
+    assert "different paths" in r.data["warnings"][0]  # one machine, three homes: no single py_executable
     assert "Traceback" not in r.stderr and "Warning" not in r.stderr
 
     r = cli("doctor", "--ray", c.address, "--json", env=env, timeout=300)
-    doc = r.json
+    doc = r.data
     assert r.returncode == 0, [n for n in doc["nodes"] if not n["ok"]]
     assert doc["drift"] == [] and doc["dead"] == []
     for n in doc["nodes"]:
@@ -74,7 +74,7 @@ def test_drift_on_one_node_is_reported(cluster):
                    env=env, check=True, capture_output=True)
     r = cli("doctor", "--ray", c.address, "--json", "--no-gpu-probe", env=env, timeout=300)
     assert r.returncode == 1
-    drift = r.json["drift"]
+    drift = r.data["drift"]
     assert [(d["field"], d["value"], d["reference"]) for d in drift] == [("transformers", "4.53.3", "4.52.3")]
     human = cli("doctor", "--ray", c.address, "--no-gpu-probe", env=env, timeout=300)
     assert human.returncode == 1 and "drift" in human.stderr and "transformers = 4.53.3 (most nodes: 4.52.3)" in human.stderr
@@ -86,12 +86,12 @@ def test_killed_node_is_reported_not_waited_on(cluster):
     for _ in range(2):  # at once (the GCS may not know yet), then once it has marked the node dead
         r = cli("doctor", "--ray", c.address, "--json", "--no-gpu-probe", "--timeout", "60", env=env, timeout=300)
         assert r.returncode == 1, r.stderr
-        killed = [n for n in r.json["nodes"] if n["address"] == "127.0.0.2"]
+        killed = [n for n in r.data["nodes"] if n["address"] == "127.0.0.2"]
         assert len(killed) == 1 and not killed[0]["ok"]
         assert killed[0]["error"] == "node is dead" or killed[0]["error"].startswith(("task failed", "no answer within"))
-        assert sum(n["error"] is None for n in r.json["nodes"]) == 2  # the others still answer
+        assert sum(n["error"] is None for n in r.data["nodes"]) == 2  # the others still answer
         time.sleep(3)
-    assert r.json["dead"] == ["127.0.0.2"]
+    assert r.data["dead"] == ["127.0.0.2"]
 
 
 def test_no_cluster_is_one_clear_line(env):

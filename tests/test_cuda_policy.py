@@ -68,9 +68,9 @@ def test_cli_driver_override(env, tmp_path, driver, code):
     r = cli("install", "--venv", str(tmp_path / "e"), "--dry-run", "--json", env=env)
     assert r.returncode == code, r.stderr
     if code == 4:
-        assert "too old" in r.stderr and r.json["exit_code"] == 4
+        assert "too old" in r.stderr and r.json["exit_code"] == 4 and "too old" in r.error["message"]
     else:
-        assert r.json["plan"]["cuda"]["driver"] == driver
+        assert r.data["plan"]["cuda"]["driver"] == driver
 
 
 def test_require_gpu_without_gpu_is_exit_4(env, tmp_path):

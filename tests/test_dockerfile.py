@@ -40,9 +40,9 @@ def test_default_backend_context(env, tmp_path, data_dir):
     out = tmp_path / "ctx"
     r = cli("dockerfile", "-o", str(out), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    doc = r.json
+    doc = r.data
     # the same lock install would take on this host, read through install's own selection
-    plan = cli("install", "--dry-run", "--json", "--venv", str(tmp_path / "e"), env=env).json["plan"]
+    plan = cli("install", "--dry-run", "--json", "--venv", str(tmp_path / "e"), env=env).data["plan"]
     lock_name = Path(plan["lockfile"]["path"] if isinstance(plan["lockfile"], dict) else plan["lockfile"]).name
     assert Path(doc["lock"]).name == lock_name
     assert (out / lock_name).read_bytes() == (data_dir / "lockfiles" / lock_name).read_bytes()
@@ -94,7 +94,7 @@ def test_install_step_runs_as_written(env, tmp_path, index):
     p = subprocess.run([tool_py, "-m", "skyrl_setup", *argv, "--json"], capture_output=True, text=True,
                        env=run_env, cwd=tmp_path, timeout=300)
     assert p.returncode == 0, p.stderr
-    doc = json.loads(p.stdout)
+    doc = json.loads(p.stdout)["data"]
     assert Path(doc["lockfile"]).parent == root and doc["venv"] == str(root / "env")
     assert all(i["status"] in ("ok", "skipped") for i in doc["imports"])
     assert doc["ready"] is True, doc["verdict"]
@@ -102,7 +102,7 @@ def test_install_step_runs_as_written(env, tmp_path, index):
               shlex.split(next(ln for ln in lines if ln.startswith("RUN skyrl-setup doctor")))[2:]]
     d = subprocess.run([tool_py, "-m", "skyrl_setup", *doctor, "--json"], capture_output=True, text=True,
                        env=run_env, cwd=tmp_path, timeout=300)
-    assert d.returncode == 0, [c for c in json.loads(d.stdout)["checks"] if c["status"] == "error"]  # the build's doctor step passes on a GPU-less builder
+    assert d.returncode == 0, [c for c in json.loads(d.stdout)["data"]["checks"] if c["status"] == "error"]  # the build's doctor step passes on a GPU-less builder
 
 
 def test_cu126_lock_gets_the_12_6_image(env, tmp_path):
@@ -110,7 +110,7 @@ def test_cu126_lock_gets_the_12_6_image(env, tmp_path):
     r = cli("dockerfile", "--cuda", "cu126", "-o", str(tmp_path / "ctx"), "--json", env=env)
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "ctx" / "Dockerfile").read_text()
-    assert "FROM nvidia/cuda:12.6.0-devel-ubuntu22.04" in text and r.json["cuda"] == "12.6"
+    assert "FROM nvidia/cuda:12.6.0-devel-ubuntu22.04" in text and r.data["cuda"] == "12.6"
     assert "--lock /opt/skyrl/pylock.sglang-pypi-cu126-linux_x86_64.toml" in text and "--cuda cu126" in text
 
 

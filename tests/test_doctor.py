@@ -28,7 +28,7 @@ def uv_pip(env, venv, *args):
 
 def test_healthy_env_on_cpu_host(env, sglang_env):
     r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)
-    doc = r.json
+    doc = r.data
     c = checks(doc)
     assert r.returncode == 0, [x for x in doc["checks"] if x["status"] == "error"]
     assert c["env.pins"]["status"] == "ok" and c["env.drift"]["status"] == "ok"
@@ -56,7 +56,7 @@ def test_drift_and_broken_requirements(env, sglang_env):
     uv_pip(env, sglang_env, "uninstall", "datasets")
     r = cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe", env=env)
     assert r.returncode == 1
-    c = checks(r.json)
+    c = checks(r.data)
     assert c["env.drift"]["status"] == "warning"
     assert "transformers 4.52.3 → 4.53.3" in c["env.drift"]["details"]["changed"]
     assert "datasets" in c["env.drift"]["details"]["removed"]
@@ -67,7 +67,7 @@ def test_drift_and_broken_requirements(env, sglang_env):
 
 def test_mixed_cuda_majors(env, sglang_env):
     uv_pip(env, sglang_env, "install", "nvidia-cutlass-dsl-libs-cu12", "nvidia-cutlass-dsl-libs-cu13")
-    c = checks(cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe", env=env).json)
+    c = checks(cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe", env=env).data)
     assert c["env.cuda_mixed"]["status"] == "warning"
     assert set(c["env.cuda_mixed"]["details"]) == {"12", "13"}
 
@@ -79,7 +79,7 @@ def test_broken_torch_is_a_finding_not_a_crash(env, sglang_env):
     env = dict(env, SKYRL_SETUP_CUDA_DRIVER="580.159.04")  # a driver, so the torch probe runs
     r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    c = checks(r.json)
+    c = checks(r.data)
     assert c["gpu.torch_probe"]["status"] == "error"
     assert "libtorch_cuda.so" in c["gpu.torch_probe"]["summary"] and "--force" in c["gpu.torch_probe"]["fix"]
 
@@ -87,7 +87,7 @@ def test_broken_torch_is_a_finding_not_a_crash(env, sglang_env):
 def test_missing_env_still_checks_system(env, tmp_path):
     r = cli("doctor", "--venv", str(tmp_path / "none"), "--json", env=env)
     assert r.returncode == 1
-    c = checks(r.json)
+    c = checks(r.data)
     assert c["env.exists"]["status"] == "error" and "skyrl-setup install" in c["env.exists"]["fix"]
     assert c["system.platform"]["status"] == "ok"
 
@@ -96,7 +96,7 @@ def test_foreign_python_against_profile(env):
     """Any interpreter can be checked (a Docker image's, a conda env's): here the test runner's own."""
     import sys
     r = cli("doctor", "--python", sys.executable, "--backend", "vllm", "--json", "--no-gpu-probe", env=env)
-    c = checks(r.json)
+    c = checks(r.data)
     assert r.returncode == 1 and c["env.pins"]["status"] == "error"
     assert "vllm==0.11.0" in c["env.pins"]["details"]["missing"]
     assert c["env.drift"]["status"] == "skipped"
@@ -104,7 +104,7 @@ def test_foreign_python_against_profile(env):
 
 def test_old_driver_is_error(env, sglang_env):
     c = checks(cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe",
-                   env=dict(env, SKYRL_SETUP_CUDA_DRIVER="470.82.01")).json)
+                   env=dict(env, SKYRL_SETUP_CUDA_DRIVER="470.82.01")).data)
     assert c["system.driver"]["status"] == "error" and "too old" in c["system.driver"]["summary"]
     assert c["env.torch_cuda"]["status"] == "error"
 
@@ -156,7 +156,7 @@ def test_driver_probe_paths(env, sglang_env, fake_libcuda, fake, expect_status, 
     env = dict(env, SKYRL_SETUP_CUDA_DRIVER="580.159.04", SKYRL_SETUP_GPUS="Fake GPU:80:9.0",
                SKYRL_SETUP_LIBCUDA=str(fake_libcuda), **fake)
     r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)
-    found = [c for c in r.json["checks"] if c["id"].startswith(("gpu0.kernel", "gpu.driver_probe"))]
+    found = [c for c in r.data["checks"] if c["id"].startswith(("gpu0.kernel", "gpu.driver_probe"))]
     assert len(found) == 1, found
     assert found[0]["status"] == expect_status and expect_text in found[0]["summary"], found[0]
     if expect_status == "error":

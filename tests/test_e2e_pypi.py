@@ -47,7 +47,7 @@ def test_real_sglang_lock_installs_and_skyrl_imports(tmp_path):
     venv = tmp_path / "sglang"
     r = cli("install", "--venv", str(venv), "--json", env=env, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
-    doc = r.json
+    doc = r.data
     plan = doc["plan"]
     assert plan["lockfile"] == str(REPO / "lockfiles" / "pylock.sglang-pypi-cu126-linux_x86_64.toml")
     assert plan["route"]["route"] == "pypi" and plan["route"]["cuda"] == "cu126"
@@ -75,7 +75,7 @@ def test_real_vllm_lock_has_skyrl_transformers(tmp_path):
     venv = tmp_path / "vllm"
     r = cli("install", "--backend", "vllm", "--venv", str(venv), "--json", env=env, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
-    doc = r.json
+    doc = r.data
     assert doc["plan"]["route"]["route"] == "pypi" and doc["plan"]["route"]["cuda"] == "cu128"
     assert _blockers(doc) == EXPECTED_BLOCKERS, doc["verdict"]["blockers"]
     assert {i["class"]: i["status"] for i in doc["verdict"]["interface"]} == {

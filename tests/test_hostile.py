@@ -50,7 +50,7 @@ def test_02_rollback_works_when_the_current_generation_is_gone(env, sglang_env):
     shutil.rmtree(store_of(sglang_env) / "gen-0002")
     r = cli("rollback", "--venv", str(sglang_env), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["generation"] == 1
+    assert r.data["generation"] == 1
     assert_consistent(sglang_env)
 
 
@@ -62,7 +62,7 @@ def test_03_rollback_follows_the_order_generations_were_live(env, sglang_env):
     assert r.returncode == 0, r.stderr
     assert "(generation 3," in r.stderr and "the previous generation 1 is kept" in r.stderr
     r = cli("rollback", "--venv", venv, "--json", env=env)
-    assert r.returncode == 0 and r.json["generation"] == 1, r.stderr
+    assert r.returncode == 0 and r.data["generation"] == 1, r.stderr
     r = cli("rollback", "--venv", venv, env=env)  # 1 was the first live one: nothing earlier, but newer ones exist
     assert r.returncode == 1
     assert "only one" not in r.stderr and "generations (2, 3)" in r.stderr, r.stderr
@@ -78,14 +78,14 @@ def test_04_a_dead_interpreter_is_not_a_noop(env, sglang_env):
     break_interpreter(sglang_env)
     d = cli("doctor", "--venv", str(sglang_env), "--no-gpu-probe", "--json", env=env)
     assert d.returncode == 1
-    check = next(c for c in d.json["checks"] if c["id"] == "env.exists")
+    check = next(c for c in d.data["checks"] if c["id"] == "env.exists")
     assert "does not run" in check["summary"] and "--force" in check["fix"], check
     r = cli("install", "--venv", str(sglang_env), "--json", env=env)
-    assert r.returncode == 0 and r.json["noop"] is False, r.stderr
+    assert r.returncode == 0 and r.data["noop"] is False, r.stderr
     assert venv_run(sglang_env, "import sglang").returncode == 0
     break_interpreter(sglang_env)
     r = cli("upgrade", "--venv", str(sglang_env), "--json", env=env)
-    assert r.returncode == 0 and r.json["noop"] is False and r.json["applied"] is True, r.stderr
+    assert r.returncode == 0 and r.data["noop"] is False and r.data["applied"] is True, r.stderr
     assert venv_run(sglang_env, "import sglang").returncode == 0
 
 
@@ -148,7 +148,7 @@ def assert_interrupted(r, sig: signal.Signals, *, swapped: bool) -> None:
     assert any(ln.startswith("hint:") for ln in r.stderr.splitlines()), r.stderr
     assert ("unchanged" in line) != swapped, line
     doc = json.loads(r.stdout)  # exactly one JSON document, interrupts included
-    assert doc["exit_code"] == r.returncode and doc["error"] == line.removeprefix("error: ")
+    assert doc["exit_code"] == r.returncode and doc["error"]["message"] == line.removeprefix("error: ")
 
 
 @pytest.fixture(scope="module")
@@ -397,10 +397,10 @@ def test_13_doctor_python_that_prints_a_number(env, tmp_path):
     fake.chmod(0o755)
     r = cli("doctor", "--python", str(fake), "--no-gpu-probe", "--json", env=env)
     assert r.returncode == 1 and "unexpected" not in r.stderr, r.stderr
-    check = next(c for c in r.json["checks"] if c["id"] == "env.exists")
+    check = next(c for c in r.data["checks"] if c["id"] == "env.exists")
     assert check["status"] == "error" and "does not run" in check["summary"]
     r = cli("doctor", "--python", "python", "--no-gpu-probe", "--json", env=env, cwd=tmp_path)  # relative: ./python
-    assert r.json["environment"]["python"] == str(fake), r.stderr
+    assert r.data["environment"]["python"] == str(fake), r.stderr
 
 
 @pytest.mark.parametrize("kind", ["zero", "fifo", "dir"])
@@ -421,17 +421,18 @@ def test_17_a_conflict_with_the_users_own_pin_blames_the_right_package(env, sgla
     line = one_error(r)
     assert "profile" not in line and "you asked for torch==2.8.0" in line and "sglang 0.4.8.post1 requires torch==2.7.1" in line, line
     assert "upgrade torch==2.8.0 sglang==VERSION" in r.stderr and "torch==2.8.0 torch==" not in r.stderr, r.stderr
-    doc = r.json
-    assert doc["error"] == line.removeprefix("error: ") and doc["hint"] in r.stderr  # JSON and text tell the same
-    assert {"by": "you", "spec": "torch==2.8.0"} in doc["conflict"]["requirements"]
+    err = r.error
+    hint = next(ln for ln in r.stderr.splitlines() if ln.startswith("hint:"))
+    assert err["message"] == line.removeprefix("error: ") and err["hint"] == hint.removeprefix("hint: ")  # JSON and text tell the same
+    assert {"by": "you", "spec": "torch==2.8.0"} in err["details"]["conflict"]["requirements"]
 
 
 def test_16_latest_proposes_only_what_the_profile_allows_and_says_why(env, sglang_env):
     r = cli("upgrade", "--latest", "--dry-run", "--venv", str(sglang_env), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    new = {c["name"]: c["new"] for c in r.json["changes"]}
+    new = {c["name"]: c["new"] for c in r.data["changes"]}
     assert new["sglang"] == "0.6.0" and new["torch"] == "2.10.0"
-    why = {row["version"]: row["reason"] for row in r.json["left_out"] if row["name"] == "sglang"}
+    why = {row["version"]: row["reason"] for row in r.data["left_out"] if row["name"] == "sglang"}
     assert sorted(why) == ["0.6.1", "0.6.2"], why
     # 0.6.1: the quick resolver sees its transformers pin
     # (SkyRL's lock pins transformers 4.52.3: 0.6.1's transformers pin clashes with it before any date matters)

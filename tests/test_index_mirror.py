@@ -94,7 +94,7 @@ def test_locked_install_goes_through_the_configured_index(how, upstream, upstrea
     assert f"127.0.0.1:{mirror.port}/api/pypi/pypi/simple ({'pip.conf' if how == 'pip.conf' else how}" in row
     assert "s3cret" not in r.stdout + r.stderr
     plan = cli("install", "--lock", str(upstream_lock), "--venv", str(tmp_path / "other"), "--dry-run", "--json", env=env)
-    assert [(x["via"], x["count"]) for x in plan.json["plan"]["fetch"]] == [("index", _count(upstream_lock))]
+    assert [(x["via"], x["count"]) for x in plan.data["plan"]["fetch"]] == [("index", _count(upstream_lock))]
     out = venv_run(venv, "import torch, sglang; print(torch.__version__, sglang.__version__)").stdout.split()
     assert out == ["2.7.1+cu126", "0.4.8.post1"]
 
@@ -137,7 +137,7 @@ def test_doctor_shows_the_index_and_heads_one_file_through_it(upstream_lock, tur
     assert cli("install", "--lock", str(upstream_lock), "--venv", str(venv), "--no-verify", env=env).returncode == 0
     mirror.clear()
     r = cli("doctor", "--venv", str(venv), "--no-gpu-probe", "--json", env=env)
-    checks = {c["id"]: c for c in r.json["checks"]}
+    checks = {c["id"]: c for c in r.data["checks"]}
     shown = f"http://***@127.0.0.1:{mirror.port}/api/pypi/pypi/simple"
     assert checks["system.index"]["summary"] == f"package index: {shown} (from pip.conf ({tmp_path / 'pip.conf'}))"
     files = checks["system.index_files"]

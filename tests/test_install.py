@@ -76,7 +76,7 @@ def test_install_json_reports_plan_route_and_verdict(env, tmp_path):
     venv = tmp_path / "env"
     r = cli("install", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    doc = r.json
+    doc = r.data
     plan = doc["plan"]
     assert plan["backend"] == "sglang" and plan["python"]["version"].startswith("3.12.")
     assert plan["cuda"]["variant"] == "cu128" and plan["cuda"]["driver"] is None
@@ -107,7 +107,7 @@ def test_pypi_route_when_pytorch_index_is_unreachable(env, tmp_path, index):
     index.inject(r"^/pytorch-cu128/", "status", 503)
     r = cli("install", "--venv", str(tmp_path / "env"), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    route = r.json["plan"]["route"]
+    route = r.data["plan"]["route"]
     assert route["route"] == "pypi" and route["cuda"] == "cu126"
     assert len(route["skipped"]) == 1 and "pytorch-cu128" in route["skipped"][0] and "HTTP 503" in route["skipped"][0]
     out = venv_run(tmp_path / "env", "import torch; print(torch.__version__, torch.version.cuda)")
@@ -127,7 +127,7 @@ def test_dry_run_changes_nothing(env, tmp_path):
     venv = tmp_path / "env"
     r = cli("install", "--venv", str(venv), "--dry-run", "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["dry_run"] is True and r.json["plan"]["package_count"] > 10
+    assert r.data["dry_run"] is True and r.data["plan"]["package_count"] > 10
     assert not venv.exists() and not (tmp_path / ".env.skyrl").exists()
 
 
@@ -136,7 +136,7 @@ def test_rerun_is_a_noop(installed_sglang):
     gen = os.readlink(venv)
     r = cli("install", "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["noop"] is True and os.readlink(venv) == gen
+    assert r.data["noop"] is True and os.readlink(venv) == gen
 
 
 def test_failed_verification_keeps_previous_env(env, tmp_path, data_dir):
@@ -166,7 +166,7 @@ def test_other_backend_needs_force_and_keeps_old_generation(env, tmp_path):
     r = cli("install", "--venv", str(venv), "--backend", "vllm", "--force", "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert venv_run(venv, "import torch, vllm; print(torch.__version__, vllm.__version__)").stdout.split() == ["2.8.0+cu128", "0.11.0"]
-    assert r.json["previous_generation"] == 1
+    assert r.data["previous_generation"] == 1
 
 
 def test_refuses_directory_it_did_not_make(env, tmp_path):
@@ -193,10 +193,10 @@ def test_flashrl_from_skyrl_lock_with_its_vllm_from_a_release_asset(env, tmp_pat
     venv = tmp_path / "env"
     r = cli("install", "--backend", "flashrl", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["plan"]["lock_source"] == "committed lockfile, route skyrl"
+    assert r.data["plan"]["lock_source"] == "committed lockfile, route skyrl"
     out = venv_run(venv, "import torch, vllm, transformers; print(torch.__version__, vllm.__version__, transformers.__version__)")
     assert out.stdout.split() == ["2.7.0+cu128", "0.1.dev7509", "4.57.3"]
-    assert r.json["ready"] is True, r.json["verdict"]  # flash-attn came from the asset server too
+    assert r.data["ready"] is True, r.data["verdict"]  # flash-attn came from the asset server too
 
 
 def test_required_artifact_unreachable_fails_before_download(env, tmp_path, index):
@@ -218,7 +218,7 @@ def test_optional_artifact_from_release_url(env, tmp_path, index):
     venv = tmp_path / "env"
     r = cli("install", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    flash = [a for a in r.json["plan"]["artifacts"] if a["name"] == "flash-attn"][0]
+    flash = [a for a in r.data["plan"]["artifacts"] if a["name"] == "flash-attn"][0]
     assert flash["status"] == "url"
     assert flash["location"].endswith("flash_attn-2.8.3+cu12torch2.7cxx11abiTRUE-cp312-cp312-linux_x86_64.whl")
     assert venv_run(venv, "import flash_attn; print('ok')").stdout.strip() == "ok"
@@ -231,11 +231,11 @@ def test_optional_artifact_from_find_links(env, tmp_path, index):
     venv = tmp_path / "env"
     r = cli("install", "--venv", str(venv), "--find-links", str(wheels), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    flash = [a for a in r.json["plan"]["artifacts"] if a["name"] == "flash-attn"][0]
+    flash = [a for a in r.data["plan"]["artifacts"] if a["name"] == "flash-attn"][0]
     assert flash["status"] == "find-links"
     assert venv_run(venv, "import flash_attn; print('ok')").stdout.strip() == "ok"
     # the blocker's fix, applied: ready for SkyRL training
-    assert r.json["ready"] is True and r.json["verdict"]["blockers"] == []
+    assert r.data["ready"] is True and r.data["verdict"]["blockers"] == []
     assert "ready for SkyRL training with sglang" in cli("install", "--venv", str(venv), "--strict", env=env).stderr
 
 
@@ -246,21 +246,21 @@ def test_project_checkout_is_its_own_world(env, tmp_path, skyrl_checkout, index)
     venv = tmp_path / "env"
     r = cli("install", "--venv", str(venv), "--project", str(proj), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    plan = r.json["plan"]
+    plan = r.data["plan"]
     assert plan["lock_source"] == "your checkout's uv.lock, route skyrl"
     assert plan["skyrl_lock"]["skyrl-lock-sha256"] == hashlib.sha256((proj / "uv.lock").read_bytes()).hexdigest()
     code = "import skyrl_train.trainer, skyrl_gym.metrics; print(skyrl_train.trainer.__file__, skyrl_gym.metrics.__file__)"
     train_file, gym_file = venv_run(venv, code).stdout.split()
     assert train_file.startswith(str(proj / "skyrl_train")) and gym_file.startswith(str(proj / "skyrl-gym"))
-    assert [b["kind"] for b in r.json["verdict"]["blockers"]] == ["artifact"]
+    assert [b["kind"] for b in r.data["verdict"]["blockers"]] == ["artifact"]
     # the lock it installed stays with the environment, not in a temporary folder
-    assert Path(r.json["lockfile"]).parent == Path(r.json["path"])
+    assert Path(r.data["lockfile"]).parent == Path(r.data["path"])
 
     # PyTorch's index unreachable: the checkout's versions from the default index, skyrl-gym still editable
     index.inject(r"^/pytorch-cu128/", "status", 503)
     r = cli("install", "--venv", str(venv), "--project", str(proj), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["plan"]["lock_source"] == "your checkout's uv.lock, route pypi"
+    assert r.data["plan"]["lock_source"] == "your checkout's uv.lock, route pypi"
     out = venv_run(venv, "import torch, skyrl_gym; print(torch.__version__, skyrl_gym.__file__)").stdout.split()
     assert out[0] == "2.7.1+cu126" and out[1].startswith(str(proj / "skyrl-gym"))
 
@@ -313,7 +313,7 @@ def test_engine_missing_a_name_the_adapter_imports_fails_with_nothing_swapped(en
     before = os.readlink(sglang_env)
     r = cli("upgrade", "sglang==0.4.8.post2", "--venv", str(sglang_env), "--json", env=env)
     assert r.returncode == 1
-    error = r.json["error"]
+    error = r.error["message"]
     assert "skyrl_train.inference_engines.sglang.sglang_engine:3" in error, error
     assert "sglang 0.4.8.post2 has no ResumeMemoryOccupationReqInput in sglang.srt.managers.tokenizer_manager" in error
     assert os.readlink(sglang_env) == before

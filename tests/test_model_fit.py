@@ -28,7 +28,7 @@ def gpus_env(env, *cards: str) -> dict:
 
 def fit(env, model: str, *cards: str):
     r = cli("doctor", "--model", model, "--no-gpu-probe", "--json", "--venv", "/nonexistent/env", env=gpus_env(env, *cards))
-    doc = r.json
+    doc = r.data
     return r, {c["id"]: c for c in doc["checks"] if c["id"].startswith("fit.")}, doc["model_fit"]
 
 
@@ -89,7 +89,7 @@ def test_past_the_table_is_extrapolated(env):
 
 def test_no_gpu_is_an_error_with_a_fix(env):
     r = cli("doctor", "--model", "7B", "--no-gpu-probe", "--json", "--venv", "/nonexistent/env", env=env)
-    c = {x["id"]: x for x in r.json["checks"]}
+    c = {x["id"]: x for x in r.data["checks"]}
     assert c["fit.minimum"]["status"] == "error" and "has no GPU" in c["fit.minimum"]["summary"]
     assert "GPU node" in c["fit.minimum"]["fix"]
 

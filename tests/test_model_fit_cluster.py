@@ -42,9 +42,9 @@ def test_per_node_and_cluster_total(two_nodes, installed_sglang, tmp_path):
         "num_attention_heads": 40, "num_key_value_heads": 8, "tie_word_embeddings": False}))
     r = cli("doctor", "--ray", c.address, "--venv", str(venv), "--model", str(tmp_path), "--no-gpu-probe", "--json",
             env=env, timeout=300)
-    assert r.returncode == 0, [(n["error"], n["drift"], [x for x in n["doctor"].get("checks", []) if x["status"] == "error"]) for n in r.json["nodes"] if not n["ok"]]
-    assert all(n["ok"] for n in r.json["nodes"])  # each node misses 32B's minimum alone; the cluster meets it
-    fit = r.json["model_fit"]
+    assert r.returncode == 0, [(n["error"], n["drift"], [x for x in n["doctor"].get("checks", []) if x["status"] == "error"]) for n in r.data["nodes"] if not n["ok"]]
+    assert all(n["ok"] for n in r.data["nodes"])  # each node misses 32B's minimum alone; the cluster meets it
+    fit = r.data["model_fit"]
     assert len(fit["per_node"]) == 2
     for node in fit["per_node"].values():  # one 80 GB card: below 32B's minimum on its own
         assert node["minimum"]["met"] is False and node["gpus"]["count"] == 1

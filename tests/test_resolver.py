@@ -21,7 +21,7 @@ def test_two_backends_clash_before_any_download(env, tmp_path, index):
     r = cli("install", "--backend", "sglang", "--backend", "vllm", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 3, r.stderr
     assert SENTENCE in r.stderr and "--venv" in r.stderr
-    doc = r.json
+    doc = r.error["details"]
     assert doc["conflict"]["package"] == "torch"
     assert {"by": "sglang 0.4.8.post1", "spec": "torch==2.7.1"} in doc["conflict"]["requirements"]
     assert {"by": "vllm 0.11.0", "spec": "torch==2.8.0"} in doc["conflict"]["requirements"]
@@ -44,11 +44,11 @@ def test_transitive_clash_with_chain(env):
 
 def test_compatible_addition_installs(env, tmp_path):
     r = cli("check-compat", "accelerate==1.10.0", "--json", env=env)
-    assert r.returncode == 0 and r.json["compatible"] and r.json["resolved"]["torch"] == "2.7.1"
+    assert r.returncode == 0 and r.data["compatible"] and r.data["resolved"]["torch"] == "2.7.1"
     venv = tmp_path / "env"
     r = cli("install", "--with", "accelerate==1.10.0", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["plan"]["lock_source"].startswith("resolved at install time")
+    assert r.data["plan"]["lock_source"].startswith("resolved at install time")
     assert venv_run(venv, "import accelerate, sglang; print(accelerate.__version__, sglang.__version__)").stdout.split() == [
         "1.10.0", "0.4.8.post1"]
     # the addition that clashes with SkyRL's pins is refused before anything is built
@@ -58,7 +58,7 @@ def test_compatible_addition_installs(env, tmp_path):
 
 def test_marker_excludes_requirement(env):
     r = cli("check-compat", "win-only-plugin", "--json", env=env)
-    assert r.returncode == 0 and r.json["compatible"] and "vllm" not in r.json["resolved"]
+    assert r.returncode == 0 and r.data["compatible"] and "vllm" not in r.data["resolved"]
 
 
 def test_cache_makes_second_run_offline(env, index):
@@ -66,7 +66,7 @@ def test_cache_makes_second_run_offline(env, index):
     assert index.requests, "the first run reads the index"
     index.clear()
     r = cli("check-compat", "vllm==0.11.0", "--json", env=env)
-    assert r.returncode == 3 and r.json["requests"] == 0
+    assert r.returncode == 3 and r.error["details"]["requests"] == 0
     assert index.requests == []
 
 
@@ -93,7 +93,7 @@ def index_without_pep658(tmp_path_factory):
 def test_metadata_by_range_requests_without_pep658(env, index_without_pep658):
     env = dict(env, UV_INDEX_URL=index_without_pep658.url())
     r = cli("check-compat", "vllm==0.11.0", "--json", env=env)
-    assert r.returncode == 3 and r.json["conflict"]["package"] == "torch"
+    assert r.returncode == 3 and r.error["details"]["conflict"]["package"] == "torch"
     assert index_without_pep658.ranges, "METADATA was read with HTTP Range requests"
     assert not [p for p in index_without_pep658.requests if p.endswith(".metadata")]
 
@@ -116,4 +116,4 @@ def test_real_pypi_clash(tmp_path):
     r = cli("check-compat", "--backend", "sglang", "vllm==0.11.0", "--json", env=env)
     assert r.returncode == 3, r.stderr
     # SkyRL's sglang set pins torch 2.7.1 (through sglang and torchvision); vllm 0.11.0 needs 2.8.0
-    assert "requires torch==2.7.1 but vllm 0.11.0 requires torch==2.8.0" in r.json["sentence"]
+    assert "requires torch==2.7.1 but vllm 0.11.0 requires torch==2.8.0" in r.error["message"]

@@ -25,7 +25,7 @@ CU126_ARCHES = ("sm_50", "sm_60", "sm_70", "sm_80", "sm_86", "sm_90")  # torch's
 def doctor(env, venv, *extra, **env_extra):
     """The §7 import symptoms need doctor's real imports, which run with its probes (not with --no-gpu-probe)."""
     r = cli("doctor", "--venv", str(venv), "--json", *extra, env=dict(env, **env_extra))
-    return r, {c["id"]: c for c in r.json["checks"]}
+    return r, {c["id"]: c for c in r.data["checks"]}
 
 
 def uv_pip(env, venv, *args):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from skyrl_setup import artifacts, lockfile, mirrors
 from skyrl_setup.profiles import Artifact, load
-from skyrl_setup.redact import redact, redact_obj
+from skyrl_setup.redact import Secret, mark_url, redact, secret_if_named
+from skyrl_setup.results import plain
 from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.uvtool import short_cause
 
@@ -60,8 +61,16 @@ def test_lock_name_is_pep751():
 def test_redact():
     s = "https://user:s3cret@mirror.example/simple and http://tok@h/x"
     assert "s3cret" not in redact(s) and "tok@" not in redact(s)
-    doc = redact_obj({"HF_TOKEN": "abc", "url": "https://a:b@c/", "n": [1, "https://x:y@z"]})
+    doc = plain({"HF_TOKEN": secret_if_named("HF_TOKEN", "abc"), "url": mark_url("https://a:b@c/"), "n": [1, "https://x:y@z"]})
     assert doc == {"HF_TOKEN": "***", "url": "https://***@c/", "n": [1, "https://***@z"]}
+
+
+def test_redaction_is_by_type_not_by_key_name():
+    """Issue 14, bug 2: `doctor --json` reported "tokenizers": "***" (a package's version masked for its name)."""
+    doc = plain({"tokenizers": "0.21.1", "google-auth": "2.40.0", "TOKENIZERS_PARALLELISM": secret_if_named("TOKENIZERS_PARALLELISM", "false"),
+                 "opaque": Secret("hunter2")})
+    assert doc == {"tokenizers": "0.21.1", "google-auth": "2.40.0", "TOKENIZERS_PARALLELISM": "false", "opaque": "***"}
+    assert "hunter2" not in repr(Secret("hunter2")) and str(Secret("hunter2")) == "hunter2"  # the real value for programs
 
 
 def test_short_cause_of_a_conflict():

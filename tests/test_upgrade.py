@@ -24,13 +24,13 @@ def gens(venv):
 def test_noop_when_current(env, sglang_env):
     r = cli("upgrade", "--venv", str(sglang_env), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.json["noop"] is True and gens(sglang_env) == ["gen-0001"]
+    assert r.data["noop"] is True and gens(sglang_env) == ["gen-0001"]
 
 
 def test_upgrade_moves_a_package_and_keeps_previous(env, sglang_env):
     r = cli("upgrade", "sglang==0.4.9.post1", "--venv", str(sglang_env), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    doc = r.json
+    doc = r.data
     assert {"name": "sglang", "old": "0.4.8.post1", "new": "0.4.9.post1"} in doc["changes"]
     assert all(c["name"] != "torch" for c in doc["changes"])
     assert doc["generation"] == 2 and doc["previous_generation"] == 1
@@ -38,12 +38,12 @@ def test_upgrade_moves_a_package_and_keeps_previous(env, sglang_env):
     rec = (sglang_env / "skyrl-setup.json").read_text()
     assert '"action": "upgrade"' in rec and '"action": "install"' in rec
     # doctor shows the record and judges the env against it
-    d = cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe", env=env).json
+    d = cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe", env=env).data
     assert d["environment"]["record"]["generation"] == 2
     assert [c for c in d["checks"] if c["id"] == "env.drift"][0]["status"] == "ok"
     # and rollback goes back
     r = cli("rollback", "--venv", str(sglang_env), "--json", env=env)
-    assert r.returncode == 0 and r.json["generation"] == 1
+    assert r.returncode == 0 and r.data["generation"] == 1
     assert versions(sglang_env, "sglang") == ["0.4.8.post1"]
 
 
@@ -66,7 +66,7 @@ def test_latest_proposes_consistent_set_without_touching_env(env, sglang_env):
     before = os.readlink(sglang_env)
     r = cli("upgrade", "--latest", "--venv", str(sglang_env), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    doc = r.json
+    doc = r.data
     new = {c["name"]: c["new"] for c in doc["changes"]}
     assert new["sglang"] == "0.6.0" and new["torch"] == "2.10.0"  # they agree with each other
     assert doc["applied"] is False and os.path.exists(doc["proposed_lock"])
@@ -80,7 +80,7 @@ def test_latest_proposes_consistent_set_without_touching_env(env, sglang_env):
 def test_dry_run_changes_nothing(env, sglang_env):
     before = os.readlink(sglang_env)
     r = cli("upgrade", "sglang==0.4.9.post1", "--dry-run", "--json", "--venv", str(sglang_env), env=env)
-    assert r.returncode == 0 and r.json["dry_run"] and r.json["changes"]
+    assert r.returncode == 0 and r.data["dry_run"] and r.data["changes"]
     assert os.readlink(sglang_env) == before and gens(sglang_env) == ["gen-0001"]
 
 
@@ -121,8 +121,8 @@ def test_upgrade_from_a_newer_skyrl_lock(env, sglang_env, index, tmp_path):
     ckpt = _newer_skyrl(tmp_path, index, env, ["sglang==0.4.9.post1", "flash-attn==2.8.3", "torch==2.7.1", "flashinfer-python"])
     r = cli("upgrade", "--from-skyrl", str(ckpt), "--venv", str(sglang_env), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert {"name": "sglang", "old": "0.4.8.post1", "new": "0.4.9.post1"} in r.json["changes"]
-    assert all(c["name"] != "torch" for c in r.json["changes"])
+    assert {"name": "sglang", "old": "0.4.8.post1", "new": "0.4.9.post1"} in r.data["changes"]
+    assert all(c["name"] != "torch" for c in r.data["changes"])
     rec = json.loads((sglang_env / "skyrl-setup.json").read_text())
     assert rec["skyrl_lock"]["skyrl-lock-sha256"] == hashlib.sha256((ckpt / "uv.lock").read_bytes()).hexdigest()
     assert rec["verdict"]["ready"] is True and versions(sglang_env, "sglang") == ["0.4.9.post1"]

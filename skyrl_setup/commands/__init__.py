@@ -1,18 +1,9 @@
-"""One module per command. Each `run(args, reporter)` returns a CommandResult."""
+"""One module per command: `run(request, ui) -> Result`. No printing, no argparse, no os.environ writes,
+no input(); progress and questions go through `ui` (skyrl_setup/ui.py). No command module imports another."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-
-from skyrl_setup.errors import ExitCode
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    doc: dict
-    exit_code: ExitCode = ExitCode.OK
-    notes: tuple[str, ...] = field(default=())
 
 
 def default_venv(backend: str) -> Path:

@@ -6,32 +6,34 @@ import shutil
 from pathlib import Path
 
 from skyrl_setup import profiles
-from skyrl_setup.commands import CommandResult
-from skyrl_setup.commands.install import select_lock
 from skyrl_setup.cuda_policy import choose_variant
 from skyrl_setup.dockerfile import render, tool_wheel
 from skyrl_setup.errors import UsageError
+from skyrl_setup.planner import select_lock
+from skyrl_setup.requests import DockerfileRequest
+from skyrl_setup.results import Result
 from skyrl_setup.routes import committed_lock
+from skyrl_setup.ui import UI
 
 PLATFORM = "linux_x86_64"  # NVIDIA's CUDA images that the Dockerfile starts from
 
 
-def run(args, reporter) -> CommandResult:
-    profile = profiles.load(args.backend)
+def run(req: DockerfileRequest, ui: UI) -> Result:
+    profile = profiles.load(req.backend)
     # as install decides on a host without a driver (an image build): the flag, else the profile's first variant
-    choice = choose_variant(profile.variants, None, args.cuda or "auto")
+    choice = choose_variant(profile.variants, None, req.cuda or "auto")
     if choice.error:
         raise UsageError(choice.error, f"use one of: {', '.join(profile.variants)}")
-    if profile.from_skyrl and not args.lock:
-        lock, source = committed_lock(profile, PLATFORM, f"{profile.python}.0", args.cuda)
+    if profile.from_skyrl and not req.lock:
+        lock, source = committed_lock(profile, PLATFORM, f"{profile.python}.0", req.cuda)
         choice = choose_variant(profile.variants, None, lock.tool["cuda"])
     else:
-        lock, source = select_lock(args.lock, profile.name, choice.variant, PLATFORM, f"{profile.python}.0")
+        lock, source = select_lock(req.lock, profile.name, choice.variant, PLATFORM, f"{profile.python}.0")
     if lock is None:
         raise UsageError(f"no lockfile for {profile.name} {choice.variant} {PLATFORM}: an image is built from a lock",
                          f"make one first: skyrl-setup lock --backend {profile.name} --cuda {choice.variant} --platform {PLATFORM}, "
                          "then pass it with --lock")
-    out = Path(args.output or f"skyrl-{profile.name}-docker")
+    out = Path(req.output or f"skyrl-{profile.name}-docker")
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o {out}: exists and is not a directory", "give a folder for the build context")
     out.mkdir(parents=True, exist_ok=True)
@@ -40,8 +42,7 @@ def run(args, reporter) -> CommandResult:
     if lock.path.resolve() != (out / lock.path.name).resolve():
         shutil.copyfile(lock.path, out / lock.path.name)
     (out / "Dockerfile").write_text(ctx.dockerfile, encoding="utf-8")
-    reporter.print(f"[green]✓[/] wrote {out / 'Dockerfile'} ({ctx.base_image}), {lock.path.name} ({source}) and {wheel.name}")
-    reporter.print(f"  build it with: docker build -t skyrl-{profile.name} {out}")
-    return CommandResult({"dir": str(out), "dockerfile": str(out / "Dockerfile"), "base_image": ctx.base_image, "cuda": ctx.cuda,
-                          "lock": str(out / lock.path.name), "lock_sha256": lock.sha256, "lock_source": source,
-                          "tool_wheel": str(wheel), "install": list(ctx.install_argv), "backend": profile.name})
+    return Result("dockerfile", {"dir": str(out), "dockerfile": str(out / "Dockerfile"), "base_image": ctx.base_image,
+                                 "cuda": ctx.cuda, "lock": str(out / lock.path.name), "lock_sha256": lock.sha256,
+                                 "lock_source": source, "tool_wheel": str(wheel), "install": list(ctx.install_argv),
+                                 "backend": profile.name})

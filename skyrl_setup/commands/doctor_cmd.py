@@ -7,14 +7,13 @@ doctor's wall time is about the slowest probe's.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from skyrl_setup import modelsize, profiles
-from skyrl_setup.commands import CommandResult, default_venv
+from skyrl_setup.commands import default_venv
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
@@ -23,42 +22,45 @@ from skyrl_setup.doctor import (Check, env_checks, fit_checks, gpu_checks, guard
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
 from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
-from skyrl_setup.report import MARKS
+from skyrl_setup.redact import secret_if_named
+from skyrl_setup.requests import DoctorRequest
+from skyrl_setup.results import Result
+from skyrl_setup.ui import UI
 from skyrl_setup.uvtool import Uv
 
 
-def _target(args, profile_name: str) -> tuple[Path | None, Path, Store | None]:
+def _target(req: DoctorRequest, profile_name: str) -> tuple[Path | None, Path, Store | None]:
     """(venv or None, python to probe, store if skyrl-setup made it)."""
-    if args.python:
-        py = Path(os.path.abspath(args.python))  # a bare `python` is ./python, not a PATH search
+    if req.python:
+        py = Path(os.path.abspath(req.python))  # a bare `python` is ./python, not a PATH search
         if not py.exists():
             raise UsageError(f"--python {py}: no such file", "give the path of the environment's python")
         return None, py, None
-    raw = args.venv if args.venv is not None else default_venv(profile_name)
+    raw = req.venv if req.venv is not None else default_venv(profile_name)
     store = Store.for_target(raw)
     venv = Path(raw)
     return venv, venv / "bin" / "python", store if store.current() is not None else None
 
 
-def run(args, reporter) -> CommandResult:
+def run(req: DoctorRequest, ui: UI) -> Result:
     t0 = time.perf_counter()
-    model = modelsize.parse(args.model) if getattr(args, "model", None) else None  # bad input: exit 2 before any probe
-    backend = args.backend
-    venv, python, store = _target(args, backend or "sglang")
+    model = modelsize.parse(req.model) if req.model else None  # bad input: exit 2 before any probe
+    backend = req.backend
+    venv, python, store = _target(req, backend or "sglang")
     record = store.record() if store else None
     profile = profiles.load(backend or (record or {}).get("backend") or "sglang")
     driver = detect_driver()
     sysinfo = detect_system()
-    probes = not args.no_gpu_probe
+    probes = not req.no_gpu_probe
     have_env = python.exists() or python.is_symlink()  # a dangling interpreter link is a broken env, not none
 
     try:
         Uv.locate()  # once, before the threads that use it
     except SetupError:
         pass
-    index_cfg, lock, routes = _index_facts(record, profile, sysinfo.platform)
+    index_cfg, lock, routes, mirrors = _index_facts(record, profile, sysinfo.platform)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        f_index = pool.submit(index_checks.probe_routes, lock, routes, index_cfg)
+        f_index = pool.submit(index_checks.probe_routes, lock, routes, index_cfg, mirrors)
         f_env = pool.submit(run_json, [str(python), script("env_script")]) if have_env else None
         f_drv = pool.submit(driver_probe, os.environ.get("SKYRL_SETUP_PROBE_PTX")) if probes else None
         want_torch = probes and have_env and driver.version is not None
@@ -68,7 +70,7 @@ def run(args, reporter) -> CommandResult:
         f_skyrl = pool.submit(_verdict, python, profile, driver, probes, bool((record or {}).get("project"))) if have_env else None
         f_cache = pool.submit(_uv_cache_dir)
         f_imp = pool.submit(symptom_checks.import_probe, python, profile) if have_env and probes else None  # imports: seconds
-        facts = f_env.result() if f_env else None
+        facts = _mark_secrets(f_env.result()) if f_env else None
         drv = f_drv.result() if f_drv else None
         torch_res = f_torch.result() if f_torch else ({"skipped": "no NVIDIA driver: no GPU for torch to use"} if probes and have_env else None)
         found, py_error = f_py.result()
@@ -110,8 +112,14 @@ def run(args, reporter) -> CommandResult:
         "model_fit": fit_checks.verdict(model, [g.memory_bytes for g in driver.gpus], "this node") if model else None,
         "summary": {"errors": errors, "warnings": warnings, "seconds": round(time.perf_counter() - t0, 3)},
     }
-    render(reporter, checks, errors, warnings, doc, verbose=args.verbose)
-    return CommandResult(doc, ExitCode.FAILED if errors else ExitCode.OK)
+    return Result("doctor", doc, ExitCode.FAILED if errors else ExitCode.OK)
+
+
+def _mark_secrets(facts: dict | None) -> dict | None:
+    """The environment's variables enter here: a token-named one's value is a Secret from now on."""
+    if isinstance(facts, dict) and isinstance(facts.get("env"), dict):
+        facts = {**facts, "env": {k: secret_if_named(k, v) if isinstance(v, str) else v for k, v in facts["env"].items()}}
+    return facts
 
 
 def _verdict(python: Path, profile, driver: DriverInfo, real_imports: bool, checkout: bool):
@@ -141,13 +149,15 @@ def _index_facts(record, profile, platform: str):
     """The configured index, the lock doctor checks against it, and the route of each group of its files."""
     from skyrl_setup.detect.index_config import detect_index
     from skyrl_setup.index_route import routes_for
+    from skyrl_setup.mirrors import Mirrors
 
     cfg = detect_index()
     lock = index_checks.doctor_lock(record, profile, platform)
     try:
-        return cfg, lock, (routes_for(lock, profile, profile.artifacts, cfg) if lock else ())
+        mirrors = Mirrors.load()
+        return cfg, lock, (routes_for(lock, profile, mirrors, profile.artifacts, cfg) if lock else ()), mirrors
     except SetupError:  # a malformed mirrors file: install reports it; here, no reachability check
-        return cfg, None, ()
+        return cfg, None, (), Mirrors()
 
 
 def _uv_cache_dir() -> Path | None:
@@ -186,31 +196,3 @@ def _record_summary(record: dict | None) -> dict | None:
         return None
     return {"backend": record.get("backend"), "generation": record.get("generation"), "created": record.get("created"),
             "lock": record.get("lock"), "cuda": record.get("cuda"), "history": record.get("history", [])[-5:]}
-
-
-def render(reporter, checks: list[Check], errors: int, warnings: int, doc: dict, *, verbose: bool) -> None:
-    from rich.markup import escape
-
-    groups = {"system": "System", "env": "Environment", "skyrl": "SkyRL training", "gpu": "GPU",
-              "symptom": "Known symptoms (version matrix §7)", "fit": "Model fit (version matrix §4)"}
-    current = None
-    order = list(groups)
-    for c in sorted(checks, key=lambda c: order.index(next((g for g in groups if c.id.startswith(g)), "gpu"))):
-        group = next((g for g in groups if c.id.startswith(g)), "gpu")
-        if group != current:
-            current = group
-            reporter.print(f"[bold]{groups[group]}[/]")
-        reporter.print(f"  {MARKS[c.status]} {escape(c.summary)}")
-        if c.fix and c.status in ("warning", "error"):
-            reporter.print(f"      [cyan]fix:[/] {escape(c.fix)}")
-        if verbose and c.details:
-            reporter.print(f"      [dim]{escape(json.dumps(c.details, default=str)[:800])}[/]")
-    rec = doc["environment"].get("record")
-    if rec:
-        hist = rec.get("history") or []
-        last = hist[-1] if hist else {}
-        reporter.print(f"[dim]environment: {rec['backend']} generation {rec['generation']}, made {rec['created']}"
-                       f"{', last ' + last.get('action', '') + ' ' + last.get('time', '') if last else ''}[/]")
-    color = "red" if errors else ("yellow" if warnings else "green")
-    reporter.print(f"[{color}]doctor found {errors} error(s) and {warnings} warning(s)[/] "
-                   f"[dim]({doc['summary']['seconds']:.2f} s)[/]")

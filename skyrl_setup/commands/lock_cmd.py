@@ -7,82 +7,86 @@ version matrix's profiles are resolved from PyPI into pylock.<backend>-<cuda>-<p
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-from skyrl_setup import locking, profiles
-from skyrl_setup.commands import CommandResult
+from skyrl_setup import locking, preflight, profiles
 from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.errors import UsageError
+from skyrl_setup.humanize import human_bytes
 from skyrl_setup.lockfile import NAME_RE, lock_name
 from skyrl_setup.lockfile import load as load_lock
-from skyrl_setup.report import human_bytes
+from skyrl_setup.mirrors import Mirrors
+from skyrl_setup.requests import LockRequest
 from skyrl_setup.resources import lockfiles_dir
+from skyrl_setup.results import Result
+from skyrl_setup.ui import UI
 from skyrl_setup.uvtool import Uv
 
 
-def run(args, reporter) -> CommandResult:
-    if args.from_skyrl:
-        return _from_skyrl(args, reporter)
-    profile = profiles.load(args.backend or "sglang")
+def run(req: LockRequest, ui: UI) -> Result:
+    preflight.index_settings()
+    Mirrors.load(req.mirror)  # a malformed --mirror is a usage error before anything is resolved
+    if req.from_skyrl:
+        return _from_skyrl(req, ui)
+    profile = profiles.load(req.backend or "sglang")
     if profile.from_skyrl:
         raise UsageError(f"the {profile.name} profile's versions come from SkyRL's lock",
                          f"give SkyRL's checkout or release files: `skyrl-setup lock --backend {profile.name} --from-skyrl DIR`")
-    variant = args.cuda or profile.variants[0]
+    variant = req.cuda or profile.variants[0]
     if variant not in profile.variants:
         raise UsageError(f"--cuda {variant}: the {profile.name} profile supports {', '.join(profile.variants)}",
                          "pick one of those variants")
-    platform = args.platform or platform_tag()
-    out = Path(args.output) if args.output else lockfiles_dir() / lock_name(profile.name, variant, platform)
+    platform = req.platform or platform_tag()
+    out = Path(req.output) if req.output else lockfiles_dir() / lock_name(profile.name, variant, platform)
     if not NAME_RE.match(out.name):
         raise UsageError(f"{out.name}: PEP 751 lockfiles are named pylock.toml or pylock.<name>.toml (no dot in <name>)",
                          "choose an --output name like pylock.mylock.toml")
     uv = Uv.locate()
-    reporter.step(f"resolving {profile.name} for {variant} on {platform}")
+    ui.step(f"resolving {profile.name} for {variant} on {platform}")
     tmp = out.with_name(f"pylock.partial{os.getpid()}.toml")  # uv checks the PEP 751 name
     try:
         locking.compile_lock(uv, profile, variant=variant, platform=platform, output=tmp,
-                             find_links=tuple(Path(d) for d in args.find_links or ()), on_line=reporter.progress)
+                             find_links=tuple(Path(d) for d in req.find_links), on_line=ui.progress)
         lock = load_lock(tmp, f"{profile.python}.0", platform)
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    reporter.print(f"[green]wrote[/] {out}: {len(lock.packages)} packages, {human_bytes(lock.download_bytes)} to download")
-    return CommandResult({"lockfiles": [{"lockfile": str(out), "backend": profile.name, "cuda": variant, "platform": platform,
-                                         "package_count": len(lock.packages), "download_bytes": lock.download_bytes,
-                                         "sha256": lock.sha256}]})
+    row = {"lockfile": str(out), "backend": profile.name, "route": None, "cuda": variant, "platform": platform,
+           "package_count": len(lock.packages), "download_bytes": lock.download_bytes,
+           "download": human_bytes(lock.download_bytes), "lock_sha256": lock.sha256, "changes": []}
+    return Result("lock", {"lockfiles": [row], "skyrl_source": None, "skyrl_version": None, "skyrl_lock_sha256": None})
 
 
-def _from_skyrl(args, reporter) -> CommandResult:
+def _from_skyrl(req: LockRequest, ui: UI) -> Result:
     from skyrl_setup import skyrl_locks, skyrl_source
 
-    source = skyrl_source.read(args.from_skyrl)
-    names = [args.backend] if args.backend else [n for n in profiles.available() if profiles.load(n).from_skyrl]
+    source = skyrl_source.read(req.from_skyrl)
+    names = [req.backend] if req.backend else [n for n in profiles.available() if profiles.load(n).from_skyrl]
     chosen = [profiles.load(n) for n in names]
     for p in chosen:
         if not p.from_skyrl:
             raise UsageError(f"the {p.name} profile is not built from SkyRL's lock", f"drop --from-skyrl: `skyrl-setup lock --backend {p.name}`")
-    platform = args.platform or "linux_x86_64"
-    out_dir = Path(args.output) if args.output else lockfiles_dir()
+    platform = req.platform or "linux_x86_64"
+    out_dir = Path(req.output) if req.output else lockfiles_dir()
     uv = Uv.locate()
     written = []
-    reporter.step(f"SkyRL source {source.root} (skyrl-train {source.version}, uv.lock sha256 {source.lock_sha256[:12]})")
+    ui.step(f"SkyRL source {source.root} (skyrl-train {source.version}, uv.lock sha256 {source.lock_sha256[:12]})")
     out_dir.mkdir(parents=True, exist_ok=True)
     for p in chosen:
         for route in p.routes:
-            reporter.progress(f"{p.name}: route {route} from SkyRL's {p.skyrl_extra} extra")
+            ui.progress(f"{p.name}: route {route} from SkyRL's {p.skyrl_extra} extra")
             with tempfile.TemporaryDirectory(dir=out_dir, prefix=".lock-") as d:  # the old lock stays until the new one exists
                 made = (skyrl_locks.exact_lock(uv, source, p, Path(d)) if route == "skyrl"
                         else skyrl_locks.pypi_lock(uv, source, p, platform, Path(d)))
                 for old in out_dir.glob(f"pylock.{p.name}-{route}-*.toml"):
                     old.unlink()
                 made = dataclasses.replace(made, path=made.path.replace(out_dir / made.path.name))
-            reporter.print(f"[green]wrote[/] {made.path.name}: {made.package_count} packages, {made.variant} ({route} route)")
-            for line in made.changes:
-                reporter.print(f"  [dim]{line}[/]")
             written.append({"lockfile": str(made.path), "backend": p.name, "route": route, "cuda": made.variant,
-                            "package_count": made.package_count, "changes": list(made.changes),
-                            "skyrl_lock_sha256": source.lock_sha256})
-    return CommandResult({"lockfiles": written, "skyrl_source": str(source.root), "skyrl_version": source.version,
-                          "skyrl_lock_sha256": source.lock_sha256})
+                            "platform": None if route == "skyrl" else platform, "package_count": made.package_count,
+                            "download_bytes": None, "download": None,
+                            "lock_sha256": hashlib.sha256(made.path.read_bytes()).hexdigest(), "changes": list(made.changes)})
+    return Result("lock", {"lockfiles": written, "skyrl_source": str(source.root), "skyrl_version": source.version,
+                           "skyrl_lock_sha256": source.lock_sha256})

@@ -4,11 +4,10 @@ explained in one line."""
 
 from __future__ import annotations
 
-from rich.markup import escape
-from rich.table import Table
-
 from skyrl_setup import profiles
-from skyrl_setup.commands import CommandResult
+from skyrl_setup.requests import ProfilesRequest
+from skyrl_setup.results import Result
+from skyrl_setup.ui import UI
 
 
 def rows(p) -> list[dict]:
@@ -25,23 +24,10 @@ def rows(p) -> list[dict]:
     return out
 
 
-def run(args, reporter) -> CommandResult:
-    loaded = profiles.load_all()
+def run(req: ProfilesRequest, ui: UI) -> Result:
     docs = []
-    for p in loaded:
-        t = Table(title=f"{p.name}: {p.summary}", title_justify="left")
-        for col in ("package", "version matrix", "SkyRL tested", "installs", "why they differ"):
-            t.add_column(col)
-        table = rows(p)
-        for r in table:
-            t.add_row(r["package"], escape(r["matrix"] or "-"), r["skyrl_tested"] or "-", r["installs"] or "-",
-                      escape(r["why"]))
-        reporter.print(t)
+    for p in profiles.load_all():
         source = (f"SkyRL's lock ({p.skyrl_extra} extra), routes: {', '.join(p.routes)}" if p.from_skyrl
                   else "the version matrix's pins")
-        reporter.print(f"  [dim]python {p.python}, cuda {', '.join(p.variants)}; versions from {source}[/]")
-        if reporter.verbose:
-            for note in p.notes:
-                reporter.print(f"  [dim]{escape(note)}[/]")
-        docs.append({**p.summary_json(), "comparison": table})
-    return CommandResult({"profiles": docs})
+        docs.append({**p.summary_json(), "comparison": rows(p), "versions_from": source, "notes": list(p.notes)})
+    return Result("profiles", {"profiles": docs})

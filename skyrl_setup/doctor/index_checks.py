@@ -8,13 +8,12 @@ shown with credentials stripped.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
 
-from skyrl_setup import mirrors
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.detect.index_config import IndexConfig
 from skyrl_setup.doctor import Check
 from skyrl_setup.errors import SetupError
@@ -39,9 +38,10 @@ def doctor_lock(record: dict | None, profile, platform: str) -> Lock | None:
         return None
 
 
-def probe_routes(lock: Lock | None, routes: tuple[Route, ...], cfg: IndexConfig, timeout: float = 5.0) -> list[dict]:
+def probe_routes(lock: Lock | None, routes: tuple[Route, ...], cfg: IndexConfig, mirrors: Mirrors,
+                 timeout: float = 5.0) -> list[dict]:
     """For each group of files: which file was tried, where, and what came back."""
-    if lock is None or offline_requested() or os.environ.get("SKYRL_SETUP_OFFLINE"):
+    if lock is None or offline_requested():
         return []
     pkgs = {p.name: p for p in lock.packages}
     out = []

@@ -11,7 +11,7 @@ from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.detect.system import SystemInfo, existing_parent, free_bytes, same_filesystem
 from skyrl_setup.doctor import Check
 from skyrl_setup.profiles import Profile
-from skyrl_setup.report import human_bytes
+from skyrl_setup.humanize import human_bytes
 
 MIN_GLIBC = "2.28"  # manylinux_2_28: torch's and the CUDA libraries' wheels
 DISK_WARN = 30 * 10**9  # the sglang stack is ~11 GB installed, ~5 GB in uv's cache

@@ -1,0 +1,134 @@
+"""The command line: parse argv into a request, call one command, render its result, map errors to exit codes.
+
+Nothing here decides anything about environments; commands/ does, through the stages.
+Only the modules of this package import argparse or rich.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import signal
+import sys
+import traceback
+
+from skyrl_setup import envstore
+from skyrl_setup.errors import ExitCode, OperationError, PreconditionError, SetupError, UsageError
+from skyrl_setup.requests import Request
+
+COMMANDS = {
+    "profiles": "skyrl_setup.commands.profiles_cmd",
+    "lock": "skyrl_setup.commands.lock_cmd",
+    "install": "skyrl_setup.commands.install",
+    "doctor": "skyrl_setup.commands.doctor_cmd",
+    "check-compat": "skyrl_setup.commands.compat_cmd",
+    "upgrade": "skyrl_setup.commands.upgrade_cmd",
+    "bundle": "skyrl_setup.commands.bundle_cmd",
+    "dockerfile": "skyrl_setup.commands.dockerfile_cmd",
+    "rollback": "skyrl_setup.commands.rollback_cmd",
+}
+
+
+def command_function(request: Request):
+    """The function that answers this request: a cluster run for --ray, else the command's own."""
+    if getattr(request, "ray", None):
+        return getattr(importlib.import_module("skyrl_setup.commands.cluster_cmd"), f"run_{request.command}")
+    return importlib.import_module(COMMANDS[request.command]).run
+
+
+def main(argv: list[str] | None = None) -> int:
+    from skyrl_setup.cli import render
+    from skyrl_setup.cli.parse import parse
+
+    argv = sys.argv[1:] if argv is None else argv
+    json_mode, debug = "--json" in argv, "--debug" in argv  # before parsing: a usage error answers in the asked form
+    screen = render.Screen(verbose="-v" in argv or "--verbose" in argv)
+    command = next((a for a in argv if not a.startswith("-")), None)  # a usage error still names its command
+    command = command if command in COMMANDS else None
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a kill or a closed terminal: unwind like Ctrl-C
+        signal.signal(sig, _terminate)
+    try:
+        request, output = parse(argv)
+        command = request.command
+        result = command_function(request)(request, render.HumanUI(screen, json_mode=json_mode))
+        if json_mode:
+            render.emit_result(result)
+        else:
+            render.render_result(screen, result)
+        return int(result.exit_code)
+    except SetupError as exc:
+        return _fail(exc, command, screen, json_mode, debug)
+    except KeyboardInterrupt as exc:
+        return _fail(interrupted(getattr(exc, "signum", signal.SIGINT)), command, screen, json_mode, debug=False)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int) else 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        return _fail(system_error(exc) or OperationError(f"unexpected {type(exc).__name__}: {exc}", "re-run with --debug and report it"),
+                     command, screen, json_mode, debug)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so every cleanup runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_terminating: list[int] = []
+
+
+def _terminate(signum, _frame):
+    if not _terminating:  # a second signal must not break the cleanup the first one started
+        _terminating.append(signum)
+        raise Terminated(signum)
+
+
+def interrupted(signum: int) -> SetupError:
+    """The error an interrupt ends with: what happened to the environment, and the 128+N exit code."""
+    how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    if envstore.swapped:
+        target, n = envstore.swapped[-1]
+        err = OperationError(f"{how} after {target} was switched to generation {n}",
+                             f"the new environment is in place; check it with `skyrl-setup doctor --venv {target}`")
+    else:
+        err = OperationError(f"{how}; the previous environment is unchanged", "nothing was switched; re-run the command to finish")
+    err.code = ExitCode.INTERRUPTED if signum == signal.SIGINT else 128 + signum
+    return err
+
+
+def system_error(exc: Exception) -> SetupError | None:
+    """An OS error a user can cause (permissions, a read-only or full filesystem, a long path): a precise line, exit 4."""
+    if not isinstance(exc, OSError) or exc.errno not in _USER_ERRNOS:
+        return None
+    where = f": {exc.filename}" if exc.filename else ""
+    return PreconditionError(f"{exc.strerror or exc}{where}", _USER_ERRNOS[exc.errno])
+
+
+_USER_ERRNOS = {
+    errno.EACCES: "check the permissions of that path, or choose another location",
+    errno.EPERM: "that path is protected (permissions or an immutable attribute); choose another location",
+    errno.EROFS: "that filesystem is mounted read-only; choose a writable location",
+    errno.ENOSPC: "free space there, or choose a location on a larger filesystem",
+    errno.EDQUOT: "your disk quota is used up; free space or choose another location",
+    errno.ENAMETOOLONG: "choose a shorter path",
+    errno.ENOTDIR: "a component of that path is a file, not a directory",
+    errno.ELOOP: "that path loops through symbolic links",
+}
+
+
+def _fail(exc: SetupError, command: str | None, screen, json_mode: bool, debug: bool) -> int:
+    from skyrl_setup.cli import render
+
+    if debug:
+        traceback.print_exc()
+    try:
+        render.render_error(screen, exc)
+    except OSError:
+        pass  # stderr is gone (a closed terminal): the exit code still tells
+    if json_mode:
+        try:
+            render.emit_error(command, exc)
+        except SetupError:
+            pass  # stdout is what failed; the error line above said so
+    return int(exc.code)

@@ -1,0 +1,86 @@
+"""argv → one typed request (skyrl_setup/requests.py) and the output options. The only argparse here."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+
+from skyrl_setup import __version__
+from skyrl_setup.errors import UsageError
+from skyrl_setup.requests import HELP, REQUESTS, Request
+
+
+@dataclass(frozen=True)
+class Output:
+    json: bool = False
+    verbose: bool = False
+    debug: bool = False
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # `--jso` is a typo, not --json
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # one line and a hint, exit 2, never argparse's usage dump
+        raise UsageError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    p.add_argument("--json", action="store_true", help="write one JSON document to stdout (README: 'JSON output')")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _add(p: argparse.ArgumentParser, groups: dict, f) -> None:
+    meta = f.metadata
+    target = p
+    if meta["group"]:
+        target = groups.setdefault(meta["group"], p.add_mutually_exclusive_group())
+    shown = argparse.SUPPRESS if meta["hidden"] else meta["help"]
+    kind = meta["kind"]
+    if kind == "positional":
+        target.add_argument(f.name, nargs="*", metavar=meta["metavar"], help=shown)
+        return
+    kw: dict = {"dest": f.name, "help": shown}
+    if meta["metavar"]:
+        kw["metavar"] = meta["metavar"]
+    if kind == "switch":
+        kw["action"] = "store_true"
+        kw.pop("metavar", None)
+    elif kind == "many":
+        kw["action"] = "append"
+    elif kind == "optional":
+        kw.update(nargs="?", const="auto")
+    else:
+        kw["default"] = f.default
+        if meta["number"]:
+            kw["type"] = float
+    target.add_argument(*meta["flags"], **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(prog="skyrl-setup", description="Set up and check SkyRL environments.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"skyrl-setup {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, cls in REQUESTS.items():
+        p = sub.add_parser(name, parents=[common], help=HELP[name])
+        groups: dict = {}
+        for f in fields(cls):
+            _add(p, groups, f)
+    return parser
+
+
+def parse(argv: list[str]) -> tuple[Request, Output]:
+    ns = build_parser().parse_args(argv)
+    if not ns.command:
+        raise UsageError("no command given", "try `skyrl-setup install` or `skyrl-setup --help`")
+    cls = REQUESTS[ns.command]
+    values = {}
+    for f in fields(cls):
+        v = getattr(ns, f.name)
+        values[f.name] = tuple(v or ()) if f.metadata["kind"] in ("many", "positional") else v
+    return cls(**values), Output(json=ns.json, verbose=ns.verbose, debug=ns.debug)

@@ -1,0 +1,60 @@
+"""Human views of profiles, lock, check-compat, bundle and dockerfile results."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from skyrl_setup.cli.render import Screen, t, view
+from skyrl_setup.humanize import human_bytes, sh
+
+KEY = ("torch", "sglang", "vllm", "flashinfer-python", "sgl-kernel", "triton")
+
+
+@view("profiles")
+def profiles(screen: Screen, d) -> None:
+    for p in d["profiles"]:
+        table = Table(title=f"{t(p['name'])}: {t(p['summary'])}", title_justify="left")
+        for col in ("package", "version matrix", "SkyRL tested", "installs", "why they differ"):
+            table.add_column(col)
+        for r in p["comparison"]:
+            table.add_row(t(r["package"]), t(r["matrix"] or "-"), t(r["skyrl_tested"] or "-"), t(r["installs"] or "-"), t(r["why"]))
+        screen.print(table)
+        screen.print(f"  [dim]python {t(p['python'])}, cuda {t(', '.join(p['cuda']))}; versions from {t(p['versions_from'])}[/]")
+        if screen.verbose:
+            for note in p["notes"]:
+                screen.print(f"  [dim]{t(note)}[/]")
+
+
+@view("lock")
+def lock(screen: Screen, d) -> None:
+    for row in d["lockfiles"]:
+        if row["route"]:
+            screen.print(f"[green]wrote[/] {t(row['lockfile'].rsplit('/', 1)[-1])}: {row['package_count']} packages, "
+                         f"{t(row['cuda'])} ({t(row['route'])} route)")
+        else:
+            screen.print(f"[green]wrote[/] {t(row['lockfile'])}: {row['package_count']} packages, {t(row['download'])} to download")
+        for line in row["changes"]:
+            screen.print(f"  [dim]{t(line)}[/]")
+
+
+@view("check-compat")
+def check_compat(screen: Screen, d) -> None:
+    key = ", ".join(f"{n} {v}" for n, v in d["resolved"].items() if n in KEY)
+    screen.print(f"[green]✓[/] compatible with the {t(' + '.join(d['backends']))} profile: {t(key)} "
+                 f"[dim]({d['seconds']:.2f} s, {d['requests']} index requests)[/]")
+
+
+@view("bundle")
+def bundle(screen: Screen, d) -> None:
+    for a in d["not_bundled"]:
+        screen.print(f"[yellow]warning:[/] {t(a['name'])} not bundled: {t(a['error'])} "
+                     f"({'required' if a['required'] else 'optional'}); add it with --find-links DIR")
+    screen.print(f"[green]✓[/] wrote {t(d['bundle'])} ({human_bytes(d['bytes'])}, {d['files']} files); "
+                 f"install it anywhere with `skyrl-setup install --from-bundle {t(sh(d['bundle']))}`")
+
+
+@view("dockerfile")
+def dockerfile(screen: Screen, d) -> None:
+    screen.print(f"[green]✓[/] wrote {t(d['dockerfile'])} ({t(d['base_image'])}), {t(d['lock'].rsplit('/', 1)[-1])} "
+                 f"({t(d['lock_source'])}) and {t(d['tool_wheel'].rsplit('/', 1)[-1])}")
+    screen.print(f"  build it with: docker build -t skyrl-{t(d['backend'])} {t(sh(d['dir']))}")

@@ -1,0 +1,41 @@
+"""`skyrl-setup rollback`: point an environment back at its previous generation."""
+
+from __future__ import annotations
+
+from skyrl_setup.envstore import Store, now_iso
+from skyrl_setup.errors import OperationError
+from skyrl_setup.existing_env import check_backend, no_env, store_for
+from skyrl_setup.failpoints import hit
+from skyrl_setup.requests import RollbackRequest
+from skyrl_setup.results import Result
+from skyrl_setup.ui import UI
+
+
+def run(req: RollbackRequest, ui: UI) -> Result:
+    store = store_for(req.venv, req.backend)  # the current generation may be gone or damaged: that is when rollback is needed
+    with store.locked(wait=req.wait):
+        cur, prev = store.current(), store.previous()
+        if prev is None:
+            raise _no_earlier(store, cur, req.backend)
+        old = store.record(prev) or {}
+        check_backend(store, store.record() or old, req.backend)
+        store.note_rollback(prev)
+        store.swap_to(prev)
+        hit("rollback-swapped")
+        old.setdefault("history", []).append({"time": now_iso(), "action": "rollback", "generation": prev, "from_generation": cur})
+        store.write_record(prev, old)
+    return Result("rollback", {"venv": str(store.target), "generation": prev, "previous_generation": cur,
+                               "backend": old.get("backend"), "lock_sha256": old.get("lock", {}).get("sha256")})
+
+
+def _no_earlier(store: Store, cur: int | None, backend: str | None) -> Exception:
+    intact = [g for g in store.generations() if store.complete(g) and store.activated(g)]
+    if not intact:
+        return no_env(store, backend)
+    newer = [g for g in intact if g != cur]
+    if newer:
+        return OperationError(f"generation {cur} of {store.target} is the earliest still kept: nothing to roll back to",
+                              f"the other kept generations ({', '.join(map(str, newer))}) were live after it and were rolled back; "
+                              "`skyrl-setup upgrade` or `install --force` builds a new one")
+    return OperationError(f"{store.target} has no earlier generation to roll back to",
+                          "generations are kept by install --force and upgrade; this environment has only one")

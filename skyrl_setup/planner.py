@@ -1,0 +1,138 @@
+"""The planning stage: from what was asked (plan.PlanRequest) and what detection found, a complete
+InstallPlan. Every package is known when it returns: where no committed lock fits (additions, a
+profile without one) the lock is resolved here, so `--dry-run` lists it and the build never resolves."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+
+from skyrl_setup import preflight
+from skyrl_setup.artifacts import plan_artifacts, reachable
+from skyrl_setup.cuda_policy import choose_variant
+from skyrl_setup.detect.gpu import detect_driver
+from skyrl_setup.detect.python import find_python
+from skyrl_setup.detect.system import existing_parent, free_bytes, platform_tag
+from skyrl_setup.envstore import Store
+from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.humanize import human_bytes
+from skyrl_setup.index_route import routes_for
+from skyrl_setup.lockfile import Lock, lock_name
+from skyrl_setup.lockfile import load_for_host as load_lock
+from skyrl_setup.plan import InstallPlan, PlanRequest, make_plan
+from skyrl_setup.prereqs import check as check_prereqs
+from skyrl_setup.resources import lockfiles_dir
+from skyrl_setup.routes import choose_route
+from skyrl_setup.uvtool import Uv
+
+
+def select_lock(explicit: str | None, backend: str, variant: str, platform: str, python_full: str,
+                source: str = "--lock") -> tuple[Lock | None, str]:
+    if explicit:
+        return load_lock(Path(explicit), python_full, platform), source
+    path = lockfiles_dir() / lock_name(backend, variant, platform)
+    if path.is_file():
+        return load_lock(path, python_full, platform), "committed lockfile"
+    return None, "resolved while planning"
+
+
+def _source_candidates(uv: Uv, folder: Path, profile, platform: str, python_full: str, workdir: Path, *,
+                       checkout: bool) -> list:
+    """A SkyRL folder's own lock for the backend's extra, by the same two routes as the committed
+    ones (`checkout`: its path members and skyrl-train itself from the checkout, editable); the
+    PyPI route is resolved only if it is tried."""
+    from skyrl_setup import skyrl_locks, skyrl_source
+
+    source = skyrl_source.read(folder)
+    skyrl_source.require_extra(source, profile.skyrl_extra)
+    if source.requires_python and not SpecifierSet(source.requires_python).contains(python_full):
+        raise PreconditionError(f"{folder} requires Python {source.requires_python}; the Python found is {python_full}",
+                                "give one that matches with --python PATH")
+    makers = {"skyrl": lambda: skyrl_locks.exact_lock(uv, source, profile, workdir, checkout=checkout).path,
+              "pypi": lambda: skyrl_locks.pypi_lock(uv, source, profile, platform, workdir, checkout=checkout).path}
+    return [(r, makers[r]) for r in profile.routes]
+
+
+def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, *, progress=lambda line: None,
+                resolve: bool = True) -> InstallPlan:
+    """`workdir`: where a lock made while planning is written; the caller removes it (or the build adopts
+    the lock). `resolve=False`: the caller resolves its own lock (upgrade's moves)."""
+    find_links = tuple(Path(d).resolve() for d in req.find_links)
+    for d in find_links:
+        if not d.is_dir():
+            raise UsageError(f"--find-links {d}: not a directory", "give a folder that holds wheel files")
+    project = Path(req.project).resolve() if req.project else None
+    if project and not ((project / "pyproject.toml").is_file() or (project / "setup.py").is_file()):
+        raise UsageError(f"--project {project}: no pyproject.toml there", "point --project at a SkyRL checkout's skyrl-train folder")
+    python = find_python(uv, profile.python, req.python)
+    driver = detect_driver()
+    requested = req.cuda or os.environ.get("SKYRL_SETUP_CUDA") or "auto"
+    if requested != "auto" and requested not in profile.variants:
+        raise UsageError(f"CUDA variant {requested!r} is not one the {profile.name} profile supports ({', '.join(profile.variants)})",
+                         "use --cuda auto or one of those variants")
+    platform = platform_tag()
+    route = None
+    probe = (lambda url: reachable(url, offline=req.offline))
+    if profile.from_skyrl and not req.lock:
+        folder = Path(req.skyrl_source) if req.skyrl_source else project  # upgrade --from-skyrl DIR wins over a recorded checkout
+        checkout = project is not None and folder == project
+        candidates = _source_candidates(uv, folder, profile, platform, python.version, workdir, checkout=checkout) if folder else None
+        route = choose_route(profile, platform, python.version, driver, requested, probe, req.mirrors, candidates)
+        choice = route.cuda
+        whose = "your checkout's uv.lock" if checkout else f"{folder}/uv.lock" if folder else "committed lockfile"
+        lock, source = (None, "resolved while planning (with your additions)") if req.additions else \
+            (route.lock, f"{whose}, route {route.route}")
+    else:
+        choice = choose_variant(profile.variants, driver.version, requested)
+        if req.additions and not req.lock:
+            lock, source = None, "resolved while planning (with your additions)"
+        else:
+            lock, source = select_lock(req.lock, profile.name, choice.variant, platform, python.version, req.lock_source)
+    basis = lock or (route.lock if route else None)
+    torch = basis.versions().get("torch", profile.torch) if basis else profile.torch
+    artifacts = plan_artifacts(profile.artifacts, choice.variant, torch.split("+")[0], profile.python, find_links,
+                               req.mirrors, offline=req.offline)
+    from_source = tuple(p.name for p in lock.from_source) if lock else profile.build_from_source
+    heavy = tuple(n for n in from_source if n in profile.build_from_source)
+    major = choice.variant[2:-1] if choice.variant.startswith("cu") else ""
+    names = frozenset(lock.versions()) if lock else frozenset({f"nvidia-cudnn-cu{major}", f"nvidia-nccl-cu{major}"})
+    prereqs = check_prereqs(heavy, f"{major}.{choice.variant[-1]}", names) if heavy and major else []
+    plan = make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
+                     lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
+                     require_gpu=req.require_gpu, additions=req.additions, prereqs=tuple(prereqs), route=route,
+                     mirrors=req.mirrors, offline=req.offline)
+    if plan.lock is None and resolve:
+        plan = replace(plan, lock=_resolve(plan, uv, workdir, progress))
+    return replace(plan, fetch=routes_for(plan.lock, profile, req.mirrors, artifacts)) if plan.lock else plan
+
+
+def _resolve(plan: InstallPlan, uv: Uv, workdir: Path, progress) -> Lock:
+    from skyrl_setup import locking
+
+    progress(f"resolving {plan.backend} for {plan.cuda.variant}" + (f" with {', '.join(plan.additions)}" if plan.additions else ""))
+    extra = tuple(f"{a.name} @ {Path(a.location).as_uri() if a.status == 'find-links' else a.location}"
+                  for a in plan.artifacts if a.required)
+    out = locking.compile_lock(uv, plan.profile, variant=plan.cuda.variant, platform=plan.platform,
+                               output=workdir / "pylock.resolved.toml", extra_requirements=extra, additions=plan.additions,
+                               find_links=plan.find_links, on_line=progress, mirrors=plan.mirrors)
+    return load_lock(out, plan.python.version, plan.platform)
+
+
+def preflight_disk(plan: InstallPlan, store: Store) -> None:
+    """Refuse before downloading when the environment's or the cache's filesystem is too small.
+
+    An installed stack takes about twice its wheels' size; uv's cache keeps the wheels
+    unpacked (about the same again) unless it shares the filesystem, where files are linked.
+    """
+    if plan.lock is None:
+        return
+    margin = preflight.env_bytes("SKYRL_SETUP_DISK_MARGIN", 64 * 2**20)
+    need_env = 2 * plan.lock.download_bytes + margin
+    free_env = free_bytes(store.root)
+    if free_env < need_env:
+        raise PreconditionError(
+            f"{human_bytes(free_env)} free at {existing_parent(store.root)}, the environment needs about {human_bytes(need_env)}",
+            "free space there, or choose a --venv on a larger filesystem")
