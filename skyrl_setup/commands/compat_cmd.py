@@ -8,13 +8,14 @@ from skyrl_setup import profiles
 from skyrl_setup.commands import CommandResult
 from skyrl_setup.errors import ExitCode
 from skyrl_setup.resolver.check import check_compat
+from skyrl_setup.target import Target
 
 
 def run(args, reporter) -> CommandResult:
     backends = args.backend or ["sglang"]
     loaded = [profiles.load(b) for b in backends]
     variant = args.cuda or loaded[0].variants[0]
-    res = check_compat(loaded, list(args.specs), variant=variant)
+    res = check_compat(loaded, list(args.specs), target=Target.for_host(f"{loaded[0].python}.0", variant))
     doc = {"backends": backends, "additions": list(args.specs), **res.to_json()}
     if res.ok:
         key = ", ".join(f"{n} {v}" for n, v in res.pins.items() if n in ("torch", "sglang", "vllm", "flashinfer-python", "sgl-kernel", "triton"))

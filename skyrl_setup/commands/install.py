@@ -31,6 +31,7 @@ from skyrl_setup.report import MARKS, human_bytes
 from skyrl_setup.resolver.check import require_compatible
 from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.routes import choose_route
+from skyrl_setup.target import Target
 from skyrl_setup.uvtool import Uv
 
 
@@ -178,7 +179,7 @@ def _run(args, reporter) -> CommandResult:
     profile = loaded[0]
     if len(loaded) > 1 or args.additions:
         # decide compatibility from metadata before anything is downloaded (exit 3 on a clash)
-        res = require_compatible(loaded, list(args.additions), variant=args.cuda or profile.variants[0])
+        res = require_compatible(loaded, list(args.additions), target=Target.for_host(f"{profile.python}.0", args.cuda or profile.variants[0]))
         if len(loaded) > 1:
             raise UsageError("one backend per environment", "install each backend with its own --venv")
         reporter.progress(f"compatible: {', '.join(args.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")

@@ -32,6 +32,7 @@ from skyrl_setup.report import human_bytes
 from skyrl_setup.resolver.check import check_compat, parse_additions
 from skyrl_setup.resolver.explain import Cause, _name_of
 from skyrl_setup.resolver.provider import TORCH_RELEVANT
+from skyrl_setup.target import Target
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
 
@@ -150,14 +151,15 @@ def run(args, reporter) -> CommandResult:
     additions = prior + [a for a in additions if a not in prior]
     moved = {canonicalize_name(Requirement(s).name) for s in specs}
     variant = rec.get("cuda", {}).get("variant") or profile.variants[0]
+    target = Target.for_host(rec.get("python", {}).get("version") or f"{profile.python}.0", variant)
 
     exempt = frozenset(moved | ({n for n in eff.packages if n in TORCH_RELEVANT} if args.latest else set()))
     priority = tuple(n for n in profile.main_packages if n != "torch")
-    latest = Latest(eff, additions, variant, exempt, priority, lambda c: _conflict(c, specs, moved)) if args.latest else None
+    latest = Latest(eff, additions, target, exempt, priority, lambda c: _conflict(c, specs, moved)) if args.latest else None
     if latest:
         eff = latest.propose()  # the torch family pinned to the newest set that agrees
     elif specs:
-        res = check_compat([eff], additions, variant=variant, exempt=exempt, priority=priority, enrich=False)
+        res = check_compat([eff], additions, target=target, exempt=exempt, priority=priority, enrich=False)
         if not res.ok:
             raise _conflict(res.conflict, specs, moved)
     uv = Uv.locate()
