@@ -117,3 +117,12 @@ def test_real_pypi_clash(tmp_path):
     assert r.returncode == 3, r.stderr
     # SkyRL's sglang set pins torch 2.7.1 (through sglang and torchvision); vllm 0.11.0 needs 2.8.0
     assert "requires torch==2.7.1 but vllm 0.11.0 requires torch==2.8.0" in r.error["message"]
+
+
+def test_sentence_names_the_target_judged(env):
+    """The pre-check judges the host's platform (bug 6), and says so when nothing fits."""
+    from skyrl_setup.detect.system import platform_tag
+
+    r = cli("check-compat", "huggingface-hub==9.9", "--json", env=env)
+    assert r.returncode == 3, r.stderr
+    assert r.error["message"].endswith(f"on this index for Python 3.12.0 on {platform_tag()}")

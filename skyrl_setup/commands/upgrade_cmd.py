@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from skyrl_setup import locking, preflight, profiles
-from skyrl_setup.commands.latest import Latest
+from skyrl_setup.latest import Latest
 from skyrl_setup.errors import ConflictError, UsageError
 from skyrl_setup.execute import build
 from skyrl_setup.existing_env import with_record

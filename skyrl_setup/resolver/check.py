@@ -16,6 +16,7 @@ from skyrl_setup.profiles import Profile
 from skyrl_setup.resolver.explain import Conflict, explain
 from skyrl_setup.resolver.index import IndexClient
 from skyrl_setup.resolver.provider import TORCH_RELEVANT, Provider
+from skyrl_setup.target import Target
 
 PYPI = "https://pypi.org/simple"
 
@@ -58,12 +59,12 @@ def parse_additions(specs: list[str]) -> list[Requirement]:
     return out
 
 
-def check_compat(profiles: list[Profile], additions: list[str], *, variant: str = "cu128",
-                 platform: str = "linux_x86_64", python: str = "3.12.0", indexes: list[str] | None = None,
+def check_compat(profiles: list[Profile], additions: list[str], *, target: Target, indexes: list[str] | None = None,
                  with_skyrl: bool = False, exempt: frozenset = frozenset(), priority: tuple[str, ...] = (),
                  enrich: bool = True, follow: frozenset = frozenset()) -> CompatResult:
-    """Resolve the torch-relevant part of profiles + additions. `exempt` names escape the date freeze;
-    `follow` names are resolved too, though usually left to uv (transformers, ray...)."""
+    """Resolve the torch-relevant part of profiles + additions for `target`'s Python, platform and CUDA
+    variant, the very target uv installs for. `exempt` names escape the date freeze; `follow` names are
+    resolved too, though usually left to uv (transformers, ray...)."""
     t0 = time.perf_counter()
     origins: dict[int, str] = {}
     roots: list[Requirement] = []
@@ -77,16 +78,17 @@ def check_compat(profiles: list[Profile], additions: list[str], *, variant: str 
         roots.append(req)
     relevant = TORCH_RELEVANT | follow | {canonicalize_name(r.name) for r in roots if canonicalize_name(r.name) not in _BORING}
     cutoffs = [p.exclude_newer for p in profiles if p.exclude_newer]
-    client = IndexClient(indexes or default_indexes(profiles, variant))
+    client = IndexClient(indexes or default_indexes(profiles, target.cuda))
     exempt = exempt | frozenset(canonicalize_name(r.name) for r in parse_additions(additions))
-    provider = Provider(client, relevant=relevant, python=python, platform=platform,
-                        exclude_newer=min(cutoffs) if cutoffs else None, exempt=exempt, priority=priority)
+    provider = Provider(client, relevant=relevant, target=target, exclude_newer=min(cutoffs) if cutoffs else None,
+                        exempt=exempt, priority=priority)
     try:
         result = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=2000)
     except ResolutionImpossible as exc:
         engines = _engine_requirements(provider, profiles) if enrich else {}
         conflict = explain(exc, origins, [p.name for p in profiles], list(additions), engines,
-                           versions_of=lambda name: [c.version for c in provider._all(name)])
+                           versions_of=lambda name: [c.version for c in provider._all(name)],
+                           where=f"Python {target.python} on {target.platform}")
         return CompatResult(False, conflict=conflict, seconds=time.perf_counter() - t0, requests=client.requests)
     except ResolutionTooDeep:
         raise OperationError("the compatibility check gave up after 2000 rounds", "report the packages you asked for") from None
@@ -122,8 +124,10 @@ def _engine_requirements(provider: Provider, profiles: list[Profile]) -> dict[st
 _BORING = frozenset({"ray", "datasets", "hydra-core", "accelerate", "peft", "transformers", "skyrl-train", "skyrl-gym"})
 
 
-def require_compatible(profiles: list[Profile], additions: list[str], **kw) -> CompatResult:
-    res = check_compat(profiles, additions, **kw)
+def require_compatible(profiles: list[Profile], additions: list[str], *, target: Target, **kw) -> CompatResult:
+    res = check_compat(profiles, additions, target=target, **kw)
     if not res.ok and res.conflict:
-        raise ConflictError(res.conflict.sentence, res.conflict.hint, details=res.conflict.to_json())
+        raise ConflictError(res.conflict.sentence, res.conflict.hint,
+                            details={"conflict": res.conflict.to_json()["conflict"], "requests": res.requests,
+                                     "seconds": round(res.seconds, 3)})
     return res

@@ -87,7 +87,7 @@ def _name_of(spec: str) -> str:
 
 
 def explain(exc, origins: dict[int, str], backends: list[str], additions: list[str],
-            engines: dict[str, list[tuple[str, str]]] | None = None, versions_of=None) -> Conflict:
+            engines: dict[str, list[tuple[str, str]]] | None = None, versions_of=None, *, where: str) -> Conflict:
     causes = causes_of(exc, origins)
     if causes:
         causes = _enrich(causes, _name_of(causes[0].spec), engines or {})
@@ -98,7 +98,7 @@ def explain(exc, origins: dict[int, str], backends: list[str], additions: list[s
         sentence = f"{_says(a)} but {_says(b)}"
     elif causes:
         c = causes[0]
-        sentence = f"no version of {package} satisfies {c.spec} (required by {c.by}) on this index for Python 3.12 on Linux"
+        sentence = f"no version of {package} satisfies {c.spec} (required by {c.by}) on this index for {where}"
     else:
         sentence = "the requirements cannot be satisfied together"
     if len(backends) > 1:

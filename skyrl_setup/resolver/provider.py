@@ -13,6 +13,7 @@ from resolvelib import AbstractProvider
 
 from skyrl_setup.lockfile import supported_tags, target_environment
 from skyrl_setup.resolver.index import FileLink, IndexClient
+from skyrl_setup.target import Target
 
 # Packages whose pins decide CUDA compatibility: the torch family, the engines and their kernels.
 TORCH_RELEVANT = frozenset(canonicalize_name(n) for n in (
@@ -38,14 +39,13 @@ class Candidate:
 
 
 class Provider(AbstractProvider):
-    def __init__(self, client: IndexClient, *, relevant: frozenset, python: str = "3.12.0",
-                 platform: str = "linux_x86_64", exclude_newer: str | None = None, exempt: frozenset = frozenset(),
-                 priority: tuple[str, ...] = ()):
+    def __init__(self, client: IndexClient, *, relevant: frozenset, target: Target, exclude_newer: str | None = None,
+                 exempt: frozenset = frozenset(), priority: tuple[str, ...] = ()):
         self.client = client
         self.relevant = relevant
-        self.env = target_environment(python, platform)
-        self.tags = set(supported_tags(python, platform))
-        self.python = Version(python)
+        self.env = target_environment(target.python, target.platform)
+        self.tags = set(supported_tags(target.python, target.platform, target.glibc))
+        self.python = Version(target.python)
         self.cutoff = _parse_time(exclude_newer) if exclude_newer else None
         self.exempt = exempt  # the user's own additions: not held to the profile's date freeze
         self.priority = priority  # decided first (newest wins): the engine, when looking for the latest set
@@ -97,15 +97,25 @@ class Provider(AbstractProvider):
         extras = frozenset(extras.rstrip("]").split(",")) if extras else frozenset()
         bad = {c.version for c in incompatibilities[identifier]}
         reqs = list(requirements[identifier])
+        pre = self._prereleases(name, reqs)
         out = []
         for c in self._all(name):
-            if c.version in bad:
+            if c.version in bad or (c.version.is_prerelease and not pre):
                 continue
             if all(r.specifier.contains(c.version, prereleases=True) for r in reqs):
                 out.append(Candidate(name, c.version, c.link, extras) if extras else c)
         return out
 
+    def _prereleases(self, name: str, reqs: list[Requirement]) -> bool:
+        """uv's and pip's default: pre-releases where a requirement names one (`==2.9.0rc1`, `>=1.0b2`),
+        or where the package publishes nothing else; never for a plain `torch>=2.7`."""
+        combined = SpecifierSet()
+        for r in reqs:
+            combined &= r.specifier
+        return bool(combined.prereleases) or all(c.version.is_prerelease for c in self._all(name))
+
     def is_satisfied_by(self, requirement, candidate) -> bool:
+        # selection is find_matches' job; a pre-release chosen there satisfies a plain `>=` too, as in pip and uv
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate):
