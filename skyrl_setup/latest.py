@@ -22,8 +22,10 @@ MAX_STEPS = 6  # releases uv may refuse before --latest gives up
 
 
 class Latest:
-    def __init__(self, eff, additions: list[str], target: Target, exempt: frozenset, priority: tuple[str, ...], on_conflict):
+    def __init__(self, eff, additions: list[str], target: Target, exempt: frozenset, priority: tuple[str, ...], on_conflict,
+                 mirrors):
         self.eff, self.additions, self.target, self.exempt, self.priority = eff, additions, target, exempt, priority
+        self.mirrors = mirrors
         # every pinned package's requirements are followed, so the date cutoff that holds the
         # packages --latest does not move is met by the proposal, not found later by uv
         self.follow = frozenset(canonicalize_name(n) for n in (*eff.packages, *eff.skyrl))
@@ -40,7 +42,7 @@ class Latest:
         return dataclasses.replace(self.eff, packages=packages)
 
     def _resolve(self, profile, exempt=None):
-        return check_compat([profile], self.additions, target=self.target, exempt=self.exempt if exempt is None else exempt,
+        return check_compat([profile], self.additions, target=self.target, mirrors=self.mirrors, exempt=self.exempt if exempt is None else exempt,
                             priority=self.priority, enrich=False, follow=self.follow)
 
     def propose(self):
@@ -79,7 +81,7 @@ class Latest:
 
     def _passed_over(self, base, pins: dict[str, str]) -> list[dict]:
         """Newer engine releases than the proposal's: the torch family alone would take them; each one's reason."""
-        quick = check_compat([base], self.additions, target=self.target, exempt=self.exempt, priority=self.priority, enrich=False)
+        quick = check_compat([base], self.additions, target=self.target, mirrors=self.mirrors, exempt=self.exempt, priority=self.priority, enrich=False)
         out = []
         for name in self.priority:
             newer, chosen = quick.pins.get(name) if quick.ok else None, pins.get(name)

@@ -12,6 +12,7 @@ from skyrl_setup import profiles
 from skyrl_setup.commands import compat_cmd
 from skyrl_setup.errors import ExitCode
 from skyrl_setup.errors import ConflictError
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.requests import CheckCompatRequest
 from skyrl_setup.ui import Silent
 from skyrl_setup.resolver.check import check_compat
@@ -73,7 +74,7 @@ def check_cmd(profile_path, *specs):
 
 
 def check(profile_path, additions, target, tiny):
-    return check_compat([profiles.load(str(profile_path))], additions, target=target, indexes=[tiny.url()])
+    return check_compat([profiles.load(str(profile_path))], additions, target=target, mirrors=Mirrors(), indexes=[tiny.url()])
 
 
 # -- bug 6: the pre-check judges the wheels of the host it runs on ------------------------------------

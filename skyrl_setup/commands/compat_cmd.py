@@ -7,6 +7,7 @@ A conflict is an error (exit 3) with the same shape whichever command finds it
 from __future__ import annotations
 
 from skyrl_setup import preflight, profiles
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.requests import CheckCompatRequest
 from skyrl_setup.resolver.check import require_compatible
 from skyrl_setup.results import Result
@@ -19,6 +20,6 @@ def run(req: CheckCompatRequest, ui: UI) -> Result:
     backends = list(req.backends or ["sglang"])
     loaded = [profiles.load(b) for b in backends]
     target = Target.for_host(f"{loaded[0].python}.0", req.cuda or loaded[0].variants[0])
-    res = require_compatible(loaded, list(req.specs), target=target)
+    res = require_compatible(loaded, list(req.specs), target=target, mirrors=Mirrors.load())
     return Result("check-compat", {"backends": backends, "additions": list(req.specs), "target": target.to_json(),
                                    **res.to_json()})

@@ -104,7 +104,8 @@ def _check_compatible(req: InstallRequest, ui: UI, loaded: list) -> None:
         python = find_python(Uv.locate(), profile.python, req.python, allow_download=False).version
     except Exception:  # noqa: BLE001 - the planner reports a missing Python; the pre-check judges the profile's
         python = f"{profile.python}.0"
-    res = require_compatible(loaded, list(req.additions), target=Target.for_host(python, req.cuda or profile.variants[0]))
+    res = require_compatible(loaded, list(req.additions), target=Target.for_host(python, req.cuda or profile.variants[0]),
+                             mirrors=Mirrors.load(req.mirror))
     if len(loaded) > 1:
         raise UsageError("one backend per environment", "install each backend with its own --venv")
     ui.progress(f"compatible: {', '.join(req.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")

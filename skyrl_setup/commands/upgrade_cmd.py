@@ -112,11 +112,11 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
 
     exempt = frozenset(moved | ({n for n in eff.packages if n in TORCH_RELEVANT} if req.latest else set()))
     priority = tuple(n for n in profile.main_packages if n != "torch")
-    latest = Latest(eff, additions, target, exempt, priority, lambda c: _conflict(c, specs, moved)) if req.latest else None
+    latest = Latest(eff, additions, target, exempt, priority, lambda c: _conflict(c, specs, moved), mirrors) if req.latest else None
     if latest:
         eff = latest.propose()  # the torch family pinned to the newest set that agrees
     elif specs:
-        res = check_compat([eff], additions, target=target, exempt=exempt, priority=priority, enrich=False)
+        res = check_compat([eff], additions, target=target, mirrors=mirrors, exempt=exempt, priority=priority, enrich=False)
         if not res.ok:
             raise _conflict(res.conflict, specs, moved)
     uv = Uv.locate()

@@ -7,7 +7,7 @@ files (UV_CONFIG_FILE alone when set; else the project's uv.toml or pyproject.to
 PIP_EXTRA_INDEX_URL, then pip.conf ([global], overridden by [install]) from the system's,
 the user's and the active venv's files, with PIP_CONFIG_FILE last. A detection: files and
 environment only, no network, never raises. The URLs may hold credentials: show them only
-through `redact`.
+as Secrets (marked as they enter, below).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from skyrl_setup._toml import toml_reader
-from skyrl_setup.redact import redact
+from skyrl_setup.redact import mark_url, redact
 
 PYPI_HOSTS = ("pypi.org", "pypi.python.org", "files.pythonhosted.org")
 
@@ -31,6 +31,10 @@ class IndexConfig:
     extra: tuple[str, ...] = ()  # further indexes (a PyTorch mirror, say)
     source: str = ""  # where it was found: "UV_INDEX_URL", "pip.conf (/etc/pip.conf)", ...
     tool: str = ""  # "uv" (uv reads it itself) or "pip" (skyrl-setup hands it to uv)
+
+    def __post_init__(self):  # an index URL with credentials is a Secret from here on
+        object.__setattr__(self, "default", mark_url(self.default) if self.default else self.default)
+        object.__setattr__(self, "extra", tuple(mark_url(u) for u in self.extra))
 
     @property
     def custom(self) -> bool:

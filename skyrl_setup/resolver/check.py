@@ -12,6 +12,7 @@ from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
 
 from skyrl_setup.errors import ConflictError, OperationError, UsageError
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.profiles import Profile
 from skyrl_setup.resolver.explain import Conflict, explain
 from skyrl_setup.resolver.index import IndexClient
@@ -21,12 +22,12 @@ from skyrl_setup.target import Target
 PYPI = "https://pypi.org/simple"
 
 
-def default_indexes(profiles: list[Profile], variant: str) -> list[str]:
+def default_indexes(profiles: list[Profile], variant: str, mirrors: Mirrors) -> list[str]:
     """Where uv would look: the torch index of the profile, UV_INDEX_URL (or PyPI), UV_EXTRA_INDEX_URL."""
     out = []
     for p in profiles:
         # a SkyRL-sourced profile pins public versions, which the default index serves alike
-        idx = "pypi" if p.from_skyrl else p.index_for(variant)
+        idx = "pypi" if p.from_skyrl else p.index_for(variant, mirrors)
         if idx != "pypi" and idx not in out:
             out.append(idx)
     out.append(os.environ.get("UV_INDEX_URL") or os.environ.get("UV_DEFAULT_INDEX") or PYPI)
@@ -59,7 +60,7 @@ def parse_additions(specs: list[str]) -> list[Requirement]:
     return out
 
 
-def check_compat(profiles: list[Profile], additions: list[str], *, target: Target, indexes: list[str] | None = None,
+def check_compat(profiles: list[Profile], additions: list[str], *, target: Target, mirrors: Mirrors, indexes: list[str] | None = None,
                  with_skyrl: bool = False, exempt: frozenset = frozenset(), priority: tuple[str, ...] = (),
                  enrich: bool = True, follow: frozenset = frozenset()) -> CompatResult:
     """Resolve the torch-relevant part of profiles + additions for `target`'s Python, platform and CUDA
@@ -78,7 +79,7 @@ def check_compat(profiles: list[Profile], additions: list[str], *, target: Targe
         roots.append(req)
     relevant = TORCH_RELEVANT | follow | {canonicalize_name(r.name) for r in roots if canonicalize_name(r.name) not in _BORING}
     cutoffs = [p.exclude_newer for p in profiles if p.exclude_newer]
-    client = IndexClient(indexes or default_indexes(profiles, target.cuda))
+    client = IndexClient(indexes or default_indexes(profiles, target.cuda, mirrors))
     exempt = exempt | frozenset(canonicalize_name(r.name) for r in parse_additions(additions))
     provider = Provider(client, relevant=relevant, target=target, exclude_newer=min(cutoffs) if cutoffs else None,
                         exempt=exempt, priority=priority)
@@ -124,8 +125,8 @@ def _engine_requirements(provider: Provider, profiles: list[Profile]) -> dict[st
 _BORING = frozenset({"ray", "datasets", "hydra-core", "accelerate", "peft", "transformers", "skyrl-train", "skyrl-gym"})
 
 
-def require_compatible(profiles: list[Profile], additions: list[str], *, target: Target, **kw) -> CompatResult:
-    res = check_compat(profiles, additions, target=target, **kw)
+def require_compatible(profiles: list[Profile], additions: list[str], *, target: Target, mirrors: Mirrors, **kw) -> CompatResult:
+    res = check_compat(profiles, additions, target=target, mirrors=mirrors, **kw)
     if not res.ok and res.conflict:
         raise ConflictError(res.conflict.sentence, res.conflict.hint,
                             details={"conflict": res.conflict.to_json()["conflict"], "requests": res.requests,
