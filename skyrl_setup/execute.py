@@ -100,8 +100,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         hit("generation-created")
         py = venv_python(gen)
         progress(f"creating generation {n} with Python {plan.python.version}")
-        uv.run(["venv", str(gen), "--python", plan.python.path, "--prompt", f"skyrl-{plan.backend}", "--quiet"],
-               what="creating the virtual environment", extra_env={"UV_PYTHON_DOWNLOADS": "never"})
+        uv.venv(gen, plan.python.path, f"skyrl-{plan.backend}")
         hit("venv-created")
         lock = plan.lock
         if lock is not None and adopt_lock:
@@ -126,20 +125,18 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
                                                  by_name=by_name))
         index_env = cfg.uv_env() if by_name else {}  # pip's settings, which uv does not read
         # pinned by version and hash, a file may come from whichever configured index has it
-        where = ["--index-strategy", "unsafe-best-match"] if by_name and cfg.extra else []
+        where: dict = {"index_strategy": "unsafe-best-match"} if by_name and cfg.extra else {}
         if lock.from_source:
             # An isolated build otherwise takes the newest torch and some sdists write the torch they were
             # built with into their metadata (flashinfer-python 0.2.6.post1: torch==2.15.*, next to 2.7.1).
             constraints = gen / "build-constraints.txt"
             constraints.write_text("".join(f"{p.name}=={p.version.split('+')[0]}\n" for p in lock.packages
                                            if p.source in ("wheel", "sdist") and p.version), encoding="utf-8")
-            where += ["--build-constraints", str(constraints)]
-        for d in plan.find_links:
-            where += ["--find-links", str(d)]
-        sync = ["pip", "sync", str(manifest), "--python", str(py), "--require-hashes", *where]
+            where["build_constraints"] = constraints
+        where["find_links"] = plan.find_links
         try:
-            uv.run_cache_first(sync, what=f"installing {lock.path.name}", on_line=progress, failpoint="uv-sync-started",
-                               extra_env=index_env)
+            uv.pip_sync(manifest, py, what=f"installing {lock.path.name}", on_line=progress, failpoint="uv-sync-started",
+                        extra_env=index_env, **where)
         except OperationError as exc:
             raise _explain(exc, lock, routes) from None
         hit("synced")
@@ -150,15 +147,14 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
                 raise _explain(exc, lock, routes) from None
         for p in lock.unhashed:  # a git commit, or a checkout's folder (editable): pinned, not hashed
             progress(f"installing {p.name} from {redact(p.url)}")
-            target = ["-e", Path(url2pathname(p.url[len("file://"):])).as_posix()] if p.source == "directory" else [p.url]
-            uv.run(["pip", "install", "--python", str(py), "--no-deps", *target], what=f"installing {p.name}",
-                   extra_env=index_env)
+            editable = p.source == "directory"
+            target = Path(url2pathname(p.url[len("file://"):])).as_posix() if editable else p.url
+            uv.pip_install(py, [target], editable=editable, no_deps=True, what=f"installing {p.name}", extra_env=index_env)
         _install_artifacts(uv, plan, lock, py, progress)
         hit("artifacts-installed")
         if plan.project:
             progress(f"installing your SkyRL checkout {plan.project} (editable)")
-            uv.run(["pip", "install", "--python", str(py), "--no-deps", "-e", str(plan.project)],
-                   what=f"installing {plan.project}")
+            uv.pip_install(py, [str(plan.project)], editable=True, no_deps=True, what=f"installing {plan.project}")
         write_runtime_settings(gen, plan.profile.env, plan.backend)
         hit("settings-written")
         imports: tuple[ImportResult, ...] = ()
@@ -233,15 +229,14 @@ def _computed_hash(log: str | None, expected: str) -> str:
 
 
 def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress, lock: Lock,
-                by_name: frozenset = frozenset(), extra_args: list[str] | None = None,
+                by_name: frozenset = frozenset(), where: dict | None = None,
                 extra_env: dict[str, str] | None = None) -> None:
     """Build sdists with no isolation, so they compile against the environment's own torch; hashes enforced."""
     req = gen / "requirements.from-source.txt"
     write_private(req, "".join(requirement_line(p, lock, mirrors.rewrite, by_name) for p in pkgs))
     progress("building from source against the installed torch: " + ", ".join(p.name for p in pkgs))
-    uv.run_cache_first(["pip", "install", "--python", str(py), "--no-deps", "--no-build-isolation", "--require-hashes",
-                        "-r", str(req), *(extra_args or [])], what="building " + ", ".join(p.name for p in pkgs),
-                       on_line=progress, extra_env=extra_env)
+    uv.pip_install(py, requirements=req, no_deps=True, no_build_isolation=True, require_hashes=True,
+                   what="building " + ", ".join(p.name for p in pkgs), on_line=progress, extra_env=extra_env, **(where or {}))
 
 
 def _install_artifacts(uv: Uv, plan: InstallPlan, lock: Lock, py: Path, progress: Progress) -> None:
@@ -251,7 +246,7 @@ def _install_artifacts(uv: Uv, plan: InstallPlan, lock: Lock, py: Path, progress
             continue
         progress(f"installing {a.name} {a.version} from {a.status}")
         # --no-deps: the lock already holds what these wheels need (torch, einops via transformers...).
-        uv.run(["pip", "install", "--python", str(py), "--no-deps", a.location], what=f"installing {a.name}")
+        uv.pip_install(py, [a.location], no_deps=True, what=f"installing {a.name}")
 
 
 def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: Store,

@@ -1,4 +1,4 @@
-"""Resolve a profile into a PEP 751 lock with `uv pip compile`.
+"""Resolve a profile into a PEP 751 lock with `uv pip compile` (Uv.pip_compile).
 
 Used by `skyrl-setup lock` to write the committed lockfiles, and by install when no
 lockfile matches the host (another CUDA variant, a profile whose torch builds live only
@@ -37,29 +37,27 @@ def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, outpu
     with tempfile.TemporaryDirectory(prefix="skyrl-setup-lock-") as tmp:
         req_file = Path(tmp) / "requirements.in"
         req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
-        args = ["pip", "compile", str(req_file), "--format", "pylock.toml", "-o", str(output),
-                "--python-version", profile.python, "--python-platform", uv_platform(platform),
-                "--preview-features", "pylock", "--quiet",
-                "--custom-compile-command", f"skyrl-setup lock --backend {profile.name} --cuda {variant} --platform {platform}"]
+        excludes = None
         if profile.excludes:
-            excl = Path(tmp) / "excludes.txt"
-            excl.write_text("\n".join(profile.excludes) + "\n", encoding="utf-8")
-            args += ["--excludes", str(excl)]
+            excludes = Path(tmp) / "excludes.txt"
+            excludes.write_text("\n".join(profile.excludes) + "\n", encoding="utf-8")
+        exempted: dict[str, str] = {}
         if profile.exclude_newer:
-            args += ["--exclude-newer", profile.exclude_newer]
             # skyrl-train and the releases standing in for SkyRL's path and git sources came out later
             # than SkyRL's lock was resolved, on purpose
             later = {"skyrl-train", *profile.pypi_releases} if profile.from_skyrl else set()
-            for name in sorted({canonicalize_name(Requirement(a).name) for a in additions} | set(exempt) | later):
-                args += ["--exclude-newer-package", f"{name}={FAR_FUTURE}"]
-        if index != "pypi":
-            # The torch family's CUDA builds live on this index; best-match lets a local version
-            # such as 2.7.0+cu128 there win over PyPI's 2.7.0, while other packages still come from PyPI.
-            args += ["--index", index, "--index-strategy", "unsafe-best-match"]
-        for d in find_links:
-            args += ["--find-links", str(d)]
+            exempted = {name: FAR_FUTURE for name in sorted({canonicalize_name(Requirement(a).name) for a in additions}
+                                                            | set(exempt) | later)}
+        # The torch family's CUDA builds live on this index; best-match lets a local version
+        # such as 2.7.0+cu128 there win over PyPI's 2.7.0, while other packages still come from PyPI.
+        other_index = index if index != "pypi" else None
         output.parent.mkdir(parents=True, exist_ok=True)
-        uv.run(args, what=f"resolving the {profile.name} profile ({variant}, {platform})", on_line=on_line)
+        uv.pip_compile(req_file, output, what=f"resolving the {profile.name} profile ({variant}, {platform})",
+                       python_version=profile.python, python_platform=uv_platform(platform), excludes=excludes,
+                       exclude_newer=profile.exclude_newer or None, exclude_newer_packages=exempted,
+                       index=other_index, index_strategy="unsafe-best-match" if other_index else None,
+                       find_links=find_links, on_line=on_line,
+                       custom_compile_command=f"skyrl-setup lock --backend {profile.name} --cuda {variant} --platform {platform}")
     append_tool_table(output, {
         "backend": profile.name, "cuda": variant, "platform": platform, "python": profile.python,
         "profile-fingerprint": profile_fingerprint(reqs, profile.excludes, profile.exclude_newer, index),

@@ -30,7 +30,8 @@ from skyrl_setup.lockfile import append_tool_table
 from skyrl_setup.locking import uv_platform
 from skyrl_setup.profiles import Profile
 from skyrl_setup.skyrl_source import SkyrlSource, export
-from skyrl_setup.uvtool import Uv, short_cause
+from skyrl_setup.uvfailures import short_cause
+from skyrl_setup.uvtool import Uv
 
 FAR_FUTURE = "2100-01-01T00:00:00Z"
 _NAME = re.compile(r'^name = "([^"]+)"$', re.M)
@@ -94,13 +95,8 @@ def _pypi_entries(uv: Uv, specs: list[str], tmp: Path, platform: str | None, pyt
         return []
     req, out = tmp / "releases.in", tmp / "pylock.releases.toml"
     req.write_text("\n".join(specs) + "\n", encoding="utf-8")
-    args = ["pip", "compile", str(req), "--no-deps", "--format", "pylock.toml", "-o", str(out), "--python-version", python,
-            "--preview-features", "pylock", "--quiet", "--no-header"]
-    if platform:
-        args += ["--python-platform", uv_platform(platform)]
-    else:
-        args += ["--universal"]
-    uv.run(args, what="looking up " + ", ".join(specs))
+    uv.pip_compile(req, out, what="looking up " + ", ".join(specs), python_version=python, no_deps=True, header=False,
+                   python_platform=uv_platform(platform) if platform else None)
     return _blocks(out.read_text(encoding="utf-8"))[1]
 
 
@@ -187,17 +183,18 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
             if attempt != "same CUDA runtime":  # PyPI's torch of this version is another CUDA build
                 constraints = [c for c in constraints if not _CUDA_RUNTIME.match(c.split("==")[0])]
             (tmp / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
-            args = ["pip", "compile", str(tmp / "requirements.in"), "-c", str(tmp / "constraints.txt"),
-                    "--excludes", str(tmp / "excludes.txt"), "--overrides", str(tmp / "overrides.txt"), "--format", "pylock.toml", "-o", str(out),
-                    "--python-version", profile.python, "--python-platform", uv_platform(platform),
-                    "--preview-features", "pylock", "--quiet", "--no-header", "--exclude-newer", cutoff]
-            for name in sorted({source.name, *profile.pypi_releases}):
-                args += ["--exclude-newer-package", f"{name}={FAR_FUTURE}"]
-            res = uv.run(args, what=f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone ({pypi_torch})",
-                         check=attempt != "same CUDA runtime")
-            if res.returncode == 0:
+            res = uv.pip_compile(tmp / "requirements.in", out, python_version=profile.python,
+                                 python_platform=uv_platform(platform), constraints=tmp / "constraints.txt",
+                                 excludes=tmp / "excludes.txt", overrides=tmp / "overrides.txt", header=False,
+                                 exclude_newer=cutoff, exclude_newer_packages={
+                                     name: FAR_FUTURE for name in sorted({source.name, *profile.pypi_releases})},
+                                 what=f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone ({pypi_torch})",
+                                 check=attempt != "same CUDA runtime")
+            if res.error is None:
                 break
-            if not re.search(r"nvidia-[a-z-]+-cu\d+", res.stderr):  # not the CUDA build's runtime: a real failure
+            if not isinstance(res.error, ConflictError):  # a network or build failure: no other CUDA runtime helps
+                raise res.error
+            if not re.search(r"nvidia-[a-z-]+-cu\d+", res.stderr):  # not the CUDA build's runtime: a real conflict
                 raise ConflictError(f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone: {short_cause(res.stderr)}",
                                     f"uv's full output is in {res.log}")
         head, blocks = _blocks(out.read_text(encoding="utf-8"))

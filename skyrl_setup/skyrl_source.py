@@ -133,7 +133,5 @@ def export(uv: Uv, source: SkyrlSource, extra: str, output: Path) -> Path:
     """One extra of SkyRL's lock as a PEP 751 lock, offline, exactly as locked."""
     require_extra(source, extra)
     output.parent.mkdir(parents=True, exist_ok=True)
-    uv.run(["export", "--project", str(source.root), "--frozen", "--no-emit-project", "--extra", extra,
-            "--format", "pylock.toml", "--output-file", str(output), "--quiet", "--no-header"],
-           what=f"exporting the {extra} extra of {source.root}/uv.lock", extra_env={"UV_PYTHON_DOWNLOADS": "never"})
+    uv.export(source.root, extra, output)
     return output

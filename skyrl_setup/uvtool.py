@@ -1,4 +1,9 @@
-"""uv behind one small class: locate it, check its version, run it, log everything.
+"""uv behind one class: locate it, check its version, run it, log everything.
+
+This is the only place that builds uv's command lines: one method per operation the project
+runs (venv, pip_sync, pip_install, pip_compile, export, python_find, python_dir,
+python_install, cache_dir), with typed arguments. What a failure means is read in
+uvfailures.py, the only place that reads uv's output for it.
 
 The binary comes from the `uv` package (uv.find_uv_bin()), never from PATH unless the
 user asks with SKYRL_SETUP_UV. uv's own settings (UV_CACHE_DIR, UV_INDEX_URL,
@@ -15,14 +20,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from packaging.version import Version
 
 from skyrl_setup.children import die_with_parent
-from skyrl_setup.errors import ConflictError, OperationError, PreconditionError
+from skyrl_setup.errors import ConflictError, OperationError, PreconditionError, SetupError
 from skyrl_setup.failpoints import hit
 from skyrl_setup.redact import redact
+from skyrl_setup.uvfailures import OFFLINE_HINT, classify, short_cause
 
 MIN_VERSION = Version("0.9.0")
 BAD_VERSIONS = {Version("0.8.0"), Version("0.8.1"), Version("0.8.2")}  # broke SkyRL installs
@@ -50,31 +56,11 @@ class UvResult:
     stdout: str
     stderr: str
     log: Path | None = None
+    error: SetupError | None = None  # what a failed run raises; kept here when run with check=False
 
 
 def offline_requested() -> bool:
     return os.environ.get("UV_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def short_cause(stderr: str) -> str:
-    """uv's explanation reduced to its cause, whatever its layout (box drawing on a TTY, `cause:` lines off it)."""
-    text = redact(stderr)
-    flat = " ".join(re.sub(r"[│╰─▶×]", " ", text).split())
-    m = re.search(r"(Because .+?\.)(?=\s|$)", flat)
-    if m:
-        return m.group(1)
-    causes = [re.split(r"Caused by:|cause:", ln, maxsplit=1)[1].strip()
-              for ln in text.splitlines() if "Caused by:" in ln or ln.strip().startswith("cause:")]
-    errors = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("error:", "×"))]
-    parts = [e.lstrip("× ").removeprefix("error: ") for e in errors[:1]]
-    with_url = [c for c in causes if "://" in c]
-    for c in with_url[:1] + causes[-1:]:  # where it failed (the URL), and why (the innermost cause)
-        if c not in parts:
-            parts.append(c)
-    if parts:
-        return ": ".join(parts)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else "uv failed with no message"
 
 
 _LOCATE_LOCK = threading.Lock()
@@ -135,8 +121,90 @@ class Uv:
             env.update(extra)
         return env
 
-    def run_cache_first(self, args: list[str], *, what: str, on_line: Callable[[str], None] | None = None,
-                        failpoint: str | None = None, extra_env: dict[str, str] | None = None) -> UvResult:
+    # -- the operations this project runs: each builds its own command line ----------------
+    def venv(self, path: Path, python: str, prompt: str) -> None:
+        self._run(["venv", str(path), "--python", python, "--prompt", prompt, "--quiet"],
+                  what="creating the virtual environment", extra_env=_NO_DOWNLOADS)
+
+    def pip_sync(self, manifest: Path, python: Path, *, what: str, require_hashes: bool = True,
+                 index_strategy: str | None = None, build_constraints: Path | None = None,
+                 find_links: Sequence[Path] = (), extra_env: dict[str, str] | None = None,
+                 on_line: Callable[[str], None] | None = None, failpoint: str | None = None) -> UvResult:
+        """Make the environment hold exactly `manifest`; a hash-pinned one from uv's cache first (`_run_cache_first`)."""
+        args = ["pip", "sync", str(manifest), "--python", str(python), *(["--require-hashes"] if require_hashes else []),
+                *_sources(index_strategy, build_constraints, find_links)]
+        if require_hashes:
+            return self._run_cache_first(args, what=what, on_line=on_line, failpoint=failpoint, extra_env=extra_env)
+        return self._run(args, what=what, on_line=on_line, failpoint=failpoint, extra_env=extra_env)
+
+    def pip_install(self, python: Path, targets: Sequence[str] = (), *, what: str, requirements: Path | None = None,
+                    editable: bool = False, no_deps: bool = False, no_build_isolation: bool = False,
+                    require_hashes: bool = False, index_strategy: str | None = None,
+                    build_constraints: Path | None = None, find_links: Sequence[Path] = (),
+                    extra_env: dict[str, str] | None = None, on_line: Callable[[str], None] | None = None) -> UvResult:
+        """Install `targets` (requirement strings, URLs, paths; folders made editable with `editable`)
+        and the lines of `requirements`; with `require_hashes`, from uv's cache first (`_run_cache_first`)."""
+        args = ["pip", "install", "--python", str(python)]
+        args += _flags(("--no-deps", no_deps), ("--no-build-isolation", no_build_isolation), ("--require-hashes", require_hashes))
+        args += (["-r", str(requirements)] if requirements else [])
+        for t in targets:
+            args += ["-e", t] if editable else [t]
+        args += _sources(index_strategy, build_constraints, find_links)
+        if require_hashes:
+            return self._run_cache_first(args, what=what, on_line=on_line, extra_env=extra_env)
+        return self._run(args, what=what, on_line=on_line, extra_env=extra_env)
+
+    def pip_compile(self, requirements: Path, output: Path, *, what: str, python_version: str,
+                    python_platform: str | None = None, constraints: Path | None = None,
+                    overrides: Path | None = None, excludes: Path | None = None, no_deps: bool = False,
+                    exclude_newer: str | None = None, exclude_newer_packages: Mapping[str, str] | None = None,
+                    index: str | None = None, index_strategy: str | None = None, find_links: Sequence[Path] = (),
+                    header: bool = True, custom_compile_command: str | None = None,
+                    on_line: Callable[[str], None] | None = None, check: bool = True) -> UvResult:
+        """Resolve `requirements` into a PEP 751 lock at `output`, for one platform, or for all
+        (`python_platform` None: `--universal`). `exclude_newer_packages`: name -> date, in order."""
+        args = ["pip", "compile", str(requirements), "--format", "pylock.toml", "-o", str(output),
+                "--python-version", python_version,
+                *(["--python-platform", python_platform] if python_platform else ["--universal"]),
+                "--preview-features", "pylock", "--quiet"]
+        args += _flags(("--no-header", not header), ("--no-deps", no_deps))
+        for flag, path in (("-c", constraints), ("--overrides", overrides), ("--excludes", excludes)):
+            args += [flag, str(path)] if path else []
+        if custom_compile_command:
+            args += ["--custom-compile-command", custom_compile_command]
+        args += ["--exclude-newer", exclude_newer] if exclude_newer else []
+        for name, date in (exclude_newer_packages or {}).items():
+            args += ["--exclude-newer-package", f"{name}={date}"]
+        args += ["--index", index] if index else []
+        args += _sources(index_strategy, None, find_links)
+        return self._run(args, what=what, on_line=on_line, check=check)
+
+    def export(self, project: Path, extra: str, output: Path) -> UvResult:
+        """One extra of `project`'s uv.lock as a PEP 751 lock, exactly as locked, with no resolution."""
+        return self._run(["export", "--project", str(project), "--frozen", "--no-emit-project", "--extra", extra,
+                          "--format", "pylock.toml", "--output-file", str(output), "--quiet", "--no-header"],
+                         what=f"exporting the {extra} extra of {project}/uv.lock", extra_env=_NO_DOWNLOADS)
+
+    def python_find(self, minor: str) -> str | None:
+        """The interpreter uv's own discovery finds for `minor`, never downloading one."""
+        res = self._run_quiet(["python", "find", minor], extra_env=_NO_DOWNLOADS)
+        return res.stdout.strip() if res.returncode == 0 and res.stdout.strip() else None
+
+    def python_dir(self) -> Path | None:
+        """The folder of uv-managed interpreters (it may not exist)."""
+        res = self._run_quiet(["python", "dir"])
+        return Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
+
+    def python_install(self, minor: str) -> bool:
+        return self._run_quiet(["python", "install", minor]).returncode == 0
+
+    def cache_dir(self) -> Path | None:
+        res = self._run_quiet(["cache", "dir"], timeout=20)
+        return Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
+
+    # -- running uv --------------------------------------------------------------------------
+    def _run_cache_first(self, args: list[str], *, what: str, on_line: Callable[[str], None] | None = None,
+                         failpoint: str | None = None, extra_env: dict[str, str] | None = None) -> UvResult:
         """Run a hash-pinned uv install from uv's cache alone (`--offline`), and with the network only
         if that fails.
 
@@ -147,7 +215,7 @@ class Uv:
         install then sends no request at all and works with the network down.
         """
         if not offline_requested():
-            first = self.run([*args, "--offline"], what=what, failpoint=failpoint, check=False, extra_env=extra_env)
+            first = self._run([*args, "--offline"], what=what, failpoint=failpoint, check=False, extra_env=extra_env)
             if first.returncode == 0:
                 for line in first.stderr.splitlines():
                     if on_line:
@@ -156,19 +224,20 @@ class Uv:
             if on_line:
                 on_line("not everything is in uv's cache: fetching the rest")
             failpoint = "uv-download-started" if failpoint else None
-        return self.run(args, what=what, on_line=on_line, failpoint=failpoint, extra_env=extra_env)
+        return self._run(args, what=what, on_line=on_line, failpoint=failpoint, extra_env=extra_env)
 
-    def run_quiet(self, args: list[str], extra_env: dict[str, str] | None = None, timeout: float = 120) -> UvResult:
+    def _run_quiet(self, args: list[str], extra_env: dict[str, str] | None = None, timeout: float = 120) -> UvResult:
         try:
             p = subprocess.run([self.binary, *args], capture_output=True, text=True, env=self._env(extra_env), timeout=timeout)
             return UvResult(p.returncode, p.stdout, p.stderr)
         except (OSError, subprocess.SubprocessError) as exc:
             return UvResult(-1, "", str(exc))
 
-    def run(self, args: list[str], *, what: str, extra_env: dict[str, str] | None = None,
-            on_line: Callable[[str], None] | None = None, failpoint: str | None = None,
-            check: bool = True) -> UvResult:
-        """Run uv, stream its stderr lines to `on_line`, log all output; raise on failure unless not `check`."""
+    def _run(self, args: list[str], *, what: str, extra_env: dict[str, str] | None = None,
+             on_line: Callable[[str], None] | None = None, failpoint: str | None = None,
+             check: bool = True) -> UvResult:
+        """Run uv, stream its stderr lines to `on_line`, log all output; raise on failure unless not `check`
+        (then the result carries the error it would have raised)."""
         words = "-".join(a for a in args[:2] if re.fullmatch(r"[a-z]+", a))
         log = log_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-uv-{words}.log"
         with open(log, "w", encoding="utf-8") as fh:
@@ -193,16 +262,36 @@ class Uv:
                 raise
             fh.write(redact(stdout))
         stderr = "".join(err_lines)
-        result = UvResult(proc.returncode, stdout, stderr, log)
-        if proc.returncode != 0 and check:
-            cause = short_cause(stderr)
-            hint = f"uv's full output is in {log}"
-            if "network was disabled" in stderr or "not found in the cache" in stderr:
-                raise OperationError(f"{what} failed: {cause}",
-                                     "uv is offline (UV_OFFLINE) and its cache lacks these files: unset UV_OFFLINE, "
-                                     "or install with --from-bundle FILE made where the index is reachable",
-                                     details={"uv_log": str(log)})
-            if proc.returncode == 1 and "No solution found" in stderr and "Failed to build" not in stderr:
-                raise ConflictError(f"{what}: {cause}", hint, details={"uv_log": str(log)})
-            raise OperationError(f"{what} failed: {cause}", hint, details={"uv_log": str(log)})
-        return result
+        error = _error(what, proc.returncode, stderr, log) if proc.returncode != 0 else None
+        if error is not None and check:
+            raise error
+        return UvResult(proc.returncode, stdout, stderr, log, error)
+
+
+_NO_DOWNLOADS = {"UV_PYTHON_DOWNLOADS": "never"}
+
+
+def _flags(*pairs: tuple[str, bool]) -> list[str]:
+    return [flag for flag, on in pairs if on]
+
+
+def _sources(index_strategy: str | None, build_constraints: Path | None, find_links: Sequence[Path]) -> list[str]:
+    args = ["--index-strategy", index_strategy] if index_strategy else []
+    args += ["--build-constraints", str(build_constraints)] if build_constraints else []
+    for d in find_links:
+        args += ["--find-links", str(d)]
+    return args
+
+
+def _error(what: str, returncode: int, stderr: str, log: Path) -> SetupError:
+    """The one line a failed run becomes, of the class its kind (uvfailures.classify) calls for."""
+    kind = classify(returncode, stderr)
+    cause, details = short_cause(stderr), {"uv_log": str(log)}
+    if kind == "offline-miss":
+        error: SetupError = OperationError(f"{what} failed: {cause}", OFFLINE_HINT, details=details)
+    elif kind == "conflict":
+        error = ConflictError(f"{what}: {cause}", f"uv's full output is in {log}", details=details)
+    else:
+        error = OperationError(f"{what} failed: {cause}", f"uv's full output is in {log}", details=details)
+    error.uv_failure = kind  # type: ignore[attr-defined]  # for callers that explain one kind further
+    return error

@@ -162,10 +162,9 @@ def _index_facts(record, profile, platform: str):
 
 def _uv_cache_dir() -> Path | None:
     try:
-        res = Uv.locate().run_quiet(["cache", "dir"], timeout=20)
+        return Uv.locate().cache_dir()
     except SetupError:
         return None
-    return Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
 
 
 def _env_checks(facts, profile, record, venv, python, driver: DriverInfo, torch_res) -> list[Check]:

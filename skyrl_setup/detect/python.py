@@ -64,13 +64,12 @@ def _pyenv_candidates(minor: str) -> list[str]:
 
 
 def _uv_find(uv, minor: str) -> list[str]:
-    res = uv.run_quiet(["python", "find", minor], extra_env={"UV_PYTHON_DOWNLOADS": "never"})
-    return [res.stdout.strip()] if res.returncode == 0 and res.stdout.strip() else []
+    found = uv.python_find(minor)
+    return [found] if found else []
 
 
 def _uv_managed(uv, minor: str) -> list[str]:
-    res = uv.run_quiet(["python", "dir"])
-    root = Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
+    root = uv.python_dir()
     if root is None or not root.is_dir():
         return []
     return [str(p) for p in sorted(root.glob(f"cpython-{minor}.*/bin/python{minor}"), reverse=True)]
@@ -114,8 +113,7 @@ def find_python(uv, minor: str, request: str | None = None, *, allow_download: b
         if info and info.minor == minor:
             return info
     if allow_download and os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() not in ("never", "manual") and not offline_requested():
-        res = uv.run_quiet(["python", "install", minor])
-        if res.returncode == 0:
+        if uv.python_install(minor):
             found = _uv_find(uv, minor)
             if found and (info := interrogate(found[0], "uv-install")) and info.minor == minor:
                 return info
