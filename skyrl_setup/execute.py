@@ -1,4 +1,4 @@
-"""Build an environment from a plan: a new generation, uv sync, settings, verify, swap.
+"""Build an environment from a complete plan: a new generation, uv sync, settings, verify, GPU probes, swap.
 
 Everything before `store.swap_to` happens inside a generation the target does not point
 at; any failure (or a kill) there leaves the current environment exactly as it was.
@@ -6,6 +6,7 @@ at; any failure (or a kill) there leaves the current environment exactly as it w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -18,19 +19,20 @@ from urllib.request import url2pathname
 
 from packaging.utils import canonicalize_name
 
-from skyrl_setup import __version__, index_route, locking, mirrors
+from skyrl_setup import __version__, index_route
 from skyrl_setup.detect.index_config import detect_index
 from skyrl_setup.envstore import Store, now_iso
-from skyrl_setup.errors import OperationError
+from skyrl_setup.errors import OperationError, PreconditionError
 from skyrl_setup.failpoints import hit
 from skyrl_setup.lockfile import Lock, install_manifest, requirement_line
 from skyrl_setup.lockfile import load_for_host as load_lock
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.plan import InstallPlan
-from skyrl_setup.readiness import Verdict, assess, real_import_list
+from skyrl_setup.readiness import Blocker, Verdict, assess, real_import_list
 from skyrl_setup.redact import has_secret, redact
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
-from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
+from skyrl_setup.venvinfo import installed_versions
 
 Progress = Callable[[str], None]
 
@@ -39,13 +41,13 @@ Progress = Callable[[str], None]
 class BuildResult:
     generation: int
     path: Path
-    noop: bool
     imports: tuple[ImportResult, ...] = ()
     lock: Lock | None = None
     seconds: float = 0.0
     previous: int | None = None
     pruned: tuple[int, ...] = field(default=())
     verdict: Verdict | None = None
+    gpu_checks: tuple = ()  # doctor.Check of the probes run before the swap
 
 
 def write_runtime_settings(venv: Path, env: dict[str, str], backend: str) -> None:
@@ -77,21 +79,14 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def is_noop(store: Store, plan_backend: str, lock: Lock | None, *, project: Path | None, find_links: tuple) -> bool:
-    """The environment was built from this lock and still holds exactly what it was built with."""
-    rec = store.record()
-    if not rec or lock is None or project or find_links:
-        return False
-    if rec.get("backend") != plan_backend or rec.get("lock", {}).get("sha256") != lock.sha256:
-        return False
-    installed = installed_versions(store.target)
-    return installed is not None and compare(rec.get("packages", {}), installed).empty and interpreter_runs(store.target)
-
-
 def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify: bool = True,
-          action: str = "install", record_extra: dict | None = None, adopt_lock: bool = False) -> BuildResult:
-    """Build `plan` as a new generation and make it current. `adopt_lock` copies a lock
-    that lives outside lockfiles/ (an upgrade's) into the generation, which records it."""
+          action: str = "install", record_extra: dict | None = None, adopt_lock: bool = False,
+          probe_gpus: Callable[[InstallPlan, Path], list] | None = None) -> BuildResult:
+    """Build `plan` (complete: its lock resolved while planning) as a new generation and make it current.
+    `adopt_lock` copies a lock that lives outside lockfiles/ into the generation, which records it.
+    `probe_gpus(plan, python)`: the GPU probes, run against the new generation before the swap."""
+    if plan.lock is None:
+        raise ValueError("build() takes a complete plan: resolve its lock while planning")
     t0 = time.perf_counter()
     previous = store.current()
     n, gen = store.new_generation()
@@ -103,25 +98,16 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         uv.venv(gen, plan.python.path, f"skyrl-{plan.backend}")
         hit("venv-created")
         lock = plan.lock
-        if lock is not None and adopt_lock:
+        if adopt_lock:
             shutil.copyfile(lock.path, gen / lock.path.name)
             lock = load_lock(gen / lock.path.name, plan.python.version, plan.platform)
-        if lock is None:
-            progress(f"resolving {plan.backend} for {plan.cuda.variant} (no committed lockfile matches)")
-            extra = tuple(f"{a.name} @ {Path(a.location).as_uri() if a.status == 'find-links' else a.location}"
-                          for a in plan.artifacts if a.required)
-            out = locking.compile_lock(uv, plan.profile, variant=plan.cuda.variant, platform=plan.platform,
-                                       output=gen / "pylock.resolved.toml", extra_requirements=extra,
-                                       additions=plan.additions,
-                                       find_links=plan.find_links, on_line=progress)
-            lock = load_lock(out, plan.python.version, plan.platform)
         progress(f"installing {len(lock.packages)} packages from {lock.path.name}")
         late = [p for p in lock.from_source if p.name in plan.profile.build_from_source]
         cfg = detect_index()
-        routes = index_route.routes_for(lock, plan.profile, plan.artifacts, cfg)
+        routes = index_route.routes_for(lock, plan.profile, plan.mirrors, plan.artifacts, cfg)
         by_name = index_route.by_name(routes)
         manifest = gen / "requirements.lock.txt"
-        write_private(manifest, install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=mirrors.rewrite,
+        write_private(manifest, install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=plan.mirrors.rewrite,
                                                  by_name=by_name))
         index_env = cfg.uv_env() if by_name else {}  # pip's settings, which uv does not read
         # pinned by version and hash, a file may come from whichever configured index has it
@@ -138,13 +124,13 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
             uv.pip_sync(manifest, py, what=f"installing {lock.path.name}", on_line=progress, failpoint="uv-sync-started",
                         extra_env=index_env, **where)
         except OperationError as exc:
-            raise _explain(exc, lock, routes) from None
+            raise _explain(exc, lock, routes, plan.mirrors) from None
         hit("synced")
         if late:
             try:
-                _build_late(uv, late, py, gen, progress, lock, by_name, where, index_env)
+                _build_late(uv, late, py, gen, progress, lock, plan.mirrors, by_name, where, index_env)
             except OperationError as exc:
-                raise _explain(exc, lock, routes) from None
+                raise _explain(exc, lock, routes, plan.mirrors) from None
         for p in lock.unhashed:  # a git commit, or a checkout's folder (editable): pinned, not hashed
             progress(f"installing {p.name} from {redact(p.url)}")
             editable = p.source == "directory"
@@ -183,6 +169,8 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
                 )
             imports = tuple(r for r in imports if r.module not in skyrl_modules)
         hit("verified")
+        gpu = tuple(probe_gpus(plan, py)) if probe_gpus and plan.driver.usable else ()
+        verdict = _judge_gpus(plan, gpu, verdict)
         store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra, verdict))
         hit("record-written")
         store.swap_to(n)
@@ -195,10 +183,10 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
     pruned = tuple(store.prune())
     hit("pruned")
     # where rollback would go now (not simply the one live before: that one may be gone)
-    return BuildResult(n, gen, False, imports, lock, time.perf_counter() - t0, store.previous(), pruned, verdict)
+    return BuildResult(n, gen, imports, lock, time.perf_counter() - t0, store.previous(), pruned, verdict, gpu)
 
 
-def _explain(exc: OperationError, lock: Lock, routes: tuple) -> OperationError:
+def _explain(exc: OperationError, lock: Lock, routes: tuple, mirrors: Mirrors) -> OperationError:
     """Name where the package uv failed on came from; a file with other bytes than the lock's, in one line."""
     m = re.search(r"`([A-Za-z0-9_.-]+)(?:==[^`]+| @ [^`]+)`", exc.message)
     pkg = next((p for p in lock.packages if m and p.name == canonicalize_name(m.group(1))), None)
@@ -206,7 +194,7 @@ def _explain(exc: OperationError, lock: Lock, routes: tuple) -> OperationError:
         return exc
     route = next((r for r in routes if pkg.name in r.names), None)
     where = route.where if route and route.via == "index" else redact(mirrors.rewrite(pkg.url))
-    if "Hash mismatch" in exc.message:
+    if getattr(exc, "uv_failure", None) == "hash-mismatch":
         computed = _computed_hash(exc.details.get("uv_log"), pkg.sha256 or "")
         exc.message = (f"{pkg.name} {pkg.version} from {where}: the file served has sha256 {computed}, "
                        f"the lock says {pkg.sha256}: refused, nothing installed")
@@ -228,7 +216,7 @@ def _computed_hash(log: str | None, expected: str) -> str:
     return found[0] if "Computed" in text and found else "unknown"
 
 
-def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress, lock: Lock,
+def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress, lock: Lock, mirrors: Mirrors,
                 by_name: frozenset = frozenset(), where: dict | None = None,
                 extra_env: dict[str, str] | None = None) -> None:
     """Build sdists with no isolation, so they compile against the environment's own torch; hashes enforced."""
@@ -237,6 +225,20 @@ def _build_late(uv: Uv, pkgs: list, py: Path, gen: Path, progress: Progress, loc
     progress("building from source against the installed torch: " + ", ".join(p.name for p in pkgs))
     uv.pip_install(py, requirements=req, no_deps=True, no_build_isolation=True, require_hashes=True,
                    what="building " + ", ".join(p.name for p in pkgs), on_line=progress, extra_env=extra_env, **(where or {}))
+
+
+def _judge_gpus(plan: InstallPlan, checks: tuple, verdict: Verdict | None) -> Verdict | None:
+    """A failing GPU probe on a GPU host: with --require-gpu the install fails (exit 4, nothing swapped);
+    otherwise the environment is built but not ready, the probe's finding a blocker in the verdict."""
+    failed = [c for c in checks if c.status == "error"]
+    if not failed:
+        return verdict
+    if plan.require_gpu:
+        raise PreconditionError(f"GPU probe failed: {failed[0].summary}",
+                                f"the previous environment is unchanged; {failed[0].fix or 'see `skyrl-setup doctor`'}",
+                                details={"gpu_checks": [c.to_json() for c in checks]})
+    blockers = tuple(Blocker(c.id, c.summary, c.fix or "see `skyrl-setup doctor`", "gpu") for c in failed)
+    return dataclasses.replace(verdict, blockers=verdict.blockers + blockers) if verdict else None
 
 
 def _install_artifacts(uv: Uv, plan: InstallPlan, lock: Lock, py: Path, progress: Progress) -> None:

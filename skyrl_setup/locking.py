@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name
 
 from skyrl_setup import __version__
 from skyrl_setup.lockfile import append_tool_table, profile_fingerprint
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.profiles import Profile
 from skyrl_setup.uvtool import Uv
 
@@ -30,10 +31,11 @@ def uv_platform(platform: str) -> str:
 def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, output: Path,
                  extra_requirements: tuple[str, ...] = (), additions: tuple[str, ...] = (),
                  find_links: tuple[Path, ...] = (), with_skyrl: bool = True, on_line=None,
-                 exempt: tuple[str, ...] = ()) -> Path:
-    """`additions` (the user's own requirements) and `exempt` names escape the profile's date freeze."""
+                 exempt: tuple[str, ...] = (), mirrors=None) -> Path:
+    """`additions` (the user's own requirements) and `exempt` names escape the profile's date freeze;
+    `mirrors` (skyrl_setup.mirrors.Mirrors) rewrites the torch index; None: the ones configured (a lock for others)."""
     reqs = profile.requirements(with_skyrl=with_skyrl) + list(extra_requirements) + list(additions)
-    index = profile.index_for(variant)
+    index = profile.index_for(variant, mirrors if mirrors is not None else Mirrors.load())
     with tempfile.TemporaryDirectory(prefix="skyrl-setup-lock-") as tmp:
         req_file = Path(tmp) / "requirements.in"
         req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")

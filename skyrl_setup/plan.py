@@ -42,7 +42,7 @@ class InstallPlan:
     python: PythonInfo
     driver: DriverInfo
     cuda: VariantChoice
-    lock: Lock | None  # None: resolved at install time
+    lock: Lock | None  # None only before the planner resolves it (upgrade resolves its own)
     lock_source: str
     torch_index: str  # "pypi" or the URL of the torch-family index
     artifacts: tuple[ArtifactPlan, ...]

@@ -10,7 +10,8 @@ Asked of SkyRL's own code, three ways:
 3. the engine's RL interface: the methods SkyRL calls on the engine class exist.
 Blocker kinds: `artifact` (a component the user must supply, such as flash-attn's prebuilt wheel),
 `release` (a defect inside the SkyRL release itself: no environment built from it avoids it),
-`environment` (anything else: the environment is wrong).
+`environment` (anything else: the environment is wrong); and, from the GPU probes install runs
+before its swap, `gpu` (this host's GPU does not run the environment's kernels).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Blocker:
     module: str  # the SkyRL module (and line) where SkyRL's code stops
     reason: str
     fix: str
-    kind: str  # artifact / release / environment
+    kind: str  # artifact / release / environment / gpu
 
     def to_json(self) -> dict:
         return {"module": self.module, "reason": self.reason, "fix": self.fix, "kind": self.kind}
@@ -62,13 +63,6 @@ class Verdict:
         if self.ready:
             return f"ready for SkyRL training with {self.backend}"
         return f"built, but NOT ready for SkyRL training with {self.backend}: {len(self.blockers)} blocker(s)"
-
-    @classmethod
-    def from_json(cls, doc: dict) -> Verdict:
-        """A verdict recorded with an environment (its blockers; the import results are not kept)."""
-        return cls(doc.get("backend", ""), tuple(Blocker(b["module"], b["reason"], b["fix"], b["kind"]) for b in doc.get("blockers", [])),
-                   int(doc.get("checked_modules", 0)), float(doc.get("static_seconds", 0.0)), (),
-                   tuple(doc.get("interface", [])), tuple(doc.get("notes", [])))
 
     def to_json(self) -> dict:
         return {"ready": self.ready, "backend": self.backend, "verdict": self.line(),

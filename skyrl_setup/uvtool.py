@@ -68,9 +68,20 @@ _located: dict[str, Uv] = {}
 
 
 class Uv:
-    def __init__(self, binary: str):
+    def __init__(self, binary: str, *, offline: bool = False):
         self.binary = binary
         self._version: Version | None = None
+        self.forced_offline = offline  # a bundle's install: uv is told UV_OFFLINE, whatever the environment says
+
+    def offline(self) -> Uv:
+        """This uv, told to use nothing but its cache and the local files it is given."""
+        other = Uv(self.binary, offline=True)
+        other._version = self._version
+        return other
+
+    @property
+    def is_offline(self) -> bool:
+        return self.forced_offline or offline_requested()
 
     @classmethod
     def locate(cls) -> Uv:
@@ -119,6 +130,8 @@ class Uv:
         env.pop("VIRTUAL_ENV", None)  # uv would otherwise target the caller's active venv
         if extra:
             env.update(extra)
+        if self.forced_offline:
+            env["UV_OFFLINE"] = "1"
         return env
 
     # -- the operations this project runs: each builds its own command line ----------------
@@ -214,7 +227,7 @@ class Uv:
         cached copy is the right one whatever the server says, so the cache is tried first: a warm
         install then sends no request at all and works with the network down.
         """
-        if not offline_requested():
+        if not self.is_offline:
             first = self._run([*args, "--offline"], what=what, failpoint=failpoint, check=False, extra_env=extra_env)
             if first.returncode == 0:
                 for line in first.stderr.splitlines():

@@ -66,3 +66,18 @@ def verify_imports(python: Path, modules: tuple[str, ...], gpu_modules: tuple[st
     if not have_driver:
         results += [ImportResult(m, "skipped", "needs an NVIDIA driver (libcuda) to import; none on this host") for m in gpu_modules]
     return results
+
+
+def gpu_probes(plan, python: Path) -> list:
+    """On a GPU host, before the swap: a kernel through libcuda (no torch) and a matmul through the new
+    environment's torch, judged as doctor judges them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skyrl_setup.doctor import gpu_checks
+    from skyrl_setup.probe import driver_probe, torch_probe
+
+    with ThreadPoolExecutor(2) as pool:
+        drv = pool.submit(driver_probe)
+        tor = pool.submit(torch_probe, python)
+        return (gpu_checks.check_driver_probe(drv.result(), plan.driver)
+                + gpu_checks.check_torch_probe(tor.result(), plan.profile, plan.driver))

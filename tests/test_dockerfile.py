@@ -63,7 +63,7 @@ def test_default_backend_context(env, tmp_path, data_dir):
     wheel = out / Path(doc["tool_wheel"]).name
     assert f"COPY {wheel.name} /opt/skyrl/dist/" in lines
     names = zipfile.ZipFile(wheel).namelist()
-    assert "skyrl_setup/cli.py" in names and f"skyrl_setup/_data/lockfiles/{lock_name}" in names
+    assert "skyrl_setup/cli/__init__.py" in names and f"skyrl_setup/_data/lockfiles/{lock_name}" in names
     assert not any("__pycache__" in n for n in names)
 
 

@@ -46,9 +46,15 @@ def test_compatible_addition_installs(env, tmp_path):
     r = cli("check-compat", "accelerate==1.10.0", "--json", env=env)
     assert r.returncode == 0 and r.data["compatible"] and r.data["resolved"]["torch"] == "2.7.1"
     venv = tmp_path / "env"
+    # issue 14: the plan is complete before anything is built: --dry-run lists every package, the addition's too
+    r = cli("install", "--with", "accelerate==1.10.0", "--venv", str(venv), "--dry-run", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    planned = {p["name"]: p["version"] for p in r.data["plan"]["packages"]}
+    assert planned["accelerate"] == "1.10.0" and planned["sglang"] == "0.4.8.post1" and not venv.exists()
     r = cli("install", "--with", "accelerate==1.10.0", "--venv", str(venv), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.data["plan"]["lock_source"].startswith("resolved at install time")
+    assert r.data["plan"]["lock_source"].startswith("resolved while planning")
+    assert r.data["plan"]["lock_sha256"] == r.data["lock_sha256"]  # the build installed the lock the plan showed
     assert venv_run(venv, "import accelerate, sglang; print(accelerate.__version__, sglang.__version__)").stdout.split() == [
         "1.10.0", "0.4.8.post1"]
     # the addition that clashes with SkyRL's pins is refused before anything is built

@@ -147,3 +147,26 @@ def test_upgrade_from_skyrl_refuses_an_environment_with_additions(env, tmp_path,
     assert cli("install", "--with", "accelerate==1.10.0", "--venv", str(venv), env=env).returncode == 0
     r = cli("upgrade", "--from-skyrl", str(tmp_path), "--venv", str(venv), env=env)
     assert r.returncode == 2 and "built with additions (accelerate==1.10.0)" in r.stderr
+
+
+def test_latest_asks_on_the_terminal_and_keeps_stdout_for_json(env, sglang_env):
+    """Issue 14, bug 5: `upgrade --latest --json` wrote its question to stdout (input()), so stdout did not parse."""
+    import json
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    try:
+        os.write(master, b"n\n")  # the answer is waiting on the terminal
+        p = subprocess.run([sys.executable, "-m", "skyrl_setup", "upgrade", "--latest", "--venv", str(sglang_env), "--json"],
+                           stdin=slave, capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)  # only the envelope on stdout
+    assert doc["data"]["applied"] is False and doc["data"]["proposed_lock"], doc["data"]
+    assert "apply this set?" in p.stderr and "apply this set?" not in p.stdout
+    assert gens(sglang_env) == ["gen-0001"]

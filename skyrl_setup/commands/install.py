@@ -65,13 +65,13 @@ def _from_bundle(req: InstallRequest, ui: UI, t0: float) -> Result:
 
 
 def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, offline: bool, lock_source: str) -> Result:
-    mirrors = Mirrors.load(req.mirror)
     loaded = [profiles.load(b) for b in (req.backends[1:] if not req.from_bundle else ())]
     profile = profiles.load(profile_ref)
     if loaded or req.additions:
         _check_compatible(req, ui, [profile, *loaded])
     store = Store.for_target(req.venv if req.venv is not None else default_venv(profile.name))
     store.check_target(backend=profile.name, force=req.force)
+    mirrors = Mirrors.load(req.mirror)
     if req.lock:
         preflight.user_file(req.lock, "--lock")
     unwritable = preflight.unwritable(preflight.install_paths(store.target, store.root))  # before any download
@@ -117,6 +117,7 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
     from skyrl_setup.plan import PlanRequest
     from skyrl_setup.planner import gather_plan, preflight_disk
     from skyrl_setup.uvtool import Uv
+    from skyrl_setup.verify import gpu_probes
 
     uv = Uv.locate().offline() if offline else Uv.locate()
     plan_req = PlanRequest(python=req.python, cuda=req.cuda, lock=req.lock, lock_source=lock_source,
@@ -141,7 +142,7 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
                                                          seconds=round(time.perf_counter() - t0, 3)))
         made_here = plan.lock is not None and plan.lock.path.parent == workdir  # resolved or a checkout's: keep it with the env
         result = build(plan, uv, store, progress=ui.progress, verify=not req.no_verify,
-                       adopt_lock=bool(req.from_bundle) or made_here)
+                       adopt_lock=bool(req.from_bundle) or made_here, probe_gpus=gpu_probes)
     verdict = result.verdict
     data = outcome(**{**base, "lockfile": str(result.lock.path), "lock_sha256": result.lock.sha256},
                    generation=result.generation, previous_generation=result.previous, path=str(result.path),

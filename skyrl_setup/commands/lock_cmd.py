@@ -49,7 +49,8 @@ def run(req: LockRequest, ui: UI) -> Result:
     tmp = out.with_name(f"pylock.partial{os.getpid()}.toml")  # uv checks the PEP 751 name
     try:
         locking.compile_lock(uv, profile, variant=variant, platform=platform, output=tmp,
-                             find_links=tuple(Path(d) for d in req.find_links), on_line=ui.progress)
+                             find_links=tuple(Path(d) for d in req.find_links), on_line=ui.progress,
+                             mirrors=Mirrors.load(req.mirror))
         lock = load_lock(tmp, f"{profile.python}.0", platform)
         tmp.replace(out)
     finally:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skyrl_setup.errors import PreconditionError, UsageError
-from skyrl_setup.uvtool import offline_requested
 
 _QUERY = "import json,sys;print(json.dumps([list(sys.version_info[:3]),sys.executable,sys.implementation.name]))"
 
@@ -112,7 +111,7 @@ def find_python(uv, minor: str, request: str | None = None, *, allow_download: b
         tried.append(path)
         if info and info.minor == minor:
             return info
-    if allow_download and os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() not in ("never", "manual") and not offline_requested():
+    if allow_download and os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() not in ("never", "manual") and not uv.is_offline:
         if uv.python_install(minor):
             found = _uv_find(uv, minor)
             if found and (info := interrogate(found[0], "uv-install")) and info.minor == minor:
