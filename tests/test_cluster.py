@@ -66,6 +66,18 @@ def test_install_on_every_node_then_doctor(cluster):
         assert n["gpu_checks"][0]["cuda_visible_devices"] is not None  # Ray pinned one GPU per probe task
 
 
+def test_dry_run_plans_on_every_node_and_builds_nowhere(cluster):
+    """Issue 14, bug 1: `install --ray --dry-run` built on every node (the fan-out dropped --dry-run)."""
+    c, workers, env, root = cluster
+    target = root / "dry" / "env"
+    r = cli("install", "--ray", c.address, "--dry-run", "--venv", str(target), "--json", env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len(r.data["nodes"]) == 3 and all(n["ok"] and n["dry_run"] for n in r.data["nodes"]), r.data["nodes"]
+    assert not target.exists() and not (root / "dry" / ".env.skyrl").exists()
+    human = cli("install", "--ray", c.address, "--dry-run", "--venv", str(target), env=env, timeout=600)
+    assert human.returncode == 0 and human.stderr.count("planned (dry run)") == 3, human.stderr
+
+
 def test_drift_on_one_node_is_reported(cluster):
     c, workers, env, root = cluster
     from uv import find_uv_bin

@@ -86,3 +86,17 @@ def test_install_has_one_shape_whatever_happens(env, sglang_env, tmp_path, index
 def test_a_usage_error_names_its_command(env, argv):
     r = cli(*argv, "--bogus", "--json", env=env)
     assert r.returncode == 2 and envelope(r, argv[0])["error"]["message"].startswith("skyrl-setup")
+
+
+def test_cluster_reads_doctor_through_the_envelope(env, sglang_env):
+    """Drift detection reads a node's doctor output as this schema's envelope; a change to doctor's data that
+    drift depends on fails here, not silently on a cluster."""
+    from skyrl_setup.cluster import doctor_facts
+    from skyrl_setup.results import Envelope
+
+    r = cli("doctor", "--venv", str(sglang_env), "--no-gpu-probe", "--json", env=env)
+    facts = doctor_facts(Envelope.parse(r.stdout).data)
+    assert facts["lock_sha256"] and facts["cuda_variant"] and facts["python"].startswith("3.12")
+    assert facts["pkg:torch"] and facts["pkg:sglang"] == "0.4.8.post1"
+    with pytest.raises(ValueError):
+        Envelope.parse('{"checks": []}')  # a document of another shape is refused, not half-read

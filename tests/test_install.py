@@ -139,19 +139,22 @@ def test_rerun_is_a_noop(installed_sglang):
     assert r.data["noop"] is True and os.readlink(venv) == gen
 
 
-def test_failed_verification_keeps_previous_env(env, tmp_path, data_dir):
+def test_failed_verification_keeps_previous_env(env, tmp_path, data_dir, index):
+    """The import check fails (not the download: the lock's hash is the broken wheel's own, issue 14 bug 8)."""
     venv = tmp_path / "env"
     assert cli("install", "--venv", str(venv), env=env).returncode == 0
     before = os.readlink(venv)
     broken = tmp_path / "pylock.broken.toml"
     text = (data_dir / "lockfiles" / "pylock.sglang-skyrl-cu128.toml").read_text()
-    # point the lock at the broken transformers build the index also serves
-    broken.write_text(text.replace("transformers-4.52.3-py3", "transformers-4.58.0-py3").replace(
-        'name = "transformers"\nversion = "4.52.3"', 'name = "transformers"\nversion = "4.58.0"'))
-    env_nohash = dict(env)
-    r = cli("install", "--venv", str(venv), "--lock", str(broken), env=env_nohash)
+    good, bad = index.find_file("pypi", "transformers-4.52.3-py3-none-any.whl"), index.find_file("pypi", "transformers-4.58.0-py3-none-any.whl")
+    # point the lock at the broken transformers build the index also serves, hash and size included
+    broken.write_text(text.replace("transformers-4.52.3-py3", "transformers-4.58.0-py3").replace(good.sha256, bad.sha256)
+                      .replace(f"size = {good.path.stat().st_size}, hashes = {{ sha256 = \"{bad.sha256}",
+                               f"size = {bad.path.stat().st_size}, hashes = {{ sha256 = \"{bad.sha256}")
+                      .replace('name = "transformers"\nversion = "4.52.3"', 'name = "transformers"\nversion = "4.58.0"'))
+    r = cli("install", "--venv", str(venv), "--lock", str(broken), env=env)
     assert r.returncode == 1
-    assert "transformers" in r.stderr
+    assert "verification failed: import transformers" in r.stderr and "transformers 4.58.0: broken build" in r.stderr, r.stderr
     assert os.readlink(venv) == before
     assert venv_run(venv, "import transformers; print(transformers.__version__)").stdout.strip() == "4.52.3"
     store = tmp_path / ".env.skyrl"
