@@ -31,9 +31,10 @@ def uv_platform(platform: str) -> str:
 def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, output: Path,
                  extra_requirements: tuple[str, ...] = (), additions: tuple[str, ...] = (),
                  find_links: tuple[Path, ...] = (), with_skyrl: bool = True, on_line=None,
-                 exempt: tuple[str, ...] = (), mirrors=None) -> Path:
+                 exempt: tuple[str, ...] = (), mirrors=None, target=None) -> Path:
     """`additions` (the user's own requirements) and `exempt` names escape the profile's date freeze;
-    `mirrors` (skyrl_setup.mirrors.Mirrors) rewrites the torch index; None: the ones configured (a lock for others)."""
+    `mirrors` (skyrl_setup.mirrors.Mirrors) rewrites the torch index; None: the ones configured (a lock for others).
+    `target` (skyrl_setup.target.Target): the one host this lock is for; None: any glibc-2.28 Linux of `platform`."""
     reqs = profile.requirements(with_skyrl=with_skyrl) + list(extra_requirements) + list(additions)
     index = profile.index_for(variant, mirrors if mirrors is not None else Mirrors.load())
     with tempfile.TemporaryDirectory(prefix="skyrl-setup-lock-") as tmp:
@@ -55,7 +56,7 @@ def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, outpu
         other_index = index if index != "pypi" else None
         output.parent.mkdir(parents=True, exist_ok=True)
         uv.pip_compile(req_file, output, what=f"resolving the {profile.name} profile ({variant}, {platform})",
-                       python_version=profile.python, python_platform=uv_platform(platform), excludes=excludes,
+                       python_version=profile.python, python_platform=target.uv_platform() if target else uv_platform(platform), excludes=excludes,
                        exclude_newer=profile.exclude_newer or None, exclude_newer_packages=exempted,
                        index=other_index, index_strategy="unsafe-best-match" if other_index else None,
                        find_links=find_links, on_line=on_line,

@@ -56,6 +56,7 @@ class InstallPlan:
     mirrors: Mirrors = field(default_factory=Mirrors)
     offline: bool = False
     require_gpu: bool = False
+    build_for: object = None  # target.Target: the Python, platform, glibc and CUDA variant judged and resolved for
 
     @property
     def backend(self) -> str:
@@ -85,6 +86,7 @@ class InstallPlan:
             "summary": self.profile.summary,
             "venv": str(self.target),
             "platform": self.platform,
+            "build_for": self.build_for.to_json() if self.build_for else None,
             "python": {"version": self.python.version, "path": self.python.path, "source": self.python.source},
             "cuda": {"variant": self.cuda.variant, "driver": self.driver.version, "reason": self.cuda.reason,
                      "driver_source": self.driver.source},
@@ -113,7 +115,7 @@ class InstallPlan:
 def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonInfo, driver: DriverInfo, cuda: VariantChoice,
               lock: Lock | None, lock_source: str, artifacts: tuple[ArtifactPlan, ...], project: Path | None,
               find_links: tuple[Path, ...], require_gpu: bool, additions: tuple[str, ...] = (),
-              prereqs: tuple = (), route=None, mirrors: Mirrors = Mirrors(), offline: bool = False) -> InstallPlan:
+              prereqs: tuple = (), route=None, mirrors: Mirrors = Mirrors(), offline: bool = False, build_for=None) -> InstallPlan:
     """Combine detection results into a plan, or raise the precondition that stops it."""
     if cuda.error:
         raise PreconditionError(cuda.error, "upgrade the NVIDIA driver (see `skyrl-setup doctor`), or pick another --cuda variant")
@@ -147,4 +149,4 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
         warnings.append(f"lockfile was made for Python {lock.tool['python']}, building with {python.version}")
     return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant, mirrors),
                        artifacts, project, find_links, tuple(warnings), additions, tuple(prereqs), route,
-                       mirrors=mirrors, offline=offline, require_gpu=require_gpu)
+                       mirrors=mirrors, offline=offline, require_gpu=require_gpu, build_for=build_for)

@@ -24,8 +24,10 @@ from skyrl_setup.lockfile import Lock, lock_name
 from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan, PlanRequest, make_plan
 from skyrl_setup.prereqs import check as check_prereqs
+from skyrl_setup.resolver.check import require_compatible
 from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.routes import choose_route
+from skyrl_setup.target import Target
 from skyrl_setup.uvtool import Uv
 
 
@@ -75,6 +77,11 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
                          "use --cuda auto or one of those variants")
     platform = platform_tag()
     route = None
+    if req.additions:  # from metadata, before any file is fetched or probed: a clash in one sentence (exit 3)
+        first = choose_variant(profile.variants, driver.version, requested)  # the variant a route is judged by
+        res = require_compatible([profile], list(req.additions), target=Target.for_host(python.version, first.variant),
+                                 mirrors=req.mirrors)
+        progress(f"compatible: {', '.join(req.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")
     probe = (lambda url: reachable(url, offline=req.offline))
     if profile.from_skyrl and not req.lock:
         folder = Path(req.skyrl_source) if req.skyrl_source else project  # upgrade --from-skyrl DIR wins over a recorded checkout
@@ -91,6 +98,7 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
             lock, source = None, "resolved while planning (with your additions)"
         else:
             lock, source = select_lock(req.lock, profile.name, choice.variant, platform, python.version, req.lock_source)
+    target = Target.for_host(python.version, choice.variant)
     basis = lock or (route.lock if route else None)
     torch = basis.versions().get("torch", profile.torch) if basis else profile.torch
     artifacts = plan_artifacts(profile.artifacts, choice.variant, torch.split("+")[0], profile.python, find_links,
@@ -103,7 +111,7 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
     plan = make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
                      lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
                      require_gpu=req.require_gpu, additions=req.additions, prereqs=tuple(prereqs), route=route,
-                     mirrors=req.mirrors, offline=req.offline)
+                     mirrors=req.mirrors, offline=req.offline, build_for=target)
     if plan.lock is None and resolve:
         plan = replace(plan, lock=_resolve(plan, uv, workdir, progress))
     return replace(plan, fetch=routes_for(plan.lock, profile, req.mirrors, artifacts)) if plan.lock else plan
@@ -117,7 +125,7 @@ def _resolve(plan: InstallPlan, uv: Uv, workdir: Path, progress) -> Lock:
                   for a in plan.artifacts if a.required)
     out = locking.compile_lock(uv, plan.profile, variant=plan.cuda.variant, platform=plan.platform,
                                output=workdir / "pylock.resolved.toml", extra_requirements=extra, additions=plan.additions,
-                               find_links=plan.find_links, on_line=progress, mirrors=plan.mirrors)
+                               find_links=plan.find_links, on_line=progress, mirrors=plan.mirrors, target=plan.build_for)
     return load_lock(out, plan.python.version, plan.platform)
 
 

@@ -67,8 +67,8 @@ def _from_bundle(req: InstallRequest, ui: UI, t0: float) -> Result:
 def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, offline: bool, lock_source: str) -> Result:
     loaded = [profiles.load(b) for b in (req.backends[1:] if not req.from_bundle else ())]
     profile = profiles.load(profile_ref)
-    if loaded or req.additions:
-        _check_compatible(req, ui, [profile, *loaded])
+    if loaded:
+        _check_compatible(req, [profile, *loaded])
     store = Store.for_target(req.venv if req.venv is not None else default_venv(profile.name))
     store.check_target(backend=profile.name, force=req.force)
     mirrors = Mirrors.load(req.mirror)
@@ -92,8 +92,9 @@ def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, offlin
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _check_compatible(req: InstallRequest, ui: UI, loaded: list) -> None:
-    """Decide compatibility from metadata before anything is downloaded (exit 3 on a clash)."""
+def _check_compatible(req: InstallRequest, loaded: list) -> None:
+    """Two backends: one environment each; but first say whether they could share one (exit 3 on a clash).
+    (Additions are checked by the planner, against the target it plans for.)"""
     from skyrl_setup.detect.python import find_python
     from skyrl_setup.resolver.check import require_compatible
     from skyrl_setup.target import Target
@@ -106,9 +107,8 @@ def _check_compatible(req: InstallRequest, ui: UI, loaded: list) -> None:
         python = f"{profile.python}.0"
     res = require_compatible(loaded, list(req.additions), target=Target.for_host(python, req.cuda or profile.variants[0]),
                              mirrors=Mirrors.load(req.mirror))
-    if len(loaded) > 1:
-        raise UsageError("one backend per environment", "install each backend with its own --venv")
-    ui.progress(f"compatible: {', '.join(req.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")
+    raise UsageError(f"one backend per environment ({' and '.join(p.name for p in loaded)} could share one, "
+                     f"with torch {res.pins.get('torch', '?')})", "install each backend with its own --venv")
 
 
 def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors: Mirrors, offline: bool, lock_source: str,
