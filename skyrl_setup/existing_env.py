@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from skyrl_setup.envstore import RECORD, Store
 from skyrl_setup.errors import UsageError
+from skyrl_setup.humanize import sh
 
 
 def store_for(venv: str | None, backend: str | None) -> Store:
@@ -17,15 +18,15 @@ def store_for(venv: str | None, backend: str | None) -> Store:
 def no_env(store: Store, backend: str | None) -> UsageError:
     if store.current() is not None and (store.gen_path(store.current()) / RECORD).is_file():
         return UsageError(f"the record of {store.target} ({store.gen_path(store.current()) / RECORD}) is damaged",
-                          f"rebuild it: skyrl-setup install --venv {store.target} --force, or roll back to an intact generation")
+                          f"rebuild it: skyrl-setup install --venv {sh(store.target)} --force, or roll back to an intact generation")
     return UsageError(f"no environment made by skyrl-setup at {store.target}",
-                      f"create one first: skyrl-setup install --backend {backend or 'sglang'} --venv {store.target}")
+                      f"create one first: skyrl-setup install --backend {backend or 'sglang'} --venv {sh(store.target)}")
 
 
 def check_backend(store: Store, rec: dict, backend: str | None) -> None:
     if backend and backend != rec.get("backend"):
         raise UsageError(f"{store.target} holds a {rec.get('backend')} environment, not {backend}",
-                         f"to switch backends: skyrl-setup install --backend {backend} --venv {store.target} --force")
+                         f"to switch backends: skyrl-setup install --backend {backend} --venv {sh(store.target)} --force")
 
 
 def with_record(venv: str | None, backend: str | None) -> tuple[Store, dict]:

@@ -100,3 +100,21 @@ def test_cluster_reads_doctor_through_the_envelope(env, sglang_env):
     assert facts["pkg:torch"] and facts["pkg:sglang"] == "0.4.8.post1"
     with pytest.raises(ValueError):
         Envelope.parse('{"checks": []}')  # a document of another shape is refused, not half-read
+
+
+def test_a_conflict_has_one_shape_whichever_command_finds_it(env, tmp_path):
+    """Issue 14, bug 3: check-compat and install --with told the same clash in two different documents."""
+    compat = cli("check-compat", "vllm==0.11.0", "--json", env=env)
+    install = cli("install", "--with", "vllm==0.11.0", "--venv", str(tmp_path / "e"), "--json", env=env)
+    assert compat.returncode == install.returncode == 3
+    a, b = compat.error, install.error
+    assert set(a["details"]) == set(b["details"]) and a["details"]["conflict"] == b["details"]["conflict"]
+    assert a["message"] == b["message"]
+
+
+def test_printed_paths_are_quoted_for_the_shell(env, tmp_path, index):
+    """Issue 14, bug 8: `source …/my envs/sg/bin/activate` broke on the space."""
+    venv = tmp_path / "my envs" / "sg"
+    r = cli("install", "--venv", str(venv), env=dict(env, SKYRL_SETUP_MIRRORS=mirror_map(index, assets=True)))
+    assert r.returncode == 0, r.stderr
+    assert f"source '{venv}/bin/activate'" in r.stderr, r.stderr

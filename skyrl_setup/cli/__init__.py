@@ -14,6 +14,7 @@ import traceback
 
 from skyrl_setup import envstore
 from skyrl_setup.errors import ExitCode, OperationError, PreconditionError, SetupError, UsageError
+from skyrl_setup.humanize import sh
 from skyrl_setup.requests import Request
 
 COMMANDS = {
@@ -90,7 +91,7 @@ def interrupted(signum: int) -> SetupError:
     if envstore.swapped:
         target, n = envstore.swapped[-1]
         err = OperationError(f"{how} after {target} was switched to generation {n}",
-                             f"the new environment is in place; check it with `skyrl-setup doctor --venv {target}`")
+                             f"the new environment is in place; check it with `skyrl-setup doctor --venv {sh(target)}`")
     else:
         err = OperationError(f"{how}; the previous environment is unchanged", "nothing was switched; re-run the command to finish")
     err.code = ExitCode.INTERRUPTED if signum == signal.SIGINT else 128 + signum

@@ -17,6 +17,7 @@ from skyrl_setup.commands import default_venv
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
+from skyrl_setup.humanize import sh
 from skyrl_setup.doctor import (Check, env_checks, fit_checks, gpu_checks, guarded, index_checks, skyrl_checks, symptom_checks,
                                 system_checks)
 from skyrl_setup.envstore import Store
@@ -171,7 +172,7 @@ def _env_checks(facts, profile, record, venv, python, driver: DriverInfo, torch_
     if facts is None:
         where = venv or python
         return [Check("env.exists", "error", f"no environment at {where}",
-                      f"skyrl-setup install --backend {profile.name}" + (f" --venv {venv}" if venv else ""))]
+                      f"skyrl-setup install --backend {profile.name}" + (f" --venv {sh(venv)}" if venv else ""))]
     if facts.get("status") == "error":
         return [Check("env.exists", "error", f"the environment's python does not run: {facts.get('detail')}",
                       f"skyrl-setup install --backend {profile.name} --force")]

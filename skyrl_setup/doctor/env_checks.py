@@ -14,6 +14,7 @@ from skyrl_setup.cuda_policy import CudaVersion, choose_variant
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.doctor import Check
+from skyrl_setup.humanize import sh
 from skyrl_setup.lockfile import target_environment
 from skyrl_setup.profiles import Profile
 from skyrl_setup.venvinfo import compare
@@ -27,7 +28,7 @@ def versions(facts: dict) -> dict[str, str]:
 
 
 def install_fix(profile: Profile, venv: str | None) -> str:
-    where = f" --venv {venv}" if venv else ""
+    where = f" --venv {sh(venv)}" if venv else ""
     return f"skyrl-setup install --backend {profile.name}{where} --force"
 
 
