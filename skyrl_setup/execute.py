@@ -169,7 +169,10 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
                 )
             imports = tuple(r for r in imports if r.module not in skyrl_modules)
         hit("verified")
-        gpu = tuple(probe_gpus(plan, py)) if probe_gpus and plan.driver.usable else ()
+        gpu = ()
+        if probe_gpus and plan.driver.usable:
+            progress("probing the GPUs before the swap: a kernel through libcuda, a matmul through the new torch")
+            gpu = tuple(probe_gpus(plan, py))
         verdict = _judge_gpus(plan, gpu, verdict)
         store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra, verdict))
         hit("record-written")

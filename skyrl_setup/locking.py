@@ -56,7 +56,8 @@ def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, outpu
         other_index = index if index != "pypi" else None
         output.parent.mkdir(parents=True, exist_ok=True)
         uv.pip_compile(req_file, output, what=f"resolving the {profile.name} profile ({variant}, {platform})",
-                       python_version=profile.python, python_platform=target.uv_platform() if target else uv_platform(platform), excludes=excludes,
+                       python_version=target.python if target else profile.python,
+                       python_platform=target.uv_platform() if target else uv_platform(platform), excludes=excludes,
                        exclude_newer=profile.exclude_newer or None, exclude_newer_packages=exempted,
                        index=other_index, index_strategy="unsafe-best-match" if other_index else None,
                        find_links=find_links, on_line=on_line,

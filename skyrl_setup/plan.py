@@ -54,7 +54,6 @@ class InstallPlan:
     route: object = None  # routes.RouteChoice where the backend comes from SkyRL's lock
     fetch: tuple = ()  # index_route.Route: which index or mirror each group of the lock's files comes from
     mirrors: Mirrors = field(default_factory=Mirrors)
-    offline: bool = False
     require_gpu: bool = False
     build_for: object = None  # target.Target: the Python, platform, glibc and CUDA variant judged and resolved for
 
@@ -115,7 +114,7 @@ class InstallPlan:
 def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonInfo, driver: DriverInfo, cuda: VariantChoice,
               lock: Lock | None, lock_source: str, artifacts: tuple[ArtifactPlan, ...], project: Path | None,
               find_links: tuple[Path, ...], require_gpu: bool, additions: tuple[str, ...] = (),
-              prereqs: tuple = (), route=None, mirrors: Mirrors = Mirrors(), offline: bool = False, build_for=None) -> InstallPlan:
+              prereqs: tuple = (), route=None, mirrors: Mirrors = Mirrors(), build_for=None) -> InstallPlan:
     """Combine detection results into a plan, or raise the precondition that stops it."""
     if cuda.error:
         raise PreconditionError(cuda.error, "upgrade the NVIDIA driver (see `skyrl-setup doctor`), or pick another --cuda variant")
@@ -149,4 +148,4 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
         warnings.append(f"lockfile was made for Python {lock.tool['python']}, building with {python.version}")
     return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant, mirrors),
                        artifacts, project, find_links, tuple(warnings), additions, tuple(prereqs), route,
-                       mirrors=mirrors, offline=offline, require_gpu=require_gpu, build_for=build_for)
+                       mirrors=mirrors, require_gpu=require_gpu, build_for=build_for)

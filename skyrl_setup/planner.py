@@ -17,7 +17,7 @@ from skyrl_setup.detect.gpu import detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import existing_parent, free_bytes, platform_tag
 from skyrl_setup.envstore import Store
-from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.errors import PreconditionError, SetupError, UsageError
 from skyrl_setup.humanize import human_bytes
 from skyrl_setup.index_route import routes_for
 from skyrl_setup.lockfile import Lock, lock_name
@@ -56,6 +56,16 @@ def _source_candidates(uv: Uv, folder: Path, profile, platform: str, python_full
     makers = {"skyrl": lambda: skyrl_locks.exact_lock(uv, source, profile, workdir, checkout=checkout).path,
               "pypi": lambda: skyrl_locks.pypi_lock(uv, source, profile, platform, workdir, checkout=checkout).path}
     return [(r, makers[r]) for r in profile.routes]
+
+
+def host_target(profile, python: str | None, cuda: str | None) -> Target:
+    """The target a check made before planning judges: the Python the planner would find (without downloading
+    one; the profile's minor .0 where none is found yet, the planner then says so) and the variant asked for."""
+    try:
+        version = find_python(Uv.locate(), profile.python, python, allow_download=False).version
+    except SetupError:
+        version = f"{profile.python}.0"
+    return Target.for_host(version, cuda or profile.variants[0])
 
 
 def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, *, progress=lambda line: None,
@@ -111,7 +121,7 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
     plan = make_plan(profile=profile, target=store.target, platform=platform, python=python, driver=driver, cuda=choice,
                      lock=lock, lock_source=source, artifacts=artifacts, project=project, find_links=find_links,
                      require_gpu=req.require_gpu, additions=req.additions, prereqs=tuple(prereqs), route=route,
-                     mirrors=req.mirrors, offline=req.offline, build_for=target)
+                     mirrors=req.mirrors, build_for=target)
     if plan.lock is None and resolve:
         plan = replace(plan, lock=_resolve(plan, uv, workdir, progress))
     return replace(plan, fetch=routes_for(plan.lock, profile, req.mirrors, artifacts)) if plan.lock else plan

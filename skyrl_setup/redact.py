@@ -9,7 +9,7 @@ import re
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|AUTH|CREDENTIAL)", re.I)
-_NOT_SECRET = re.compile(r"TOKENIZERS|AUTHOR", re.I)  # TOKENIZERS_PARALLELISM is a setting, not a token
+_NOT_SECRET = re.compile(r"^(TOKENIZERS_[A-Z_]*|AUTHOR)$", re.I)  # TOKENIZERS_PARALLELISM is a setting, not a token
 # a query parameter that carries a secret: ?token=, &access_token=, ?api-key=, S3/GCS/Azure signatures (X-Amz-Signature, sig=)
 _QUERY_SECRET = re.compile(r"(?P<name>[?&;](?:[\w.-]*(?:token|secret|passw(?:or)?d|pwd|api[_-]?key|auth|credential|signature)[\w.-]*"
                            r"|(?:[\w.-]*[_-])?(?:key|sig|session))=)[^&#\s\"'<>)]+", re.I)

@@ -40,14 +40,13 @@ class Request:
             if meta["kind"] == "switch":
                 argv.append(flag)
             elif meta["kind"] == "many":
-                for v in value:
-                    argv += [flag, str(v)]
+                argv += [f"{flag}={v}" for v in value]  # `=`: a value may start with '-' (--with=-e ./pkg)
             elif meta["kind"] == "positional":
                 positional += ["--", *value] if any(str(v).startswith("-") for v in value) else list(value)
             elif meta["kind"] == "optional" and value == "auto":
                 argv.append(flag)
             else:
-                argv += [flag, _number(value) if meta["number"] else str(value)]
+                argv.append(f"{flag}={_number(value) if meta['number'] else value}")
         return argv + positional
 
     def for_nodes(self) -> list[str]:

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from skyrl_setup.errors import ExitCode, SetupError
+from skyrl_setup.humanize import one_line
 from skyrl_setup.redact import Secret, redact
 
 SCHEMA = 1
@@ -68,7 +69,7 @@ def envelope(result: Result) -> dict:
 
 def error_envelope(command: str | None, err: SetupError) -> dict:
     return {"schema": SCHEMA, "command": command, "ok": False, "exit_code": int(err.code),
-            "error": {"message": plain(err.message), "hint": plain(err.hint), "details": plain(err.details)}}
+            "error": {"message": plain(one_line(err.message)), "hint": plain(one_line(err.hint)), "details": plain(err.details)}}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 
 from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import UsageError
+from skyrl_setup.humanize import sh
 from skyrl_setup.uvtool import Uv
 
 
@@ -63,7 +64,7 @@ def read(folder: str | Path) -> SkyrlSource:
     if not pyproject.is_file():
         raise _fail(root, "no pyproject.toml", "give skyrl-train's folder of a SkyRL checkout (or a release's files)")
     if not lockfile.is_file():
-        raise _fail(root, "no uv.lock beside pyproject.toml", f"create it with `uv lock --project {root}`")
+        raise _fail(root, "no uv.lock beside pyproject.toml", f"create it with `uv lock --project {sh(root)}`")
     try:
         lock_bytes = lockfile.read_bytes()
         project = toml_reader.loads(pyproject.read_text(encoding="utf-8"))
@@ -84,7 +85,7 @@ def read(folder: str | Path) -> SkyrlSource:
              for n, s in (uv_table.get("sources") or {}).items() if isinstance(s, dict) and "path" in s}
     root_pkg = next((p for p in lock.get("package", []) if canonicalize_name(p.get("name", "")) == canonicalize_name(name)), None)
     if root_pkg is None:
-        raise _fail(root, f"uv.lock does not lock {name}", f"re-create it: `uv lock --project {root}`")
+        raise _fail(root, f"uv.lock does not lock {name}", f"re-create it: `uv lock --project {sh(root)}`")
     provided = tuple((root_pkg.get("metadata") or {}).get("provides-extras") or ())
     overrides = uv_table.get("override-dependencies") or []
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
@@ -119,14 +120,14 @@ def _check_fresh(source: SkyrlSource, root_pkg: dict) -> None:
     if locked != wanted or stale_specs:
         diff = sorted(f"{n}{f' [{e}]' if e else ''}" for n, e in locked ^ wanted) + sorted(stale_specs)
         raise _fail(source.root, f"uv.lock is stale against pyproject.toml (differs in: {', '.join(diff[:5])})",
-                    f"re-lock it: `uv lock --project {source.root}`")
+                    f"re-lock it: `uv lock --project {sh(source.root)}`")
 
 
 def require_extra(source: SkyrlSource, extra: str) -> None:
     if extra not in source.extras or extra not in source.extra_requirements:
         have = ", ".join(source.extras) or "none"
         raise _fail(source.root, f"its lock has no extra {extra!r} (it has: {have})",
-                    f"add the extra to pyproject.toml and re-lock: `uv lock --project {source.root}`")
+                    f"add the extra to pyproject.toml and re-lock: `uv lock --project {sh(source.root)}`")
 
 
 def export(uv: Uv, source: SkyrlSource, extra: str, output: Path) -> Path:

@@ -70,6 +70,7 @@ def test_redaction_is_by_type_not_by_key_name():
     doc = plain({"tokenizers": "0.21.1", "google-auth": "2.40.0", "TOKENIZERS_PARALLELISM": secret_if_named("TOKENIZERS_PARALLELISM", "false"),
                  "opaque": Secret("hunter2")})
     assert doc == {"tokenizers": "0.21.1", "google-auth": "2.40.0", "TOKENIZERS_PARALLELISM": "false", "opaque": "***"}
+    assert secret_if_named("VLLM_AUTHORIZATION", "x") == "x" and isinstance(secret_if_named("VLLM_AUTHORIZATION", "x"), Secret)
     assert "hunter2" not in repr(Secret("hunter2")) and str(Secret("hunter2")) == "hunter2"  # the real value for programs
 
 

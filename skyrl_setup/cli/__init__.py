@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, _terminate)
     try:
         request, output = parse(argv)
-        command = request.command
+        command, json_mode, debug = request.command, output.json, output.debug  # what was parsed wins over the guess
+        screen.verbose = output.verbose
         result = command_function(request)(request, render.HumanUI(screen, json_mode=json_mode))
         if json_mode:
             render.emit_result(result)

@@ -72,7 +72,7 @@ def install(screen: Screen, d) -> None:
         built = "built and verified" if d["verdict"] is not None else "built (not verified: --no-verify)"
         screen.print(f"[green]✓[/] {t(d['backend'])} environment {built} at {t(d['venv'])} "
                      f"(generation {d['generation']}, {d['seconds']:.1f} s)")
-        screen.print(f"  activate it with: [bold]source {t(sh(d['activate']))}[/]")
+        screen.print(f"  activate it with: [bold]{t(d['activate'])}[/]")
         if d["env"]:
             screen.print("  runtime settings: " + t(" ".join(f"{k}={v}" for k, v in d["env"].items())))
         if d["previous_generation"] is not None:

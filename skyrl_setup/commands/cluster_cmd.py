@@ -6,12 +6,13 @@ JSON envelope every command writes; nothing here rebuilds argv or guesses a docu
 
 from __future__ import annotations
 
-from skyrl_setup import modelsize
+from skyrl_setup import modelsize, preflight
 from skyrl_setup.cluster import drift, fan_out
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.doctor import fit_checks
 from skyrl_setup.doctor.gpu_checks import check_driver_probe
 from skyrl_setup.errors import ExitCode
+from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.requests import DoctorRequest, InstallRequest
 from skyrl_setup.results import Result, plain
 from skyrl_setup.ui import UI
@@ -50,7 +51,7 @@ def run_doctor(req: DoctorRequest, ui: UI) -> Result:
         failing = bool(n.error or not answered or errors or node_drift or any(c["status"] == "error" for c in gpu))
         bad += failing
         rows.append({"node_id": n.node_id, "address": n.address, "hostname": (n.result or {}).get("hostname"), "alive": n.alive,
-                     "gpus": n.gpus, "error": None if answered else n.failure, "summary": n.summary(),
+                     "gpus": n.gpus, "error": n.error or (None if answered else n.failure), "summary": n.summary(),
                      "doctor": plain(data), "gpu_checks": gpu, "drift": node_drift, "ok": not failing})
     out = {"nodes": rows, "drift": found, "dead": [n.address for n in nodes if not n.alive], "model_fit": None,
            "failing": bad}
@@ -78,6 +79,8 @@ def _cluster_fit(model, nodes) -> dict:
 
 
 def run_install(req: InstallRequest, ui: UI) -> Result:
+    preflight.index_settings()  # a bad setting is one error here, not one per node
+    Mirrors.load(req.mirror)
     ui.step("building on every node of the Ray cluster")
     nodes = fan_out(None if req.ray == "auto" else req.ray, req.for_nodes(), gpu_probes=False,
                     timeout=req.timeout or DEFAULT_TIMEOUT * 3)
@@ -86,11 +89,12 @@ def run_install(req: InstallRequest, ui: UI) -> Result:
         env, data = n.envelope, n.data
         ok = env is not None and env.ok and not n.error
         failed += not ok
-        if ok:
+        if ok and not data.get("dry_run"):  # a plan is not an environment a worker can use
             paths.add(data.get("venv"))
         rows.append({"node_id": n.node_id, "address": n.address, "ok": ok, "venv": data.get("venv"),
                      "generation": data.get("generation"), "noop": data.get("noop"), "dry_run": data.get("dry_run"),
-                     "ready": data.get("ready"), "error": None if ok else n.failure})
+                     "ready": data.get("ready"),
+                     "error": None if ok else n.failure or f"not ready for SkyRL training (exit {env.exit_code if env else '?'})"})
     out = {"nodes": rows, "failed": failed, "py_executable": None, "runtime_env": None, "warnings": []}
     if len(paths) == 1:
         venv = paths.pop()

@@ -11,7 +11,7 @@ from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.requests import CheckCompatRequest
 from skyrl_setup.resolver.check import require_compatible
 from skyrl_setup.results import Result
-from skyrl_setup.target import Target
+from skyrl_setup.planner import host_target
 from skyrl_setup.ui import UI
 
 
@@ -19,7 +19,7 @@ def run(req: CheckCompatRequest, ui: UI) -> Result:
     preflight.index_settings()
     backends = list(req.backends or ["sglang"])
     loaded = [profiles.load(b) for b in backends]
-    target = Target.for_host(f"{loaded[0].python}.0", req.cuda or loaded[0].variants[0])
+    target = host_target(loaded[0], None, req.cuda)
     res = require_compatible(loaded, list(req.specs), target=target, mirrors=Mirrors.load())
     return Result("check-compat", {"backends": backends, "additions": list(req.specs), "target": target.to_json(),
                                    **res.to_json()})

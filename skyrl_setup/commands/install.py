@@ -18,6 +18,7 @@ from skyrl_setup.current import is_noop, recorded_lock
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, UsageError
 from skyrl_setup.failpoints import hit
+from skyrl_setup.humanize import sh
 from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.requests import InstallRequest
 from skyrl_setup.resources import lockfiles_dir
@@ -95,17 +96,10 @@ def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, offlin
 def _check_compatible(req: InstallRequest, loaded: list) -> None:
     """Two backends: one environment each; but first say whether they could share one (exit 3 on a clash).
     (Additions are checked by the planner, against the target it plans for.)"""
-    from skyrl_setup.detect.python import find_python
+    from skyrl_setup.planner import host_target
     from skyrl_setup.resolver.check import require_compatible
-    from skyrl_setup.target import Target
-    from skyrl_setup.uvtool import Uv
 
-    profile = loaded[0]
-    try:
-        python = find_python(Uv.locate(), profile.python, req.python, allow_download=False).version
-    except Exception:  # noqa: BLE001 - the planner reports a missing Python; the pre-check judges the profile's
-        python = f"{profile.python}.0"
-    res = require_compatible(loaded, list(req.additions), target=Target.for_host(python, req.cuda or profile.variants[0]),
+    res = require_compatible(loaded, list(req.additions), target=host_target(loaded[0], req.python, req.cuda),
                              mirrors=Mirrors.load(req.mirror))
     raise UsageError(f"one backend per environment ({' and '.join(p.name for p in loaded)} could share one, "
                      f"with torch {res.pins.get('torch', '?')})", "install each backend with its own --venv")
@@ -148,7 +142,7 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
                    generation=result.generation, previous_generation=result.previous, path=str(result.path),
                    imports=[r.to_json() for r in result.imports], pruned=list(result.pruned),
                    verdict=verdict.to_json() if verdict else None, ready=bool(verdict and verdict.ready),
-                   gpu_checks=[c.to_json() for c in result.gpu_checks], activate=f"{store.target}/bin/activate",
+                   gpu_checks=[c.to_json() for c in result.gpu_checks], activate=f"source {sh(store.target / 'bin' / 'activate')}",
                    python=f"{store.target}/bin/python", env=dict(profile.env), seconds=round(time.perf_counter() - t0, 2))
     not_ready = verdict is not None and not verdict.ready
     return Result("install", data, ExitCode.FAILED if not_ready and req.strict else ExitCode.OK)
@@ -159,7 +153,8 @@ def _recorded_verdict(req: InstallRequest, store: Store, data: dict) -> Result:
     rec = store.record() or {}
     verdict = rec.get("verdict")
     ready = bool(verdict and verdict.get("ready"))
-    data.update(verdict=verdict, ready=ready, activate=f"{store.target}/bin/activate", python=f"{store.target}/bin/python",
+    data.update(verdict=verdict, ready=ready, activate=f"source {sh(store.target / 'bin' / 'activate')}",
+                python=f"{store.target}/bin/python",
                 env=dict(rec.get("env") or {}), previous_generation=store.previous())
     return Result("install", data, ExitCode.FAILED if req.strict and not ready else ExitCode.OK)
 

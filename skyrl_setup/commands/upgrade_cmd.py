@@ -133,7 +133,7 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
                 try:
                     out = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=tmp / "pylock.upgrade.toml",
                                                additions=tuple(additions), find_links=plan.find_links, on_line=ui.progress,
-                                               exempt=tuple(sorted(exempt)), mirrors=mirrors)
+                                               exempt=tuple(sorted(exempt)), mirrors=mirrors, target=target)
                     break
                 except ConflictError as exc:  # uv sees every requirement: a release it refuses is left out
                     if not latest or latest.step_back(exc) is None:

@@ -23,6 +23,7 @@ from skyrl_setup.cuda_policy import CudaVersion, choose_variant
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.doctor import Check, fatbin
 from skyrl_setup.doctor.env_checks import torch_cuda_build, versions
+from skyrl_setup.humanize import sh
 from skyrl_setup.profiles import Profile
 
 # check_env.py (version matrix §9) imports these; doctor imports those the backend's profile verifies.
@@ -120,7 +121,7 @@ def check_flashinfer(imports: list | None, facts: dict, profile: Profile, venv: 
     have = versions(facts).get("flashinfer-python")
     row = next((r for r in imports or () if r.module == "flashinfer"), None)
     py = f"{venv}/bin/python" if venv else facts.get("executable", "ENV/bin/python")
-    fix = f"skyrl-setup install --backend {profile.name} --force, or: uv pip install --python {py} 'flashinfer-python{pin}'"
+    fix = f"skyrl-setup install --backend {profile.name} --force, or: uv pip install --python {sh(py)} 'flashinfer-python{pin}'"
     if have is None:
         return Check("symptom.flashinfer", "error", f"{sym}: flashinfer-python (the {profile.name} profile pins {pin}) is not installed "
                      f"in this environment ({facts.get('executable')})", fix)
@@ -168,7 +169,7 @@ def check_python(facts: dict, profile: Profile, found) -> Check:
     if ".".join(v.split(".")[:2]) == profile.python:
         return Check("symptom.python", "ok", f"'requires a different Python'? no: the environment runs Python {v}")
     where = f"a Python {profile.python} is at {found.path}" if found else f"no Python {profile.python} found on this host"
-    fix = (f"skyrl-setup install --backend {profile.name} --force --python {found.path}" if found
+    fix = (f"skyrl-setup install --backend {profile.name} --force --python {sh(found.path)}" if found
            else f"uv python install {profile.python} (or pyenv install {profile.python}.7), then skyrl-setup install --backend {profile.name} --force")
     return Check("symptom.python", "error",
                  f"'Package 'skyrl-train' requires a different Python: {v} not in '=={profile.python}.*'': this environment's "
