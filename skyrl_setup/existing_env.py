@@ -10,7 +10,7 @@ from skyrl_setup.humanize import sh
 def store_for(venv: str | None, backend: str | None) -> Store:
     if venv is not None:
         return Store.for_target(venv)
-    from skyrl_setup.commands import default_venv
+    from skyrl_setup.preflight import default_venv
 
     return Store.for_target(default_venv(backend or "sglang"))
 

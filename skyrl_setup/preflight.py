@@ -141,3 +141,8 @@ def index_settings() -> None:
             if not ok:
                 from skyrl_setup.redact import redact
                 raise UsageError(f"{name}: {redact(url)!r} is not a valid index URL", "give a URL like https://pypi.org/simple, or unset it")
+
+
+def default_venv(backend: str) -> Path:
+    """Where a backend's environment lives unless --venv says otherwise."""
+    return user_dir("SKYRL_SETUP_HOME", "data", "the default environment location") / "envs" / backend

@@ -12,8 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from skyrl_setup import modelsize, profiles
-from skyrl_setup.commands import default_venv
+from skyrl_setup import modelsize, preflight, profiles
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
@@ -37,7 +36,7 @@ def _target(req: DoctorRequest, profile_name: str) -> tuple[Path | None, Path, S
         if not py.exists():
             raise UsageError(f"--python {py}: no such file", "give the path of the environment's python")
         return None, py, None
-    raw = req.venv if req.venv is not None else default_venv(profile_name)
+    raw = req.venv if req.venv is not None else preflight.default_venv(profile_name)
     store = Store.for_target(raw)
     venv = Path(raw)
     return venv, venv / "bin" / "python", store if store.current() is not None else None

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from skyrl_setup import preflight, profiles
-from skyrl_setup.commands import default_venv
 from skyrl_setup.current import is_noop, recorded_lock
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, UsageError
@@ -70,7 +69,7 @@ def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, offlin
     profile = profiles.load(profile_ref)
     if loaded:
         _check_compatible(req, [profile, *loaded])
-    store = Store.for_target(req.venv if req.venv is not None else default_venv(profile.name))
+    store = Store.for_target(req.venv if req.venv is not None else preflight.default_venv(profile.name))
     store.check_target(backend=profile.name, force=req.force)
     mirrors = Mirrors.load(req.mirror)
     if req.lock:

@@ -1,0 +1,151 @@
+"""Planning an upgrade: the moves asked for (SPECs, --latest, --from-skyrl), checked against the profile's pins
+on the environment's own target, and the new lock they resolve to; then what changes. The command
+(commands/upgrade_cmd.py) shows it, asks, builds and swaps."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from skyrl_setup import locking
+from skyrl_setup.errors import ConflictError, UsageError
+from skyrl_setup.latest import Latest
+from skyrl_setup.lockfile import Lock
+from skyrl_setup.lockfile import load_for_host as load_lock
+from skyrl_setup.mirrors import Mirrors
+from skyrl_setup.plan import InstallPlan
+from skyrl_setup.resolver.check import check_compat, parse_additions
+from skyrl_setup.resolver.explain import Cause, _name_of
+from skyrl_setup.resolver.provider import TORCH_RELEVANT
+from skyrl_setup.target import Target
+from skyrl_setup.venvinfo import compare
+
+
+@dataclass(frozen=True)
+class Moves:
+    """What the upgrade changes in the profile, already checked against its pins (exit 3 otherwise)."""
+
+    profile: object  # the effective profile: the user's pins in place of the profile's
+    specs: tuple[str, ...]  # the moves named (empty for --from-skyrl: its SPECs only accept a torch move)
+    ack: tuple[str, ...]  # --from-skyrl's torch==NEW
+    additions: tuple[str, ...]
+    exempt: frozenset
+    target: Target
+    latest: Latest | None
+
+    @property
+    def resolves(self) -> bool:
+        return bool(self.specs or self.latest or self.additions)
+
+
+def plan_moves(profile, rec: dict, specs: list[str], *, latest: bool, lock: str | None, from_skyrl: str | None, cuda: str | None,
+               mirrors: Mirrors, venv) -> Moves:
+    ack: list[str] = []
+    if from_skyrl:  # SkyRL's lock as it is; a SPEC may only say which torch the move may take
+        if latest or lock or any(canonicalize_name(Requirement(s).name) != "torch" for s in specs):
+            raise UsageError("--from-skyrl moves to SkyRL's lock as it is",
+                             "drop --latest, --lock and any SPEC but torch==VERSION (which accepts a torch move)")
+        if not profile.from_skyrl:
+            raise UsageError(f"the {profile.name} profile is not built from SkyRL's lock", "install a SkyRL-sourced backend first")
+        ack, specs = specs, []
+        if rec.get("additions"):
+            raise UsageError(f"{venv} was built with additions ({', '.join(rec['additions'])}), which SkyRL's lock does not hold",
+                             "build the new lock beside it: `skyrl-setup install --project DIR --with ... --venv NEW_PATH`")
+    prior = list(rec.get("additions") or [])
+    eff, additions = effective_profile(profile, specs, latest)
+    additions = prior + [a for a in additions if a not in prior]
+    moved = {canonicalize_name(Requirement(s).name) for s in specs}
+    variant = cuda or rec.get("cuda", {}).get("variant") or profile.variants[0]
+    target = Target.for_host((rec.get("python") or {}).get("version") or f"{profile.python}.0", variant)
+    exempt = frozenset(moved | ({n for n in eff.packages if n in TORCH_RELEVANT} if latest else set()))
+    priority = tuple(n for n in profile.main_packages if n != "torch")
+    finder = Latest(eff, additions, target, exempt, priority, lambda c: _conflict(c, specs, moved), mirrors) if latest else None
+    if finder:
+        eff = finder.propose()  # the torch family pinned to the newest set that agrees
+    elif specs:
+        res = check_compat([eff], additions, target=target, mirrors=mirrors, exempt=exempt, priority=priority, enrich=False)
+        if not res.ok:
+            raise _conflict(res.conflict, specs, moved)
+    return Moves(eff, tuple(specs), tuple(ack), tuple(additions), exempt, target, finder)
+
+
+def resolve(uv, moves: Moves, plan: InstallPlan, out: Path, *, progress, warn) -> tuple[Moves, Lock]:
+    """The new lock, by uv; under --latest a release uv refuses is left out and the next newest tried."""
+    eff = moves.profile
+    while True:
+        try:
+            made = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=out,
+                                        additions=moves.additions, find_links=plan.find_links, on_line=progress,
+                                        exempt=tuple(sorted(moves.exempt)), mirrors=plan.mirrors, target=moves.target)
+            break
+        except ConflictError as exc:  # uv sees every requirement: a release it refuses is left out
+            if not moves.latest or moves.latest.step_back(exc) is None:
+                raise
+            eff = moves.latest.propose()
+    for row in moves.latest.left_out if moves.latest else ():
+        warn(f"{row['name']} {row['version']} left out: {row['reason']}")
+    return dataclasses.replace(moves, profile=eff), load_lock(made, plan.python.version, plan.platform)
+
+
+def effective_profile(profile, specs: list[str], latest: bool):
+    """The profile with the user's moves applied: a SPEC naming a pinned package replaces its pin."""
+    packages, skyrl = dict(profile.packages), dict(profile.skyrl)
+    additions = []
+    for req in parse_additions(specs):
+        name = canonicalize_name(req.name)
+        spec = (f"[{','.join(sorted(req.extras))}]" if req.extras else "") + str(req.specifier)
+        if name in packages:
+            packages[name] = spec
+        elif name in skyrl:
+            skyrl[name] = spec
+        else:
+            additions.append(str(req))
+    if latest:  # unpin the CUDA-relevant pins so the newest agreeing set can be found
+        for name in list(packages):
+            if name in TORCH_RELEVANT:
+                packages[name] = ""
+    return dataclasses.replace(profile, packages=packages, skyrl=skyrl), additions
+
+
+def _conflict(c, specs: list[str], moved: set[str]) -> ConflictError:
+    """The resolver's conflict, told from the upgrade's side: a pin the user moved is theirs, not the profile's."""
+    causes = [Cause("you", x.spec, x.is_package) if x.by.startswith("the ") and _name_of(x.spec) in moved else x for x in c.causes]
+    details = {"conflict": {**c.to_json()["conflict"], "requirements": [x.to_json() for x in causes]}}
+    mine = next((x for x in causes if x.by == "you"), None)
+    holder = next((x for x in causes if x.is_package), None)
+    if mine and holder:
+        name = canonicalize_name(holder.by.split()[0])
+        sentence = f"{holder.by} requires {holder.spec} but you asked for {mine.spec}"
+        hint = (f"move {name} too, to a release that accepts {mine.spec}: `skyrl-setup upgrade {' '.join(specs)} {name}==VERSION`"
+                if name not in moved else f"no {name} release that you named accepts {mine.spec}; choose another pair of versions")
+        return ConflictError(sentence, hint, details=details)
+    pin = next((x.spec for x in causes if x.by.startswith("the ")), None)
+    hint = (f"the profile pins {pin}; to move it too, add the new pin to the upgrade (e.g. `skyrl-setup upgrade {' '.join(specs)} "
+            f"{c.package}==VERSION`), which leaves the profile's tested set" if pin else c.hint)
+    return ConflictError(c.sentence, hint, details=details)
+
+
+def diff(old: dict[str, str], new: Lock) -> list[tuple[str, str | None, str | None]]:
+    d = compare(old, new.versions())
+    rows = [(n, None, new.versions()[n]) for n in d.added] + [(n, old[n], None) for n in d.removed] + list(d.changed)
+    return sorted(rows)
+
+
+
+def refuse_torch_move(rec: dict, lock: Lock | None, ack: list[str]) -> None:
+    """A newer SkyRL lock that moves torch changes every kernel in the environment: only when asked
+    (`torch==NEW` among the SPECs), as for any other upgrade."""
+    was = (rec.get("packages") or {}).get("torch", "").split("+")[0]
+    now = (lock.versions().get("torch", "") if lock else "").split("+")[0]
+    if not was or not now or was == now:
+        return
+    if any(Requirement(a).specifier.contains(Version(now), prereleases=True) for a in ack):
+        return
+    raise ConflictError(f"SkyRL's lock moves torch {was} → {now}, which rebuilds the environment's whole CUDA stack",
+                        f"to take it, add the new pin: `skyrl-setup upgrade --from-skyrl DIR torch=={now}`; "
+                        "or build it beside the current one with install --venv NEW_PATH")
