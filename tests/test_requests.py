@@ -96,3 +96,16 @@ def test_the_layers_show_in_the_imports():
             assert not {m for m in imported if m == "argparse" or m == "rich" or m.startswith("rich.")}, path
         if path.parent.name == "commands":
             assert not (imported & commands), (path, imported & commands)
+
+
+def test_commands_neither_print_nor_ask_nor_touch_the_environment():
+    """A command talks through `ui` and returns a result: no print(), no input(), no os.environ writes."""
+    for path in (ROOT / "commands").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in ("print", "input"), (path, node.lineno)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("update", "setdefault", "pop"):
+                assert ast.unparse(node.func.value) != "os.environ", (path, node.lineno)
+            if isinstance(node, (ast.Assign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                assert not any(ast.unparse(t).startswith("os.environ") for t in targets), (path, node.lineno)
