@@ -32,7 +32,8 @@ def outcome(**fields) -> dict:
             "verdict": None, "ready": False, "gpu_checks": [], "activate": None, "python": None, "env": {},
             "warnings": [], "seconds": None}
     unknown = set(fields) - set(base)
-    assert not unknown, unknown
+    if unknown:  # a key only one path sets is the two-shapes bug (issue 14, bug 3) coming back
+        raise TypeError(f"install data has no key {sorted(unknown)}")
     return {**base, **fields}
 
 
@@ -45,7 +46,7 @@ def run(req: InstallRequest, ui: UI) -> Result:
 
 
 def _from_bundle(req: InstallRequest, ui: UI, t0: float) -> Result:
-    """Unpack a bundle beside nothing, install its lock with no network, remove the unpacked files."""
+    """Unpack a bundle into a temporary folder, install its lock with no network, remove the unpacked files."""
     from skyrl_setup import bundle
 
     if req.additions or req.lock or len(req.backends) > 1:
