@@ -31,12 +31,12 @@ def uv_platform(platform: str) -> str:
 def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, output: Path,
                  extra_requirements: tuple[str, ...] = (), additions: tuple[str, ...] = (),
                  find_links: tuple[Path, ...] = (), with_skyrl: bool = True, on_line=None,
-                 exempt: tuple[str, ...] = (), mirrors=None, target=None) -> Path:
+                 mirrors: Mirrors, exempt: tuple[str, ...] = (), target=None) -> Path:
     """`additions` (the user's own requirements) and `exempt` names escape the profile's date freeze;
-    `mirrors` (skyrl_setup.mirrors.Mirrors) rewrites the torch index; None: the ones configured (a lock for others).
+    `mirrors` rewrites the torch index.
     `target` (skyrl_setup.target.Target): the one host this lock is for; None: any glibc-2.28 Linux of `platform`."""
     reqs = profile.requirements(with_skyrl=with_skyrl) + list(extra_requirements) + list(additions)
-    index = profile.index_for(variant, mirrors if mirrors is not None else Mirrors.load())
+    index = profile.index_for(variant, mirrors)
     with tempfile.TemporaryDirectory(prefix="skyrl-setup-lock-") as tmp:
         req_file = Path(tmp) / "requirements.in"
         req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")

@@ -16,6 +16,7 @@ from skyrl_setup import preflight, profiles
 from skyrl_setup.current import is_noop, recorded_lock
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, UsageError
+from skyrl_setup.existing_env import store_for
 from skyrl_setup.failpoints import hit
 from skyrl_setup.humanize import sh
 from skyrl_setup.mirrors import Mirrors
@@ -70,7 +71,7 @@ def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, offlin
     profile = profiles.load(profile_ref)
     if loaded:
         _check_compatible(req, [profile, *loaded])
-    store = Store.for_target(req.venv if req.venv is not None else preflight.default_venv(profile.name))
+    store = store_for(req.venv, profile.name)
     store.check_target(backend=profile.name, force=req.force)
     mirrors = Mirrors.load(req.mirror)
     if req.lock:
@@ -79,10 +80,11 @@ def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, offlin
     if unwritable and not req.dry_run:
         raise unwritable
 
-    quick = _quick_noop(req, profile, store)
+    rec = store.record()
+    quick = _quick_noop(req, profile, store, rec)
     if quick is not None:
         store.tidy()
-        return _recorded_verdict(req, store, outcome(noop=True, backend=profile.name, venv=str(store.target),
+        return _recorded_verdict(req, store, rec, outcome(noop=True, backend=profile.name, venv=str(store.target),
                                                       lockfile=str(quick.path), lock_sha256=quick.sha256,
                                                       generation=store.current(), seconds=round(time.perf_counter() - t0, 3)))
     workdir = Path(tempfile.mkdtemp(prefix="skyrl-setup-plan-"))
@@ -131,8 +133,9 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
         hit("cleaned")
         store.check_target(backend=profile.name, force=req.force)
         preflight_disk(plan, store)
-        if not req.force and is_noop(store, profile.name, plan.lock, project=plan.project, find_links=plan.find_links):
-            return _recorded_verdict(req, store, outcome(**base, noop=True, generation=store.current(),
+        rec = store.record()
+        if not req.force and is_noop(store, rec, profile.name, plan.lock, project=plan.project, find_links=plan.find_links):
+            return _recorded_verdict(req, store, rec, outcome(**base, noop=True, generation=store.current(),
                                                          seconds=round(time.perf_counter() - t0, 3)))
         made_here = plan.lock is not None and plan.lock.path.parent == workdir  # resolved or a checkout's: keep it with the env
         result = build(plan, uv, store, progress=ui.progress, verify=not req.no_verify,
@@ -148,9 +151,9 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
     return Result("install", data, ExitCode.FAILED if not_ready and req.strict else ExitCode.OK)
 
 
-def _recorded_verdict(req: InstallRequest, store: Store, data: dict) -> Result:
+def _recorded_verdict(req: InstallRequest, store: Store, rec: dict | None, data: dict) -> Result:
     """Nothing to do: the verdict is the one recorded when the environment was built."""
-    rec = store.record() or {}
+    rec = rec or {}
     verdict = rec.get("verdict")
     ready = bool(verdict and verdict.get("ready"))
     data.update(verdict=verdict, ready=ready, activate=f"source {sh(store.target / 'bin' / 'activate')}",
@@ -159,11 +162,11 @@ def _recorded_verdict(req: InstallRequest, store: Store, data: dict) -> Result:
     return Result("install", data, ExitCode.FAILED if req.strict and not ready else ExitCode.OK)
 
 
-def _quick_noop(req: InstallRequest, profile, store: Store):
+def _quick_noop(req: InstallRequest, profile, store: Store, rec: dict | None):
     """The fast path of a re-run: the record and the installed files already match the lock."""
     if req.force or req.dry_run or req.project or req.find_links or req.python or req.cuda or req.additions or req.from_bundle:
         return None
-    lock = recorded_lock(store, profile.name, req.lock, lockfiles_dir())
-    if lock is None or not is_noop(store, profile.name, lock, project=None, find_links=()):
+    lock = recorded_lock(rec, profile.name, req.lock, lockfiles_dir())
+    if lock is None or not is_noop(store, rec, profile.name, lock, project=None, find_links=()):
         return None
     return lock
