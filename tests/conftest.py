@@ -153,5 +153,26 @@ def installed_sglang(tmp_path_factory, index, uv_cache, data_dir):
     return venv, env
 
 
+@pytest.fixture(scope="session")
+def fake_libcuda(tmp_path_factory) -> Path:
+    """tests/support/fake_libcuda.c built as a libcuda.so.1 the driver probe (and sgl_kernel's stand-in) can load."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        pytest.skip("no C compiler on this machine to build the fake libcuda")
+    out = tmp_path_factory.mktemp("libcuda") / "libcuda.so.1"
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(out), str(Path(__file__).parent / "support" / "fake_libcuda.c")],
+                   check=True)
+    return out
+
+
+def built_env(tmp_path_factory, index, uv_cache, data_dir, name: str) -> tuple[Path, dict[str, str]]:
+    """An sglang environment in a home of its own (for a module's tests that share one), and that home's env."""
+    home = tmp_path_factory.mktemp(name)
+    env = base_env(index, uv_cache, data_dir, home)
+    venv = home / "env"
+    assert cli("install", "--venv", str(venv), env=env).returncode == 0
+    return venv, env
+
+
 def venv_run(venv: Path, code: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, env=env)

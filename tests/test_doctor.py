@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -133,16 +132,7 @@ def test_curesult_table_covers_documented_codes():
 
 # -- the driver probe against a fake libcuda (real ctypes calls, real kernel arguments) --------------
 
-@pytest.fixture(scope="module")
-def fake_libcuda(tmp_path_factory):
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if not cc:
-        pytest.skip("no C compiler on this machine to build the fake libcuda")
-    out = tmp_path_factory.mktemp("libcuda") / "libcuda.so.1"
-    src = Path(__file__).parent / "support" / "fake_libcuda.c"
-    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(out), str(src)], check=True)
-    return out
-
+# (the fake_libcuda fixture is in conftest.py: tests/test_gpu_gate.py loads it too)
 
 @pytest.mark.parametrize("fake,expect_status,expect_text", [
     ({}, "ok", "ran a JIT-compiled kernel, 1024 values checked"),

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from skyrl_setup.profiles import read_tool_table
-from tests.conftest import REPO, base_env, cli, venv_run
+from tests.conftest import REPO, built_env, cli, venv_run
 from tests.test_reliability import assert_consistent, spawn, store_of, wait_reached
 
 
@@ -154,11 +154,7 @@ def assert_interrupted(r, sig: signal.Signals, *, swapped: bool) -> None:
 @pytest.fixture(scope="module")
 def signals_env(tmp_path_factory, index, uv_cache, data_dir):
     """One environment for the signal sweep: no run there changes what it holds."""
-    home = tmp_path_factory.mktemp("signals")
-    env = base_env(index, uv_cache, data_dir, home)
-    venv = home / "env"
-    assert cli("install", "--venv", str(venv), env=env).returncode == 0
-    return venv, env
+    return built_env(tmp_path_factory, index, uv_cache, data_dir, "signals")
 
 
 @pytest.mark.parametrize("sig", ["int", "term", "hup"])

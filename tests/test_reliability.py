@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from skyrl_setup.failpoints import FAILPOINTS
-from tests.conftest import REPO, base_env, cli, venv_run
+from tests.conftest import REPO, built_env, cli, venv_run
 
 INSTALL_POINTS = ["locked", "cleaned", "generation-created", "venv-created", "uv-sync-started", "synced",
                   "artifacts-installed", "settings-written", "verified", "record-written", "swap-link-created",
@@ -51,11 +51,7 @@ def assert_clean(venv: Path) -> None:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory, index, uv_cache, data_dir):
-    home = tmp_path_factory.mktemp("rel-home")
-    env = base_env(index, uv_cache, data_dir, home)
-    venv = home / "env"
-    assert cli("install", "--venv", str(venv), env=env).returncode == 0
-    return venv, env
+    return built_env(tmp_path_factory, index, uv_cache, data_dir, "rel-home")
 
 
 def test_every_failpoint_is_covered():
