@@ -26,10 +26,11 @@ bench: setup                ## benchmarks -> docs/benchmarks.md (real PyPI; seve
 	$(BIN)/python -m pip install -q matplotlib
 	$(BIN)/python -m benchmarks.run
 
-SKYRL_SOURCE ?= ../shared/skyrl-release-0.3.1
+SKYRL_SOURCES ?= ../shared/skyrl-release-0.3.0 ../shared/skyrl-release-0.3.1
 
-lock: setup                 ## the committed lockfiles: SkyRL's lock (both routes) and the version matrix's SGLang set
-	$(BIN)/skyrl-setup lock --from-skyrl $(SKYRL_SOURCE)
+lock: setup                 ## the committed lockfiles: each release's (SkyRL's lock, both routes; or its published requirements) and the matrix's set
+	for s in $(SKYRL_SOURCES); do $(BIN)/skyrl-setup lock --from-skyrl $$s || exit 1; done
+	$(BIN)/skyrl-setup lock --skyrl skyrl==0.4.0 --backend vllm
 	$(BIN)/skyrl-setup lock --backend sglang-matrix
 
 clean:

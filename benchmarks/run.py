@@ -141,9 +141,8 @@ def main() -> None:
         # the static check of SkyRL's code paths alone, as install and doctor run it (a process of the env's python)
         sys.path.insert(0, str(REPO))
         from skyrl_setup import profiles as _profiles
-        from skyrl_setup.readiness import FOLLOW
         prof = _profiles.load("sglang")
-        static_req = json.dumps({"entry": list(prof.skyrl_entry), "follow": list(FOLLOW), "interface": prof.interface})
+        static_req = json.dumps({"entry": list(prof.skyrl_entry), "follow": list(prof.follow), "interface": prof.interface})
         b.measure("static check of SkyRL's code paths (same env)", lambda i: run(
             [str(kept / "bin" / "python"), str(REPO / "skyrl_setup" / "probe" / "code_paths_script.py"), static_req], env),
             reps, keep=True)

@@ -53,7 +53,7 @@ def _download(url: str, dest: Path, sha256: str | None, client: httpx.Client, mi
 
 
 def create(lock: Lock, profile_path: Path, artifacts: tuple[ArtifactPlan, ...], out: Path, *, backend: str,
-           variant: str, platform: str, progress, mirrors: Mirrors) -> dict:
+           variant: str, platform: str, progress, mirrors: Mirrors, release: str | None = None) -> dict:
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="skyrl-bundle-") as tmp:
         root = Path(tmp)
@@ -79,7 +79,7 @@ def create(lock: Lock, profile_path: Path, artifacts: tuple[ArtifactPlan, ...], 
         shutil.copyfile(profile_path, root / f"{backend}.toml")  # a profile's file name is its backend
         manifest = {"format": 1, "tool_version": __version__, "created": now_iso(), "backend": backend, "cuda": variant,
                     "platform": platform, "lock": lock.path.name, "lock_sha256": lock.sha256, "profile": f"{backend}.toml",
-                    "profile_sha256": _sha256(root / f"{backend}.toml"), "files": files,
+                    "skyrl_release": release, "profile_sha256": _sha256(root / f"{backend}.toml"), "files": files,
                     "artifacts": [a.name for a in artifacts if a.status != "unreachable"]}
         (root / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         part = out.with_name(out.name + ".part")

@@ -72,6 +72,28 @@ TORCH_WHEEL_ARCHES: dict[str, tuple[int, ...]] = {
 }
 
 
+# The CUDA build PyPI's own Linux x86_64 torch wheels are, per torch release (torch.__version__ after a plain
+# install from PyPI; FACTS §1, §9): any other build of that release comes from PyTorch's index (cuNNN).
+PYPI_TORCH_VARIANT: dict[str, str] = {
+    "2.7": "cu126",
+    "2.8": "cu128",
+    "2.9": "cu128",
+    "2.13": "cu130",
+}
+
+# Where each variant's torch family is served besides PyPI: PyTorch's index, and Astral's mirror of it.
+TORCH_INDEXES: dict[str, tuple[str, ...]] = {
+    v: (f"https://download.pytorch.org/whl/{v}", f"https://wheels.astral.sh/simple/{v}")
+    for v in ("cu126", "cu128", "cu129", "cu130")
+}
+
+
+def pypi_variant(torch: str) -> str | None:
+    """The CUDA build of PyPI's torch of this release, where known."""
+    v = Version(torch.split("+")[0])
+    return PYPI_TORCH_VARIANT.get(f"{v.major}.{v.minor}")
+
+
 def wheel_covers(variant: str, capability: tuple[int, int]) -> bool | None:
     """Whether the official torch wheel of `variant` has kernels for a GPU; None when unknown."""
     arches = TORCH_WHEEL_ARCHES.get(variant)

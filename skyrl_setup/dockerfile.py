@@ -25,7 +25,7 @@ from skyrl_setup.resources import data_dir
 
 ROOT = "/opt/skyrl"
 VENV = f"{ROOT}/env"
-ENTRYPOINT = ("python", "-m", "skyrl_train.entrypoints.main_base")  # SkyRL's training entry point (version matrix §8)
+ENTRY_MODULE = "skyrl_train.entrypoints.main_base"  # for a profile that names no SkyRL code path (version matrix §8)
 # NVIDIA's CUDA images on Docker Hub: nvidia/cuda:<major>.<minor>.0-<flavour>-ubuntu22.04. The version
 # matrix §8 uses 12.8.0-devel-ubuntu22.04; devel carries nvcc (flash-attn, JIT kernels); a lock with
 # source builds (transformer-engine-torch) needs cuDNN's headers too: cudnn-devel.
@@ -99,7 +99,7 @@ RUN --mount=type=cache,target=/root/.cache/uv {shlex.join(argv)}
 RUN skyrl-setup doctor --venv {VENV} --backend {profile.name} --no-gpu-probe
 
 WORKDIR /workspace
-ENTRYPOINT {json.dumps([f"{VENV}/bin/{ENTRYPOINT[0]}", *ENTRYPOINT[1:]])}
+ENTRYPOINT {json.dumps([f"{VENV}/bin/python", "-m", (profile.skyrl_entry or (ENTRY_MODULE,))[0]])}
 """
     return Context(text, image, cuda, argv)
 
@@ -113,9 +113,9 @@ def tool_wheel(out_dir: Path) -> Path:
         if p.is_file() and "__pycache__" not in rel and not rel.startswith("skyrl_setup/_data/"):
             files[rel] = p.read_bytes()
     data = data_dir()
-    for sub in ("profiles", "lockfiles"):
-        for p in sorted((data / sub).glob("*.toml")):
-            files[f"skyrl_setup/_data/{sub}/{p.name}"] = p.read_bytes()
+    for sub in ("profiles", "releases", "lockfiles"):
+        for p in sorted((data / sub).rglob("*.toml")):
+            files[f"skyrl_setup/_data/{sub}/{p.relative_to(data / sub).as_posix()}"] = p.read_bytes()
     info = f"skyrl_setup-{__version__}.dist-info"
     try:
         requires = [r for r in (metadata.requires("skyrl-setup") or []) if "extra ==" not in r]

@@ -274,6 +274,7 @@ def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: 
         "imports": [r.to_json() for r in imports],
         "verdict": verdict.to_json() if verdict else None,
         "skyrl_lock": lock.skyrl_identity,
+        "skyrl_release": plan.profile.release.id if plan.profile.release else None,
         "history": history[-50:],
         "pid": os.getpid(),
     }

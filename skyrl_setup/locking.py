@@ -23,9 +23,35 @@ from skyrl_setup.uvtool import Uv
 FAR_FUTURE = "2100-01-01T00:00:00Z"
 
 
-def uv_platform(platform: str) -> str:
+# manylinux levels a committed lock may be made for, lowest first (uv's --python-platform names them);
+# 2_28 is the portable default, a higher one only where some package ships no older wheel.
+MANYLINUX_LEVELS = (28, 31, 34, 35, 39)
+
+
+def uv_platform(platform: str, level: int = 28) -> str:
     _, _, machine = platform.partition("_")
-    return f"{machine}-manylinux_2_28"
+    return f"{machine}-manylinux_2_{level}"
+
+
+def lowest_level(compile_at, constraints: list[str], tmp: Path) -> int:
+    """The lowest manylinux level at which the lock has no more sdists than at the highest one (a package
+    whose wheels all need a newer glibc would otherwise be built from source, or fail to resolve).
+    `compile_at(level)` resolves at a level (it writes tmp/pylock.level<N>.toml and returns uv's result)."""
+    (tmp / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
+    def sdists(level: int) -> set[str] | None:
+        res = compile_at(level)
+        if res.error is not None:
+            return None
+        from skyrl_setup.lockfile import load as load_lock
+        return {p.name for p in load_lock(tmp / f"pylock.level{level}.toml", "3.12.0", "linux_x86_64").from_source}
+    best = sdists(MANYLINUX_LEVELS[-1])
+    if best is None:
+        return MANYLINUX_LEVELS[0]  # fails everywhere: the caller's own resolution reports why
+    for level in MANYLINUX_LEVELS[:-1]:
+        found = sdists(level)
+        if found is not None and found <= best:
+            return level
+    return MANYLINUX_LEVELS[-1]
 
 
 def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, output: Path,

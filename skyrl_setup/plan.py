@@ -93,6 +93,8 @@ class InstallPlan:
             "lockfile": str(self.lock.path) if self.lock else None,
             "route": self.route.to_json() if self.route else None,
             "skyrl_lock": self.lock.skyrl_identity if self.lock else {},
+            "skyrl_release": self.profile.release.to_json() if self.profile.release else None,
+            "skyrl_newer": _newer(self.profile),
             "lock_sha256": self.lock.sha256 if self.lock else None,
             "lock_source": self.lock_source,
             "torch_index": redact(self.torch_index),
@@ -149,3 +151,13 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
     return InstallPlan(profile, target, platform, python, driver, cuda, lock, lock_source, profile.index_for(cuda.variant, mirrors),
                        artifacts, project, find_links, tuple(warnings), additions, tuple(prereqs), route,
                        mirrors=mirrors, require_gpu=require_gpu, build_for=build_for)
+
+
+def _newer(profile) -> str | None:
+    """A newer SkyRL release with this backend than the one planned, named so the summary can say so."""
+    from skyrl_setup import releases
+
+    if profile.release is None:
+        return None
+    newest = releases.newest_for(profile.name)
+    return newest.label if newest and newest.key > profile.release.key else None

@@ -16,9 +16,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from skyrl_setup import releases
 from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import UsageError
-from skyrl_setup.resources import profiles_dir
+from skyrl_setup.releases import Release
+from skyrl_setup.resources import lockfiles_dir, profiles_dir
 
 VARIANT_RE = re.compile(r"^(cpu|cu\d{3})$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -77,6 +79,17 @@ class Profile:
     skyrl_imports: tuple[str, ...] = ()
     engine_imports: tuple[str, ...] = ()
     interface: dict[str, list[str]] = field(default_factory=dict)
+    release: Release | None = None  # the SkyRL release whose lock and code this profile stands on
+    requirements_published: tuple[str, ...] = ()  # a release without a public lock: what its extra asks for
+
+    @property
+    def follow(self) -> tuple[str, ...]:
+        """SkyRL's own import packages, which the static check follows."""
+        return self.release.packages if self.release else ("skyrl_train", "skyrl_gym")
+
+    @property
+    def lock_dir(self) -> Path:
+        return lockfiles_dir() / self.release.id if self.release else lockfiles_dir()
 
     def requirements(self, *, with_skyrl: bool = True) -> list[str]:
         reqs = [f"{n}{s}" for n, s in self.packages.items()]
@@ -110,6 +123,7 @@ class Profile:
             "skyrl": dict(self.skyrl),
             "summary": self.summary,
             "source": f"SkyRL's lock ({self.skyrl_extra} extra)" if self.from_skyrl else "the version matrix",
+            "release": self.release.id if self.release else None,
             "routes": list(self.routes),
             "matrix": dict(self.matrix),
             "skyrl_tested": dict(self.tested),
@@ -121,10 +135,13 @@ def available() -> list[str]:
     return sorted(p.stem for p in profiles_dir().glob("*.toml"))
 
 
-def load(name_or_path: str) -> Profile:
+def load(name_or_path: str, release: str | Release | None = None) -> Profile:
+    """A backend's profile; one that stands on SkyRL's code takes its SkyRL side from `release`
+    (a Release, or what --skyrl says: None for the default, 'latest', a version)."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
-        path = profiles_dir() / f"{name_or_path}.toml"
+        alias = None if (profiles_dir() / f"{name_or_path}.toml").is_file() else releases.backend_for_extra(name_or_path)
+        path = profiles_dir() / f"{alias or name_or_path}.toml"
         if not path.is_file():
             names = ", ".join(available()) or "none found"
             raise UsageError(
@@ -137,11 +154,33 @@ def load(name_or_path: str) -> Profile:
         raise ProfileError(f"{path}: cannot read ({exc.strerror})", "check the file's path and permissions") from exc
     except (toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: not valid TOML ({exc})", "fix the syntax at the position named") from exc
-    return parse(raw, path)
+    if "packages" in raw:  # the version matrix's own set: no SkyRL release behind it
+        if release not in (None, "", "default"):
+            raise UsageError(f"the {raw.get('name')} backend is the version matrix's set, not a SkyRL release's",
+                             "drop --skyrl, or pick a backend built from SkyRL's lock")
+        return parse(raw, path)
+    rel = release if isinstance(release, Release) else releases.resolve(release, path.stem)
+    return parse(_merge(raw, rel.backends[path.stem]), path, rel)
 
 
-def load_all() -> list[Profile]:
-    return [load(n) for n in available()]
+def _merge(base: dict, over: dict) -> dict:
+    """The release's table over the backend's: tables merge, anything else is the release's."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_all(release: str | None = None) -> list[Profile]:
+    return [load(n, release) for n in available() if release is None or _has(n, release)]
+
+
+def _has(name: str, release: str) -> bool:
+    try:
+        load(name, release)
+    except UsageError:
+        return False
+    return True
 
 
 class _Reader:
@@ -193,7 +232,7 @@ class _Reader:
         return out
 
 
-def parse(raw: dict, path: Path) -> Profile:
+def parse(raw: dict, path: Path, release: Release | None = None) -> Profile:
     r = _Reader(raw, path)
     name = r.get("name", str)
     if name != path.stem:
@@ -221,9 +260,11 @@ def parse(raw: dict, path: Path) -> Profile:
     if extra:  # the pins are SkyRL's, read from the committed lock; the profile never repeats them
         if "packages" in raw or "torch" in raw:
             raise r.fail("packages", "a profile built from SkyRL's lock takes its pins from the lock, not from [packages]")
-        pins, tested, cutoff = _lock_pins(path.stem, routes)
-        packages = {n: s for n, s in pins.items() if n not in ("skyrl-train", "skyrl-gym")}
-        skyrl_pins = {n: s for n, s in pins.items() if n in ("skyrl-train", "skyrl-gym")}
+        own = {canonicalize_name(release.distribution), "skyrl-gym"} if release else {"skyrl-train", "skyrl-gym"}
+        pins, tested, cutoff = _lock_pins(lockfiles_dir() / release.id if release else lockfiles_dir(), path.stem, routes)
+        packages = {n: s for n, s in pins.items() if n not in own}
+        skyrl_pins = {n: s for n, s in pins.items() if n in own}
+        # "0" until the release's lockfiles are made (`skyrl-setup lock` makes them from this profile)
         torch = packages.get("torch", "==0").lstrip("=")
     else:
         packages = r.requirements("packages")
@@ -294,6 +335,8 @@ def parse(raw: dict, path: Path) -> Profile:
         skyrl_imports=r.str_list("verify.skyrl_imports"),
         engine_imports=r.str_list("verify.engine_imports"),
         interface=_interface(r),
+        release=release,
+        requirements_published=r.str_list("source.requirements"),
     )
 
 
@@ -305,14 +348,14 @@ def _interface(r: _Reader) -> dict[str, list[str]]:
     return dict(table)
 
 
-def _lock_pins(backend: str, routes: list[str]) -> tuple[dict[str, str], dict[str, str], str | None]:
+def _lock_pins(folder: Path, backend: str, routes: list[str]) -> tuple[dict[str, str], dict[str, str], str | None]:
     """(the extra's requirements pinned as a committed lock of this backend records them, SkyRL's own
     versions of them, the date SkyRL's lock was resolved at); only the locks' closing
     [tool.skyrl-setup] tables are read."""
     pins: dict[str, str] = {}
     tested: dict[str, str] = {}
     cutoff = None
-    for route, _, tool in reversed(committed_locks(backend, routes)):  # the PyPI route's pins carry no local labels: prefer them
+    for route, _, tool in reversed(_locks_in(folder, backend, routes)):  # the PyPI route's pins carry no local labels: prefer them
         cutoff = cutoff or tool.get("exclude-newer")
         for spec in tool.get("requirements", []):
             req = Requirement(spec)
@@ -324,14 +367,16 @@ def _lock_pins(backend: str, routes: list[str]) -> tuple[dict[str, str], dict[st
     return pins, tested, cutoff
 
 
-def committed_locks(backend: str, routes, platform: str | None = None) -> list[tuple[str, Path, dict]]:
-    """(route, lockfile, its [tool.skyrl-setup] table) of a SkyRL-sourced backend, in route order;
-    with `platform`, only those made for it or for any platform."""
-    from skyrl_setup.resources import lockfiles_dir
+def committed_locks(profile: Profile, platform: str | None = None) -> list[tuple[str, Path, dict]]:
+    """(route, lockfile, its [tool.skyrl-setup] table) of a SkyRL-sourced backend at its release, in route
+    order; with `platform`, only those made for it or for any platform."""
+    return _locks_in(profile.lock_dir, profile.name, profile.routes, platform)
 
+
+def _locks_in(folder: Path, backend: str, routes, platform: str | None = None) -> list[tuple[str, Path, dict]]:
     out = []
     for route in routes:
-        for path in sorted(lockfiles_dir().glob(f"pylock.{backend}-{route}-*.toml")):
+        for path in sorted(folder.glob(f"pylock.{backend}-{route}-*.toml")):
             tool = read_tool_table(path)
             if platform is None or tool.get("platform") in ("any", platform):
                 out.append((route, path, tool))

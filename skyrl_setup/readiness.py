@@ -27,8 +27,6 @@ from skyrl_setup.probe import run_json, script
 from skyrl_setup.profiles import Profile
 from skyrl_setup.verify import ImportResult, run_imports
 
-FOLLOW = ("skyrl_train", "skyrl_gym")
-
 
 @dataclass(frozen=True)
 class Blocker:
@@ -72,7 +70,7 @@ class Verdict:
 
 
 def static_check(python: Path, profile: Profile, timeout: float = 120) -> dict:
-    req = {"entry": list(profile.skyrl_entry), "follow": list(FOLLOW), "interface": profile.interface}
+    req = {"entry": list(profile.skyrl_entry), "follow": list(profile.follow), "interface": profile.interface}
     return run_json([str(python), script("code_paths_script"), json.dumps(req)], timeout=timeout)
 
 
@@ -152,6 +150,13 @@ def _reinstall(profile: Profile, dist: str | None = None) -> str:
     return f"rebuild from the lock: `skyrl-setup install --backend {profile.name} --force`"
 
 
+def _sound_releases(profile: Profile) -> list[str]:
+    from skyrl_setup import releases
+
+    mine = profile.release.id if profile.release else None
+    return [r.id for r in releases.having(profile.name) if r.id != mine and not r.defects_for(profile.name)]
+
+
 def _blocker(f: dict, dists: dict, profile: Profile, wheels: dict[str, str], checkout: bool) -> Blocker:
     where = f"{f['module']}:{f['line']}"
     stmt = f" (`{f['statement'].rstrip('(').strip()}`)" if f.get("statement") else ""
@@ -159,15 +164,17 @@ def _blocker(f: dict, dists: dict, profile: Profile, wheels: dict[str, str], che
     top = missing.split(".")[0]
     have = f.get("owner") or dists.get(top) or {}
     owner = f"{have.get('name', top)} {have.get('version', '')}".strip()
-    if top in FOLLOW and top == f["module"].split(".")[0]:  # SkyRL's code against its own code
+    if top in profile.follow and top == f["module"].split(".")[0]:  # SkyRL's code against its own code
         what = f"{f['module']} imports {missing.rpartition('.')[2] if f['kind'] == 'name' else missing}" + (
             f" from {missing.rpartition('.')[0]}" if f["kind"] == "name" else "")
         if checkout:
             return Blocker(where, f"your checkout: {what}, which it does not define{stmt}",
                            f"fix it in the checkout ({f['module'].replace('.', '/')}.py line {f['line']})", "environment")
+        others = _sound_releases(profile)
         return Blocker(where, f"{owner} itself: {what}, which this release does not define{stmt}; no environment "
                               "built from this release avoids it",
-                       "use a SkyRL checkout where it is fixed (`--project PATH`) or another skyrl-train release", "release")
+                       "use a SkyRL checkout where it is fixed (`--project PATH`)" + (
+                           f" or another release (`--skyrl {others[-1]}`)" if others else ""), "release")
     if f["kind"] == "module":
         art = next((a for a in profile.artifacts if a.name.replace("-", "_") == top), None)
         if art is not None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-BACKEND_HELP = "backend profile: sglang (default), vllm, flashrl, megatron (see `skyrl-setup profiles`)"
+BACKEND_HELP = ("backend profile: sglang (default), vllm, flashrl, megatron, sglang-matrix; SkyRL's own extra names "
+                "(fsdp, mcore) where they are unambiguous (see `skyrl-setup profiles`)")
+SKYRL_HELP = ("SkyRL release: a version (0.3.0, skyrl==0.4.0) or latest; default: the newest sound release of the "
+              "version matrix's generation (see `skyrl-setup profiles`)")
 VENV_HELP = "environment path (default: a per-user data folder …/skyrl-setup/envs/<backend>)"
 
 
@@ -60,6 +63,7 @@ def _number(v) -> str:
 @dataclass(frozen=True)
 class ProfilesRequest(Request):
     command = "profiles"
+    skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class LockRequest(Request):
     output: str | None = opt("--output", "-o", help="write here instead of lockfiles/")
     find_links: tuple[str, ...] = opt("--find-links", kind="many", metavar="DIR", help="extra folder of wheels")
     mirror: tuple[str, ...] = opt("--mirror", kind="many", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
+    skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class InstallRequest(Request):
     backends: tuple[str, ...] = opt("--backend", kind="many",
                                     help=BACKEND_HELP + "; twice to ask whether two can share one env")
     venv: str | None = opt("--venv", help=VENV_HELP)
+    skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
     additions: tuple[str, ...] = opt("--with", kind="many", metavar="SPEC",
                                      help="an extra requirement for the environment, checked against the backend's pins first")
     cuda: str | None = opt("--cuda", help="CUDA variant: auto (default) or e.g. cu128; env SKYRL_SETUP_CUDA")
@@ -114,6 +120,7 @@ class BundleRequest(Request):
     lock: str | None = opt("--lock", help="bundle this lockfile instead of the profile's")
     find_links: tuple[str, ...] = opt("--find-links", kind="many", metavar="DIR", help="folder with off-index wheels to include")
     output: str | None = opt("--output", "-o", help="archive path (default: skyrl-<backend>-<cuda>-<platform>.bundle.tar)")
+    skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
     mirror: tuple[str, ...] = opt("--mirror", kind="many", metavar="FROM=TO", help="map an upstream URL prefix to a mirror")
 
 
@@ -125,6 +132,8 @@ class UpgradeRequest(Request):
     backend: str | None = opt("--backend", help="the environment's backend (to find its default location)")
     venv: str | None = opt("--venv", help="environment path (default: install's location for the backend)")
     lock: str | None = opt("--lock", help="move to this lockfile")
+    skyrl: str | None = opt("--skyrl", metavar="VERSION", help="move to another SkyRL release (a version or latest), "
+                                                                "also across the rename skyrl-train -> skyrl")
     from_skyrl: str | None = opt("--from-skyrl", metavar="DIR",
                                  help="move to SkyRL's lock in DIR (a newer release or your checkout after a pull)")
     latest: bool = opt("--latest", kind="switch", help="propose the newest versions of the backend's packages that agree")
@@ -150,6 +159,7 @@ class CheckCompatRequest(Request):
     specs: tuple[str, ...] = opt("specs", kind="positional", metavar="SPEC", help="requirements to add, e.g. vllm==0.11.0")
     backends: tuple[str, ...] = opt("--backend", kind="many", help=BACKEND_HELP + "; repeat to check two backends together")
     cuda: str | None = opt("--cuda", help="CUDA variant (default: the profile's first)")
+    skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,7 @@ class DockerfileRequest(Request):
     cuda: str | None = opt("--cuda", help="CUDA variant (default: the profile's first)")
     lock: str | None = opt("--lock", help="build from this lockfile instead of the profile's")
     output: str | None = opt("--output", "-o", metavar="DIR", help="folder to write into (default: ./skyrl-<backend>-docker)")
+    skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,7 @@ class DoctorRequest(Request):
     venv: str | None = opt("--venv", group="target", help="environment to check (default: install's location for the backend)")
     python: str | None = opt("--python", group="target",
                              help="check any environment by its python (a Docker image's, a conda env's)")
+    skyrl: str | None = opt("--skyrl", metavar="VERSION", help="judge against this SkyRL release (default: the environment's own)")
     no_gpu_probe: bool = opt("--no-gpu-probe", kind="switch", help="skip the kernel and torch probes")
     ray: str | None = opt("--ray", kind="optional", metavar="ADDRESS", help="check every node of a Ray cluster")
     model: str | None = opt("--model", metavar="SIZE|DIR",

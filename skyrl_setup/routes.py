@@ -42,7 +42,7 @@ class RouteChoice:
 def committed_lock(profile: Profile, platform: str, python_full: str, cuda: str | None) -> tuple[Lock, str]:
     """The committed lock of a SkyRL-sourced profile for a CUDA variant (else its first route), with no
     probing: for what is made elsewhere from it (a bundle, an image)."""
-    for route, path, tool in committed_locks(profile.name, profile.routes, platform):
+    for route, path, tool in committed_locks(profile, platform):
         if cuda in (None, "auto") or tool.get("cuda") == cuda:
             return load_for_host(path, python_full, platform), f"committed lockfile, route {route}"
     raise UsageError(f"no committed lockfile of {profile.name} for {cuda or 'any CUDA variant'} on {platform}",
@@ -81,7 +81,7 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
     """`candidates`: (route, a function giving its lockfile), made only when the route is tried;
     by default the profile's committed lockfiles."""
     if candidates is None:
-        candidates = [(route, (lambda p=path: p)) for route, path, _ in committed_locks(profile.name, profile.routes, platform)]
+        candidates = [(route, (lambda p=path: p)) for route, path, _ in committed_locks(profile, platform)]
     if not candidates:
         raise UsageError(f"no committed lockfile of the {profile.name} profile for {platform}",
                          "make them from SkyRL's lock: `skyrl-setup lock --from-skyrl DIR` (or `make lock`)")

@@ -27,7 +27,7 @@ from skyrl_setup import __version__
 from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import ConflictError, UsageError
 from skyrl_setup.lockfile import append_tool_table
-from skyrl_setup.locking import uv_platform
+from skyrl_setup.locking import lowest_level, uv_platform
 from skyrl_setup.profiles import Profile
 from skyrl_setup.skyrl_source import SkyrlSource, export
 from skyrl_setup.uvfailures import short_cause
@@ -36,6 +36,7 @@ from skyrl_setup.uvtool import Uv
 FAR_FUTURE = "2100-01-01T00:00:00Z"
 _NAME = re.compile(r'^name = "([^"]+)"$', re.M)
 _VERSION = re.compile(r'^version = "([^"]+)"$', re.M)
+_MARKER = re.compile(r'^marker = "([^"]+)"$', re.M)
 _CUDA_RUNTIME = re.compile(r"^nvidia-.*-cu\d+$")
 
 
@@ -72,7 +73,7 @@ def _join(head: str, blocks: list[str]) -> str:
 def variant_of(text: str) -> str:
     """The CUDA build a lock installs, read from its CUDA runtime package (12.6.77 -> cu126)."""
     for block in _blocks(text)[1]:
-        m = re.fullmatch(r"nvidia-cuda-runtime-cu(\d+)", _name(block))
+        m = re.fullmatch(r"nvidia-cuda-runtime(-cu\d+)?", _name(block))  # CUDA 13's runtime dropped the suffix
         v = _VERSION.search(block)
         if m and v:
             major, minor = v.group(1).split(".")[:2]
@@ -170,26 +171,28 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
         skip = set(profile.pypi_drop) | set(profile.pypi_releases) | set(profile.excludes) | set(members)
         constraints = []
         for b in _blocks(exported)[1]:
-            name, version = _name(b), _VERSION.search(b)
-            if name and version and name not in skip:
-                constraints.append(f"{name}=={version.group(1).split('+')[0]}")
-        pypi_torch = next((c for c in constraints if c.startswith("torch==")), None)
+            name, version, marker = _name(b), _VERSION.search(b), _MARKER.search(b)
+            if name and version and name not in skip:  # the marker stays: a lock may pin another version elsewhere
+                constraints.append(f"{name}=={version.group(1).split('+')[0]}" + (f" ; {marker.group(1)}" if marker else ""))
+        pypi_torch = next((c.split(" ;")[0] for c in constraints if c.startswith("torch==")), None)
         (tmp / "requirements.in").write_text("\n".join(reqs) + "\n", encoding="utf-8")
         (tmp / "excludes.txt").write_text("\n".join(profile.excludes) + "\n", encoding="utf-8")
         (tmp / "overrides.txt").write_text("\n".join(source.overrides) + "\n", encoding="utf-8")
         cutoff = latest_upload(exported)
         out = tmp / "pylock.pypi.toml"
+        def compile_at(level: int, output: Path | None = None, check: bool = False):
+            return uv.pip_compile(tmp / "requirements.in", output or tmp / f"pylock.level{level}.toml",
+                                  python_version=profile.python, python_platform=uv_platform(platform, level),
+                                  constraints=tmp / "constraints.txt", excludes=tmp / "excludes.txt",
+                                  overrides=tmp / "overrides.txt", header=False, exclude_newer=cutoff,
+                                  exclude_newer_packages={n: FAR_FUTURE for n in sorted({source.name, *profile.pypi_releases})},
+                                  what=f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone ({pypi_torch})",
+                                  check=check)
         for attempt in ("same CUDA runtime", "torch's own CUDA runtime"):
             if attempt != "same CUDA runtime":  # PyPI's torch of this version is another CUDA build
                 constraints = [c for c in constraints if not _CUDA_RUNTIME.match(c.split("==")[0])]
-            (tmp / "constraints.txt").write_text("\n".join(constraints) + "\n", encoding="utf-8")
-            res = uv.pip_compile(tmp / "requirements.in", out, python_version=profile.python,
-                                 python_platform=uv_platform(platform), constraints=tmp / "constraints.txt",
-                                 excludes=tmp / "excludes.txt", overrides=tmp / "overrides.txt", header=False,
-                                 exclude_newer=cutoff, exclude_newer_packages={
-                                     name: FAR_FUTURE for name in sorted({source.name, *profile.pypi_releases})},
-                                 what=f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone ({pypi_torch})",
-                                 check=attempt != "same CUDA runtime")
+            level = lowest_level(compile_at, constraints, tmp)
+            res = compile_at(level, out, check=attempt != "same CUDA runtime")
             if res.error is None:
                 break
             if not isinstance(res.error, ConflictError):  # a network or build failure: no other CUDA runtime helps
@@ -207,14 +210,16 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
                        f"from PyTorch's index); its CUDA runtime packages come with it")
     output = output_dir / lock_filename(profile.name, "pypi", variant, platform)
     return _write(text, output, "pypi", source, profile, platform=platform, changes=changes,
-                  requirements=_pinned(source, profile, text), exclude_newer=cutoff)
+                  requirements=_pinned(source, profile, text), exclude_newer=cutoff, manylinux=level)
 
 
-def _pinned(source: SkyrlSource, profile: Profile, text: str) -> list[str]:
+def _pinned(source: SkyrlSource | None, profile: Profile, text: str) -> list[str]:
     """The extra's own requirements, pinned to what the lock holds: what an upgrade or `--with` re-resolves."""
     versions = {_name(b): _VERSION.search(b).group(1) for b in _blocks(text)[1] if _VERSION.search(b)}
+    own = (source.name, *source.requirements(profile.skyrl_extra)) if source else \
+        (profile.release.distribution, "skyrl-gym", *profile.requirements_published)
     out = []
-    for r in (f"{source.name}", *profile.pypi_releases, *source.requirements(profile.skyrl_extra), *profile.main_packages):
+    for r in (*own[:1], *profile.pypi_releases, *own[1:], *profile.main_packages):
         req = Requirement(r)
         name = canonicalize_name(req.name)
         if name in versions and not any(o.split("==")[0].split("[")[0] == name for o in out):
@@ -223,8 +228,9 @@ def _pinned(source: SkyrlSource, profile: Profile, text: str) -> list[str]:
     return out
 
 
-def _write(text: str, output: Path, route: str, source: SkyrlSource, profile: Profile, *, platform: str,
-           changes: list[str], requirements: list[str], exclude_newer: str | None = None) -> RouteLock:
+def _write(text: str, output: Path, route: str, source: SkyrlSource | None, profile: Profile, *, platform: str,
+           changes: list[str], requirements: list[str], exclude_newer: str | None = None,
+           manylinux: int | None = None) -> RouteLock:
     variant = variant_of(text)
     if variant not in profile.variants:
         raise UsageError(f"SkyRL's {profile.skyrl_extra} lock by the {route} route installs {variant}, which the {profile.name} "
@@ -234,8 +240,13 @@ def _write(text: str, output: Path, route: str, source: SkyrlSource, profile: Pr
     tmp = output.with_name(f"pylock.partial{id(text)}.toml")
     tmp.write_text(text, encoding="utf-8")
     meta: dict = {"backend": profile.name, "route": route, "cuda": variant, "platform": platform, "python": profile.python,
-                  **source.identity(), "skyrl-extra": profile.skyrl_extra, "tool-version": __version__,
+                  **(source.identity() if source else {"skyrl-source": "PyPI", "skyrl-version": profile.release.version}),
+                  "skyrl-release": profile.release.id if profile.release else None,
+                  "skyrl-extra": profile.skyrl_extra, "tool-version": __version__,
                   "requirements": requirements, "changes": changes}
+    meta = {k: v for k, v in meta.items() if v is not None}
+    if manylinux:
+        meta["manylinux"] = f"2_{manylinux}"
     if exclude_newer:
         meta["exclude-newer"] = exclude_newer
     append_tool_table(tmp, meta)
@@ -243,3 +254,28 @@ def _write(text: str, output: Path, route: str, source: SkyrlSource, profile: Pr
     tmp.replace(output)
     count = len(_blocks(text)[1])
     return RouteLock(route, variant, output, count, tuple(changes))
+
+
+def published_lock(uv: Uv, profile: Profile, platform: str, output_dir: Path, *, mirrors) -> RouteLock:
+    """A release with no public lock: its extra's published requirements resolved from PyPI, less what PyPI
+    lacks or serves only as an sdist (the profile's excludes, each an artifact), for the lowest manylinux
+    level at which every package has a wheel."""
+    with tempfile.TemporaryDirectory(prefix="skyrl-setup-published-") as d:
+        tmp = Path(d)
+        (tmp / "requirements.in").write_text("\n".join(profile.requirements_published) + "\n", encoding="utf-8")
+        (tmp / "excludes.txt").write_text("\n".join(profile.excludes) + "\n", encoding="utf-8")
+        what = f"resolving {profile.release.label}'s {profile.skyrl_extra} requirements from PyPI"
+
+        def compile_at(level: int, out: Path | None = None):
+            return uv.pip_compile(tmp / "requirements.in", out or tmp / f"pylock.level{level}.toml",
+                                  python_version=profile.python, python_platform=uv_platform(platform, level),
+                                  excludes=tmp / "excludes.txt", header=False, what=what, check=out is not None)
+        level = lowest_level(compile_at, [], tmp)
+        out = tmp / "pylock.published.toml"
+        compile_at(level, out)
+        head, blocks = _blocks(out.read_text(encoding="utf-8"))
+        text = _join(head, blocks)
+    changes = [f"{name}: left out of the lock ({profile.pypi_drop.get(name, 'installed as an artifact')})"
+               for name in profile.excludes]
+    return _write(text, output_dir / "pylock.toml", "pypi", None, profile, platform=platform, changes=changes,
+                  requirements=_pinned(None, profile, text), manylinux=level)

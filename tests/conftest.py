@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -45,8 +47,9 @@ class Run:
 
 
 def clean_env() -> dict[str, str]:
+    """The caller's environment without what steers skyrl-setup, uv or pip (XDG_* moves their data and config)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("UV_", "SKYRL_SETUP_", "VIRTUAL_ENV", "PIP_", "NCCL_")) and k not in ("CONDA_PREFIX",)}
+           if not k.startswith(("UV_", "SKYRL_SETUP_", "VIRTUAL_ENV", "PIP_", "NCCL_", "XDG_")) and k not in ("CONDA_PREFIX",)}
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "200"
     return env
@@ -110,6 +113,20 @@ def skyrl_checkout(tmp_path_factory, index, uv_cache) -> Path:
     return root
 
 
+def write_release(folder: Path, checkout: Path, version: str = "0.3.1", sound: bool = True) -> Path:
+    """The catalog entry of a synthetic checkout's release: skyrl-train 0.3.1's own data with the checkout's
+    lock sha256 (and, `sound`, without 0.3.1's defect: the synthetic code has none)."""
+    text = (REPO / "releases" / "skyrl-train-0.3.1.toml").read_text(encoding="utf-8")
+    text = re.sub(r'lock_sha256 = "[0-9a-f]+"', f'lock_sha256 = "{hashlib.sha256((checkout / "uv.lock").read_bytes()).hexdigest()}"', text)
+    text = text.replace('version = "0.3.1"', f'version = "{version}"')
+    if sound:
+        text = re.sub(r"\[\[defects\]\]\n(.+\n)+?\n", "", text)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"skyrl-train-{version}.toml"
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory, index, uv_cache, skyrl_checkout) -> Path:
     """The real profiles, with lockfiles made by `skyrl-setup lock` against the local index:
@@ -117,6 +134,7 @@ def data_dir(tmp_path_factory, index, uv_cache, skyrl_checkout) -> Path:
     d = tmp_path_factory.mktemp("data")
     shutil.copytree(REPO / "profiles", d / "profiles")
     (d / "lockfiles").mkdir()
+    write_release(d / "releases", skyrl_checkout)
     env = base_env(index, uv_cache, d, tmp_path_factory.mktemp("lock-home"))
     r = cli("lock", "--from-skyrl", str(skyrl_checkout), "--json", env=env)
     assert r.returncode == 0, r.stderr

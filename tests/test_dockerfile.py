@@ -45,7 +45,7 @@ def test_default_backend_context(env, tmp_path, data_dir):
     plan = cli("install", "--dry-run", "--json", "--venv", str(tmp_path / "e"), env=env).data["plan"]
     lock_name = Path(plan["lockfile"]["path"] if isinstance(plan["lockfile"], dict) else plan["lockfile"]).name
     assert Path(doc["lock"]).name == lock_name
-    assert (out / lock_name).read_bytes() == (data_dir / "lockfiles" / lock_name).read_bytes()
+    assert (out / lock_name).read_bytes() == Path(plan["lockfile"]).read_bytes()
     text = (out / "Dockerfile").read_text()
     assert "RUN --mount=type=cache,target=/root/.cache/uv skyrl-setup install" in text  # uv's cache stays out of the image
     lines = dockerfile_lines(text)
@@ -63,7 +63,7 @@ def test_default_backend_context(env, tmp_path, data_dir):
     wheel = out / Path(doc["tool_wheel"]).name
     assert f"COPY {wheel.name} /opt/skyrl/dist/" in lines
     names = zipfile.ZipFile(wheel).namelist()
-    assert "skyrl_setup/cli/__init__.py" in names and f"skyrl_setup/_data/lockfiles/{lock_name}" in names
+    assert "skyrl_setup/cli/__init__.py" in names and f"skyrl_setup/_data/lockfiles/skyrl-train-0.3.1/{lock_name}" in names
     assert not any("__pycache__" in n for n in names)
 
 
@@ -122,7 +122,7 @@ def test_vllm_env_and_a_backend_without_lock(env, tmp_path, data_dir):
     # without a committed lock there is no image: an image needs one
     d = tmp_path / "data"
     shutil.copytree(data_dir, d)
-    for f in (d / "lockfiles").glob("pylock.flashrl-*.toml"):
+    for f in (d / "lockfiles").glob("*/pylock.flashrl-*.toml"):
         f.unlink()
     r = cli("dockerfile", "--backend", "flashrl", "-o", str(tmp_path / "f"), env=dict(env, SKYRL_SETUP_DATA_DIR=str(d)))
     assert_one_line(r, 2)
@@ -140,5 +140,5 @@ def test_committed_example_is_this_commands_output():
     example = repo / "docs" / "docker" / "Dockerfile"
     text = example.read_text()
     lock = next(ln.split()[1] for ln in text.splitlines() if ln.startswith("COPY pylock."))
-    assert (repo / "docs" / "docker" / lock).read_bytes() == (repo / "lockfiles" / lock).read_bytes()
+    assert (repo / "docs" / "docker" / lock).read_bytes() == (repo / "lockfiles" / "skyrl-train-0.3.0" / lock).read_bytes()
     assert os.path.getsize(repo / "docs" / "docker" / lock) > 0 and "FROM nvidia/cuda:12.8.0-devel-ubuntu22.04" in text

@@ -434,7 +434,7 @@ def test_16_latest_proposes_only_what_the_profile_allows_and_says_why(env, sglan
     # (SkyRL's lock pins transformers 4.52.3: 0.6.1's transformers pin clashes with it before any date matters)
     assert "sglang 0.6.1 requires transformers==4.58.0 but the sglang profile requires transformers==4.52.3" in why["0.6.1"], why
     # 0.6.2: only uv sees that sglang-router exists only after the cutoff; its reason is uv's
-    cutoff = read_tool_table(next(Path(env["SKYRL_SETUP_DATA_DIR"], "lockfiles").glob("pylock.sglang-pypi-*.toml")))["exclude-newer"]
+    cutoff = read_tool_table(next(Path(env["SKYRL_SETUP_DATA_DIR"], "lockfiles").glob("*/pylock.sglang-pypi-*.toml")))["exclude-newer"]
     assert "sglang-router" in why["0.6.2"] and cutoff in why["0.6.2"], why
     r = cli("upgrade", "--latest", "--dry-run", "--venv", str(sglang_env), env=env)
     assert "sglang 0.6.1 left out" in r.stderr and "sglang 0.6.2 left out" in r.stderr, r.stderr

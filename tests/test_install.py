@@ -10,9 +10,11 @@ from pathlib import Path
 from skyrl_setup._toml import toml_reader
 from tests.conftest import cli, mirror_map, venv_run
 
+REL = "skyrl-train-0.3.1"  # the synthetic checkout's release (tests/conftest.write_release)
+
 
 def _lock(data_dir, name):
-    return toml_reader.loads((data_dir / "lockfiles" / name).read_text())
+    return toml_reader.loads((data_dir / "lockfiles" / REL / name).read_text())
 
 
 def test_lock_from_skyrl_writes_both_routes(data_dir, skyrl_checkout):
@@ -41,7 +43,7 @@ def test_lock_from_skyrl_is_byte_for_byte_reproducible(data_dir, skyrl_checkout,
     r = cli("lock", "--from-skyrl", str(skyrl_checkout), "--backend", "vllm", "-o", str(tmp_path), env=env)
     assert r.returncode == 0, r.stderr
     for name in ("pylock.vllm-skyrl-cu128.toml", "pylock.vllm-pypi-cu128-linux_x86_64.toml"):
-        assert (tmp_path / name).read_bytes() == (data_dir / "lockfiles" / name).read_bytes()
+        assert (tmp_path / name).read_bytes() == (data_dir / "lockfiles" / REL / name).read_bytes()
 
 
 def test_lock_from_skyrl_refuses_a_stale_lock_and_a_missing_extra(skyrl_checkout, env, tmp_path):
@@ -145,7 +147,7 @@ def test_failed_verification_keeps_previous_env(env, tmp_path, data_dir, index):
     assert cli("install", "--venv", str(venv), env=env).returncode == 0
     before = os.readlink(venv)
     broken = tmp_path / "pylock.broken.toml"
-    text = (data_dir / "lockfiles" / "pylock.sglang-skyrl-cu128.toml").read_text()
+    text = (data_dir / "lockfiles" / REL / "pylock.sglang-skyrl-cu128.toml").read_text()
     good, bad = index.find_file("pypi", "transformers-4.52.3-py3-none-any.whl"), index.find_file("pypi", "transformers-4.58.0-py3-none-any.whl")
     # point the lock at the broken transformers build the index also serves, hash and size included
     broken.write_text(text.replace("transformers-4.52.3-py3", "transformers-4.58.0-py3").replace(good.sha256, bad.sha256)

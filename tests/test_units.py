@@ -13,7 +13,7 @@ from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.uvtool import short_cause
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_LOCK = lockfiles_dir() / "pylock.sglang-pypi-cu126-linux_x86_64.toml"
+REAL_LOCK = lockfiles_dir() / "skyrl-train-0.3.1" / "pylock.sglang-pypi-cu126-linux_x86_64.toml"
 
 
 def test_committed_sglang_lock():
@@ -33,21 +33,21 @@ def test_committed_sglang_lock():
 
 
 def test_committed_skyrl_route_locks_are_skyrl_lock_exactly():
-    exact = lockfile.load(REPO / "lockfiles" / "pylock.sglang-skyrl-cu128.toml", "3.12.1", "linux_x86_64")
+    exact = lockfile.load(REPO / "lockfiles" / "skyrl-train-0.3.1" / "pylock.sglang-skyrl-cu128.toml", "3.12.1", "linux_x86_64")
     torch = next(p for p in exact.packages if p.name == "torch")
     assert torch.version == "2.7.1+cu128" and torch.url.startswith("https://download.pytorch.org/whl/cu128/")
-    vllm = lockfile.load(REPO / "lockfiles" / "pylock.vllm-pypi-cu128-linux_x86_64.toml", "3.12.1", "linux_x86_64").versions()
+    vllm = lockfile.load(REPO / "lockfiles" / "skyrl-train-0.3.1" / "pylock.vllm-pypi-cu128-linux_x86_64.toml", "3.12.1", "linux_x86_64").versions()
     assert (vllm["vllm"], vllm["torch"], vllm["transformers"], vllm["huggingface-hub"]) == ("0.11.0", "2.8.0", "4.57.3", "0.36.0")
-    mcore = lockfile.load(REPO / "lockfiles" / "pylock.megatron-skyrl-cu128.toml", "3.12.1", "linux_x86_64")
+    mcore = lockfile.load(REPO / "lockfiles" / "skyrl-train-0.3.1" / "pylock.megatron-skyrl-cu128.toml", "3.12.1", "linux_x86_64")
     bridge = next(p for p in mcore.packages if p.name == "megatron-bridge")
     assert bridge.source == "vcs" and bridge.url.endswith("@953aabf75c0500180dc14a6a76cf9e7e7c4baec7")
-    names = {p.name for p in lockfile.load(REPO / "lockfiles" / "pylock.megatron-pypi-cu128-linux_x86_64.toml",
+    names = {p.name for p in lockfile.load(REPO / "lockfiles" / "skyrl-train-0.3.1" / "pylock.megatron-pypi-cu128-linux_x86_64.toml",
                                            "3.12.1", "linux_x86_64").packages}
     assert {"megatron-bridge", "nvidia-modelopt", "transformer-engine", "megatron-core"} <= names
 
 
 def test_lock_markers_follow_platform():
-    universal = lockfiles_dir() / "pylock.sglang-skyrl-cu128.toml"  # SkyRL's lock is universal
+    universal = lockfiles_dir() / "skyrl-train-0.3.1" / "pylock.sglang-skyrl-cu128.toml"  # SkyRL's lock is universal
     x86 = lockfile.load(universal, "3.12.1", "linux_x86_64").versions()
     arm = lockfile.load(universal, "3.12.1", "linux_aarch64").versions()
     assert "nvidia-cublas-cu12" in x86 and "nvidia-cublas-cu12" not in arm

@@ -26,19 +26,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
 
 
-def _common() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    p.add_argument("--json", action="store_true", help="write one JSON document to stdout (README: 'JSON output')")
-    p.add_argument("-v", "--verbose", action="store_true", help="more detail")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    return p
+def _global_flags(p: argparse.ArgumentParser, default) -> None:
+    p.add_argument("--json", action="store_true", default=default,
+                   help="write one JSON document to stdout (README: 'JSON output')")
+    p.add_argument("-v", "--verbose", action="store_true", default=default, help="more detail")
+    p.add_argument("--debug", action="store_true", default=default, help="show tracebacks")
 
 
 def _add(p: argparse.ArgumentParser, groups: dict, f) -> None:
     meta = f.metadata
     target = p
     if meta["group"]:
-        target = groups.setdefault(meta["group"], p.add_mutually_exclusive_group())
+        if meta["group"] not in groups:  # one group per name: an empty group breaks --help
+            groups[meta["group"]] = p.add_mutually_exclusive_group()
+        target = groups[meta["group"]]
     shown = argparse.SUPPRESS if meta["hidden"] else meta["help"]
     kind = meta["kind"]
     if kind == "positional":
@@ -62,12 +63,13 @@ def _add(p: argparse.ArgumentParser, groups: dict, f) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
-    parser = _Parser(prog="skyrl-setup", description="Set up and check SkyRL environments.", parents=[common])
+    parser = _Parser(prog="skyrl-setup", description="Set up and check SkyRL environments.")
+    _global_flags(parser, default=False)
     parser.add_argument("--version", action="version", version=f"skyrl-setup {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, cls in REQUESTS.items():
-        p = sub.add_parser(name, parents=[common], help=HELP[name])
+        p = sub.add_parser(name, help=HELP[name])
+        _global_flags(p, default=argparse.SUPPRESS)  # a subcommand's default would overwrite `skyrl-setup --json CMD`
         groups: dict = {}
         for f in fields(cls):
             _add(p, groups, f)

@@ -42,6 +42,10 @@ def plan(screen: Screen, p) -> None:
         rows.append((f"  {q['name']}", ("ok: " if q["ok"] else "MISSING: ") + q["found"] + ("" if q["ok"] else f" → {q['fix']}")))
     if p["project"]:
         rows.append(("skyrl", f"your checkout {p['project']} (editable)"))
+    elif p.get("skyrl_release"):
+        rel = p["skyrl_release"]
+        rows.append(("skyrl", f"{rel['distribution']} {rel['version']} ({rel['date']})"
+                     + (f"; newer: {p['skyrl_newer']} (`--skyrl latest`)" if p.get("skyrl_newer") else "")))
     kv_table(screen, "Install plan", rows)
     for w in p["warnings"]:
         screen.print(f"[yellow]warning:[/] {t(w)}")

@@ -20,7 +20,7 @@ from skyrl_setup.ui import UI
 def run(req: BundleRequest, ui: UI) -> Result:
     preflight.index_settings()
     mirrors = Mirrors.load(req.mirror)
-    profile = profiles.load(req.backend)
+    profile = profiles.load(req.backend, req.skyrl)
     variant = req.cuda or profile.variants[0]
     platform = req.platform or platform_tag()
     if profile.from_skyrl and not req.lock:
@@ -37,7 +37,7 @@ def run(req: BundleRequest, ui: UI) -> Result:
     out = Path(req.output or f"skyrl-{profile.name}-{variant}-{platform}.bundle.tar")
     ui.step(f"bundling {len(lock.packages)} packages of {lock.path.name} ({human_bytes(lock.download_bytes)})")
     manifest = bundle.create(lock, profile.path, arts, out, backend=profile.name, variant=variant, platform=platform,
-                             progress=ui.progress, mirrors=mirrors)
+                             progress=ui.progress, mirrors=mirrors, release=profile.release.id if profile.release else None)
     left_out = [{"name": a.name, "error": a.error, "required": a.required} for a in arts if a.status == "unreachable"]
     return Result("bundle", {"bundle": str(out), "bytes": out.stat().st_size,
                              **{k: manifest[k] for k in ("backend", "cuda", "platform", "lock", "lock_sha256")},

@@ -18,7 +18,7 @@ from skyrl_setup.ui import UI
 def run(req: CheckCompatRequest, ui: UI) -> Result:
     preflight.index_settings()
     backends = list(req.backends or ["sglang"])
-    loaded = [profiles.load(b) for b in backends]
+    loaded = [profiles.load(b, req.skyrl) for b in backends]
     target = host_target(loaded[0], None, req.cuda)
     res = require_compatible(loaded, list(req.specs), target=target, mirrors=Mirrors.load())
     return Result("check-compat", {"backends": backends, "additions": list(req.specs), "target": target.to_json(),

@@ -19,7 +19,7 @@ PLATFORM = "linux_x86_64"  # NVIDIA's CUDA images that the Dockerfile starts fro
 
 
 def run(req: DockerfileRequest, ui: UI) -> Result:
-    profile = profiles.load(req.backend)
+    profile = profiles.load(req.backend, req.skyrl)
     # as install decides on a host without a driver (an image build): the flag, else the profile's first variant
     choice = choose_variant(profile.variants, None, req.cuda or "auto")
     if choice.error:

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from skyrl_setup import modelsize, preflight, profiles
+from skyrl_setup import releases, modelsize, preflight, profiles
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
@@ -48,7 +48,8 @@ def run(req: DoctorRequest, ui: UI) -> Result:
     backend = req.backend
     venv, python, store = _target(req, backend or "sglang")
     record = store.record() if store else None
-    profile = profiles.load(backend or (record or {}).get("backend") or "sglang")
+    profile = profiles.load(backend or (record or {}).get("backend") or "sglang",
+                            req.skyrl or releases.of_record(record))
     driver = detect_driver()
     sysinfo = detect_system()
     probes = not req.no_gpu_probe

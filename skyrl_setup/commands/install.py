@@ -43,7 +43,7 @@ def run(req: InstallRequest, ui: UI) -> Result:
     preflight.index_settings()
     if req.from_bundle:
         return _from_bundle(req, ui, t0)
-    return _install(req, ui, t0, profile_ref=req.backend, offline=False, lock_source="--lock")
+    return _install(req, ui, t0, profile_ref=req.backend, release=req.skyrl, offline=False, lock_source="--lock")
 
 
 def _from_bundle(req: InstallRequest, ui: UI, t0: float) -> Result:
@@ -60,15 +60,16 @@ def _from_bundle(req: InstallRequest, ui: UI, t0: float) -> Result:
         ui.progress(f"bundle verified: {len(manifest['files'])} files, lock {manifest['lock']} (sha256 {manifest['lock_sha256'][:12]})")
         inner = dataclasses.replace(req, lock=str(bundle.local_lock(dest, manifest)), cuda=req.cuda or manifest["cuda"],
                                     find_links=(*req.find_links, str(dest / "wheels")))
-        return _install(inner, ui, t0, profile_ref=str(dest / manifest["profile"]), offline=True,
+        return _install(inner, ui, t0, profile_ref=str(dest / manifest["profile"]), release=manifest.get("skyrl_release"), offline=True,
                         lock_source=f"bundle {req.from_bundle}")
     finally:
         shutil.rmtree(dest, ignore_errors=True)
 
 
-def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, offline: bool, lock_source: str) -> Result:
-    loaded = [profiles.load(b) for b in (req.backends[1:] if not req.from_bundle else ())]
-    profile = profiles.load(profile_ref)
+def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, release: str | None, offline: bool,
+             lock_source: str) -> Result:
+    loaded = [profiles.load(b, req.skyrl) for b in (req.backends[1:] if not req.from_bundle else ())]
+    profile = profiles.load(profile_ref, release)
     if loaded:
         _check_compatible(req, [profile, *loaded])
     store = store_for(req.venv, profile.name)
@@ -166,7 +167,7 @@ def _quick_noop(req: InstallRequest, profile, store: Store, rec: dict | None):
     """The fast path of a re-run: the record and the installed files already match the lock."""
     if req.force or req.dry_run or req.project or req.find_links or req.python or req.cuda or req.additions or req.from_bundle:
         return None
-    lock = recorded_lock(rec, profile.name, req.lock, lockfiles_dir())
+    lock = recorded_lock(rec, profile.name, req.lock, profile.lock_dir)
     if lock is None or not is_noop(store, rec, profile.name, lock, project=None, find_links=()):
         return None
     return lock

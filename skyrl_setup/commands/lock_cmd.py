@@ -31,7 +31,9 @@ def run(req: LockRequest, ui: UI) -> Result:
     Mirrors.load(req.mirror)  # a malformed --mirror is a usage error before anything is resolved
     if req.from_skyrl:
         return _from_skyrl(req, ui)
-    profile = profiles.load(req.backend or "sglang")
+    profile = profiles.load(req.backend or "sglang", req.skyrl)
+    if profile.requirements_published:  # a release without a public lock: its published requirements
+        return _published(req, ui, profile)
     if profile.from_skyrl:
         raise UsageError(f"the {profile.name} profile's versions come from SkyRL's lock",
                          f"give SkyRL's checkout or release files: `skyrl-setup lock --backend {profile.name} --from-skyrl DIR`")
@@ -61,17 +63,53 @@ def run(req: LockRequest, ui: UI) -> Result:
     return Result("lock", {"lockfiles": [row], "skyrl_source": None, "skyrl_version": None, "skyrl_lock_sha256": None})
 
 
+def _published(req: LockRequest, ui: UI, profile) -> Result:
+    """The committed lock of a release that publishes requirements but no lock: resolved from PyPI for the
+    lowest manylinux level at which every package has a wheel."""
+    from skyrl_setup import skyrl_locks
+
+    platform = req.platform or "linux_x86_64"
+    out_dir = Path(req.output) if req.output else profile.lock_dir
+    ui.step(f"{profile.release.label}: resolving its published {profile.skyrl_extra} requirements from PyPI")
+    made = skyrl_locks.published_lock(Uv.locate(), profile, platform, out_dir, mirrors=Mirrors.load(req.mirror))
+    row = {"lockfile": str(made.path), "backend": profile.name, "route": made.route, "cuda": made.variant,
+           "platform": platform, "package_count": made.package_count, "download_bytes": None, "download": None,
+           "lock_sha256": hashlib.sha256(made.path.read_bytes()).hexdigest(), "changes": list(made.changes)}
+    return Result("lock", {"lockfiles": [row], "skyrl_source": "PyPI", "skyrl_version": profile.release.version,
+                           "skyrl_lock_sha256": None})
+
+
+def _release_of(source, req: LockRequest):
+    """The catalog's release this SkyRL source is: its lock must be the one the catalog names, unless the
+    lockfiles go elsewhere (-o)."""
+    from skyrl_setup import releases
+
+    if req.skyrl:
+        release = releases.resolve(req.skyrl, req.backend or "sglang") if req.backend else \
+            next((r for r in releases.catalog() if releases.matches(r, req.skyrl)), None)
+    else:
+        release = next((r for r in releases.catalog() if r.distribution == source.name and r.version == source.version), None)
+    if release is None:
+        raise UsageError(f"{source.root}: {source.name} {source.version} is not in the release catalog",
+                         f"add releases/{source.name}-{source.version}.toml (see docs/releases.md), or name one with --skyrl")
+    if release.lock_sha256 and release.lock_sha256 != source.lock_sha256 and not req.output:
+        raise UsageError(f"{source.root}/uv.lock (sha256 {source.lock_sha256[:12]}) is not {release.label}'s tested lock "
+                         f"(sha256 {release.lock_sha256[:12]})", "give that release's files, or write elsewhere with -o DIR")
+    return release
+
+
 def _from_skyrl(req: LockRequest, ui: UI) -> Result:
     from skyrl_setup import skyrl_locks, skyrl_source
 
     source = skyrl_source.read(req.from_skyrl)
-    names = [req.backend] if req.backend else [n for n in profiles.available() if profiles.load(n).from_skyrl]
-    chosen = [profiles.load(n) for n in names]
+    release = _release_of(source, req)
+    names = [req.backend] if req.backend else [n for n in profiles.available() if n in release.backends]
+    chosen = [profiles.load(n, release) for n in names]
     for p in chosen:
         if not p.from_skyrl:
             raise UsageError(f"the {p.name} profile is not built from SkyRL's lock", f"drop --from-skyrl: `skyrl-setup lock --backend {p.name}`")
     platform = req.platform or "linux_x86_64"
-    out_dir = Path(req.output) if req.output else lockfiles_dir()
+    out_dir = Path(req.output) if req.output else lockfiles_dir() / release.id
     uv = Uv.locate()
     written = []
     ui.step(f"SkyRL source {source.root} (skyrl-train {source.version}, uv.lock sha256 {source.lock_sha256[:12]})")

@@ -9,7 +9,7 @@ import dataclasses
 import shutil
 import time
 
-from skyrl_setup import preflight, profiles
+from skyrl_setup import releases, preflight, profiles
 from skyrl_setup.execute import build
 from skyrl_setup.existing_env import with_record
 from skyrl_setup.failpoints import hit
@@ -35,7 +35,7 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
     if not req.dry_run and (blocked := preflight.unwritable(preflight.install_paths(store.target, store.root))):
         raise blocked  # before the new lock is resolved and downloaded
     store.tidy()
-    profile = profiles.load(rec["backend"])
+    profile = profiles.load(rec["backend"], req.skyrl or releases.of_record(rec))
     moves = plan_moves(profile, rec, list(req.specs), latest=req.latest, lock=req.lock, from_skyrl=req.from_skyrl,
                        cuda=req.cuda, mirrors=mirrors, venv=store.target)
     uv = Uv.locate()

@@ -1,12 +1,12 @@
 """Where an environment's modules are, and which installed distribution each came from, found as
-Python's path-based import would find them but without importing anything. Standard library only:
+Python's import system would find them but without importing anything. Standard library only:
 used by code_paths_script.py, which the target environment's interpreter runs as a file.
 """
 
-import ast
 import os
 import sys
-from importlib.machinery import BYTECODE_SUFFIXES, EXTENSION_SUFFIXES, SOURCE_SUFFIXES
+from importlib.machinery import (BYTECODE_SUFFIXES, EXTENSION_SUFFIXES, SOURCE_SUFFIXES, BuiltinImporter,
+                                 FrozenImporter, PathFinder)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -16,40 +16,50 @@ def search_path():
     return [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 
 
-def _editable_mappings():
-    """setuptools' editable finders map a top-level name to a folder in a generated module."""
-    out = {}
-    for entry in search_path():
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for n in names:
-            if n.startswith("__editable__") and n.endswith("_finder.py"):
-                try:
-                    tree = ast.parse(open(os.path.join(entry, n), encoding="utf-8").read())
-                except (OSError, SyntaxError, ValueError):
-                    continue
-                for node in tree.body:
-                    if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "MAPPING" for t in node.targets):
-                        try:
-                            out.update(ast.literal_eval(node.value))
-                        except ValueError:
-                            pass
-    return out
-
-
 # The order importlib's FileFinder tries in each folder: extension modules, then source, then bytecode.
 SUFFIXES = tuple(EXTENSION_SUFFIXES) + tuple(SOURCE_SUFFIXES) + tuple(BYTECODE_SUFFIXES)
 
 
+def _from_spec(spec):
+    """A top-level module's spec as Finder.find's (kind, path) and its package's search path."""
+    locations = spec.submodule_search_locations
+    origin = spec.origin if spec.has_location else None
+    if locations is not None:
+        locations = list(locations)
+        if origin is None:
+            return ("namespace", locations[0] if locations else ""), locations
+        return ("package" if origin.endswith(".py") else "extension-package", origin), locations
+    if origin is None:
+        return ("builtin", spec.name), []
+    return ("source" if origin.endswith(".py") else "extension", origin), []
+
+
+def _top_level(name):
+    """A top-level name, asked of the interpreter's own meta path finders in their order: the path
+    (site-packages, .pth entries, path hooks) and the finders editable installs add, whose formats
+    change (setuptools 84 annotates MAPPING: issue 22). For a top-level name a finder only looks (but
+    _distutils_hack's, for `distutils`, imports setuptools, as the real import would); find_spec of a
+    submodule would import its parents, so submodules are found in Finder._in.
+    Frozen stdlib modules are left to the path, so that their source is read."""
+    for finder in sys.meta_path:
+        if finder in (BuiltinImporter, FrozenImporter):
+            continue
+        try:
+            spec = finder.find_spec(name, search_path() if finder is PathFinder else None)
+        except Exception:  # noqa: BLE001 - a broken finder finds nothing, as far as this check can tell
+            continue
+        if spec is not None:
+            return _from_spec(spec)
+    return None, []
+
+
 class Finder:
-    """Where `import a.b.c` would find each part, as Python's path-based finder does, without importing:
-    per folder on the path, a package (a folder with an __init__ of any suffix) or a module file wins;
-    folders without __init__ only make a namespace package when no folder has either."""
+    """Where `import a.b.c` would find each part, without importing: `a` as the import system finds it,
+    the rest as the path-based finder does in the package's folders: per folder, a package (a folder
+    with an __init__ of any suffix) or a module file wins; folders without __init__ only make a
+    namespace package when no folder has either."""
 
     def __init__(self):
-        self.mappings = _editable_mappings()
         self.cache = {}
 
     @staticmethod
@@ -80,10 +90,8 @@ class Finder:
         if not parent:
             if module in sys.builtin_module_names:
                 found, path = ("builtin", module), []
-            elif module in self.mappings:
-                found, path = self._in([os.path.dirname(self.mappings[module])], os.path.basename(self.mappings[module]))
             else:
-                found, path = self._in(search_path(), module)
+                found, path = _top_level(module)
         else:
             above = self.find(parent)
             path = self.cache[parent][1] if above else []

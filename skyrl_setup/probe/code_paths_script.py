@@ -1,11 +1,11 @@
 """Can SkyRL's code paths import here? Read, never executed. Standard library only.
 
-Run by the target environment's own interpreter, so that its sys.path (site-packages, .pth
-entries, editable checkouts) is the one searched. argv[1] is a JSON document:
+Run by the target environment's own interpreter, so that its import system (sys.path with its
+.pth entries, the finders editable installs add) is the one asked. argv[1] is a JSON document:
   {"entry": [modules to start from], "follow": [top-level packages to follow transitively],
    "interface": {"module:Class": [method, ...]}}
 For every module-level `import X` / `from X import a, b` of the followed modules, X must be
-found on sys.path and a, b must exist in it (defined, assigned, imported, a submodule, or
+found there (code_index.py) and a, b must exist in it (defined, assigned, imported, a submodule, or
 reachable through `__getattr__` / `import *`, which count as "may exist"). Nothing is
 imported: a package's __init__ is parsed, not run, so this works without a GPU driver.
 Prints one JSON document; every failure is a value in it.
