@@ -155,6 +155,9 @@ def load(name_or_path: str, release: str | Release | None = None) -> Profile:
     except (toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: not valid TOML ({exc})", "fix the syntax at the position named") from exc
     if "packages" in raw:  # the version matrix's own set: no SkyRL release behind it
+        if releases.having(path.stem):
+            raise ProfileError(f"{path}: key 'packages': a profile built from SkyRL's lock takes its pins from the lock, "
+                               "not from [packages]", "fix the profile, or restore it from the release")
         if release not in (None, "", "default"):
             raise UsageError(f"the {raw.get('name')} backend is the version matrix's set, not a SkyRL release's",
                              "drop --skyrl, or pick a backend built from SkyRL's lock")

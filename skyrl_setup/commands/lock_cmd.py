@@ -99,15 +99,15 @@ def _release_of(source, req: LockRequest):
 
 
 def _from_skyrl(req: LockRequest, ui: UI) -> Result:
-    from skyrl_setup import skyrl_locks, skyrl_source
+    from skyrl_setup import releases, skyrl_locks, skyrl_source
 
     source = skyrl_source.read(req.from_skyrl)
     release = _release_of(source, req)
     names = [req.backend] if req.backend else [n for n in profiles.available() if n in release.backends]
+    for n in names:
+        if n not in release.backends and n in profiles.available() and not releases.having(n):
+            raise UsageError(f"the {n} profile is not built from SkyRL's lock", f"drop --from-skyrl: `skyrl-setup lock --backend {n}`")
     chosen = [profiles.load(n, release) for n in names]
-    for p in chosen:
-        if not p.from_skyrl:
-            raise UsageError(f"the {p.name} profile is not built from SkyRL's lock", f"drop --from-skyrl: `skyrl-setup lock --backend {p.name}`")
     platform = req.platform or "linux_x86_64"
     out_dir = Path(req.output) if req.output else lockfiles_dir() / release.id
     uv = Uv.locate()
