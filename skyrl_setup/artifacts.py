@@ -17,6 +17,7 @@ from packaging.version import Version
 from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.profiles import Artifact
 from skyrl_setup.redact import redact
+from skyrl_setup.resolver.auth import for_configured
 from skyrl_setup.uvtool import offline_requested
 
 
@@ -74,14 +75,15 @@ def reachable(url: str, timeout: float = 5.0, *, offline: bool = False) -> str |
     if offline or offline_requested():
         return "offline mode"
     try:
-        r = httpx.head(url, follow_redirects=True, timeout=timeout)
+        r = httpx.head(url, follow_redirects=True, timeout=timeout, auth=for_configured())
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {redact(str(exc)) or 'no answer'}"
     return None if r.status_code < 400 else f"HTTP {r.status_code}"
 
 
 def plan_artifacts(artifacts: tuple[Artifact, ...], variant: str, torch: str, python_minor: str,
-                   find_links: tuple[Path, ...], mirrors: Mirrors, *, offline: bool = False) -> tuple[ArtifactPlan, ...]:
+                   find_links: tuple[Path, ...], mirrors: Mirrors, *, offline: bool = False,
+                   timeout: float = 5.0) -> tuple[ArtifactPlan, ...]:
     out = []
     for a in artifacts:
         url = mirrors.rewrite(artifact_url(a, variant, torch, python_minor))
@@ -89,7 +91,7 @@ def plan_artifacts(artifacts: tuple[Artifact, ...], variant: str, torch: str, py
         if local:
             out.append(ArtifactPlan(a.name, a.version, a.required, url, "find-links", str(local), a.reason))
             continue
-        err = reachable(url, offline=offline)
+        err = reachable(url, timeout, offline=offline)
         if err is None:
             out.append(ArtifactPlan(a.name, a.version, a.required, url, "url", url, a.reason))
         else:

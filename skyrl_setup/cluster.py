@@ -21,7 +21,8 @@ from skyrl_setup.errors import OperationError, PreconditionError
 from skyrl_setup.results import Envelope
 
 DRIFT_FIELDS = ("lock_sha256", "driver", "cuda_variant", "gpu_types", "python")
-KEY_PACKAGES = ("torch", "sglang", "vllm", "flashinfer-python", "sgl-kernel", "transformers", "ray", "skyrl-train", "skyrl-gym")
+KEY_PACKAGES = ("torch", "sglang", "vllm", "flashinfer-python", "sgl-kernel", "transformers", "ray", "skyrl-train", "skyrl",
+                "skyrl-gym")
 
 
 def _ray():

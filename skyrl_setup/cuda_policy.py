@@ -73,11 +73,15 @@ TORCH_WHEEL_ARCHES: dict[str, tuple[int, ...]] = {
 
 
 # The CUDA build PyPI's own Linux x86_64 torch wheels are, per torch release (torch.__version__ after a plain
-# install from PyPI; FACTS §1, §9): any other build of that release comes from PyTorch's index (cuNNN).
+# install from PyPI; FACTS §1, §9; 2.10-2.12: the CUDA runtime `uv pip compile torch==X` picks from PyPI,
+# 2026-12-04): any other build of that release comes from PyTorch's index (cuNNN).
 PYPI_TORCH_VARIANT: dict[str, str] = {
     "2.7": "cu126",
     "2.8": "cu128",
     "2.9": "cu128",
+    "2.10": "cu128",
+    "2.11": "cu130",
+    "2.12": "cu130",
     "2.13": "cu130",
 }
 
@@ -177,3 +181,18 @@ def _judge(variant: str, driver: str | None, why: str) -> VariantChoice:
         )
     return VariantChoice(variant, driver, why, error=(
         f"NVIDIA driver {driver} is too old for CUDA {cv} (needs >= {compat or floor}, {floor} for full support)"))
+
+
+def driver_floor(variant: str) -> str | None:
+    """The oldest driver that runs a variant at all: its major's minor-version-compatibility floor (else its
+    release floor); None for cpu or a variant these tables do not know."""
+    if variant == "cpu":
+        return None
+    cv = CudaVersion.from_variant(variant)
+    return MINOR_COMPAT_FLOOR.get(cv.major) or RELEASE_DRIVER_FLOOR.get(cv)
+
+
+def runs(variant: str, driver: str) -> bool:
+    """Whether a driver runs a variant at all (as `judge` decides, without its warnings); an unknown floor is no refusal."""
+    floor = driver_floor(variant)
+    return floor is None or Version(driver) >= Version(floor)

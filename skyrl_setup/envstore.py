@@ -8,9 +8,11 @@ link with rename(2), which is atomic. The previous generation is kept for rollba
 
 A generation is complete once its record (skyrl-setup.json) exists, and counts once it
 has been made current at least once (the record's "activated"; the swap is the commit
-point). Anything else in the store that is not current is a leftover of an interrupted
-run and is removed by the next run, under the store's lock (flock: released by the kernel when a process dies,
-so a killed run never leaves a stale lock behind).
+point, and a generation the link names counts whatever its record says: a run killed, or a
+disk full, right after the swap is finished by the next run). Anything else in the store that
+is not current is a leftover of an interrupted run and is removed by the next run, under the
+store's lock (flock: released by the kernel when a process dies, so a killed run never leaves
+a stale lock behind). The store must be the user's own and writable by nobody else.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from skyrl_setup.errors import BusyError, OperationError, UsageError
+from skyrl_setup.errors import BusyError, OperationError, PreconditionError, UsageError
 from skyrl_setup.failpoints import hit
+from skyrl_setup.humanize import sh
 from skyrl_setup.preflight import check_path_length
+from skyrl_setup.safepaths import check_private_dir, reap_dead, replace_text
 
 RECORD = "skyrl-setup.json"
 swapped: list[tuple[Path, int]] = []  # (target, generation) made current by this process: what an interrupt reports
@@ -99,8 +103,9 @@ class Store:
         return rec if _well_formed(rec) else None
 
     def check_target(self, *, backend: str, force: bool) -> None:
-        """Refuse a target that holds something this tool did not make (exit 2)."""
+        """Refuse a target that holds something this tool did not make (exit 2), or a store others could write (exit 4)."""
         t = self.target
+        self.check_safe()
         for parent in t.parents:
             if (parent / "pyvenv.cfg").is_file():
                 raise UsageError(f"{t} is inside the environment {parent}", "choose a --venv outside any environment")
@@ -124,6 +129,10 @@ class Store:
         raise UsageError(f"{t} is {what} that skyrl-setup did not make; it is never deleted",
                          "choose another --venv (or empty that directory yourself)")
 
+    def check_safe(self) -> None:
+        """A store someone else owns or may write is refused (exit 4), as ssh and git refuse unsafe ownership."""
+        check_private_dir(self.root, f"the environment {self.target}")
+
     @contextmanager
     def locked(self, *, wait: bool = False):
         fd = self._lock(wait)
@@ -131,6 +140,7 @@ class Store:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             hit("locked")
+            self._reconcile()
             yield self
         finally:
             try:
@@ -145,11 +155,19 @@ class Store:
     def _lock(self, wait: bool) -> int:
         """flock the store's lock file, whose path may be removed (above) by the holder we waited for."""
         while True:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.mkdir(self.root, 0o755)  # never group- or world-writable, whatever the umask
+            except FileExistsError:
+                pass
+            self.check_safe()
             try:
                 fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
             except FileNotFoundError:  # the store was removed between the two calls (above): make it again
                 continue
+            except IsADirectoryError:
+                raise UsageError(f"{self.root / 'lock'} is a directory, not skyrl-setup's lock file",
+                                 f"remove it (`rmdir {sh(self.root / 'lock')}`): skyrl-setup makes that file itself") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except OSError as exc:
@@ -183,11 +201,7 @@ class Store:
         for p in self.target.parent.glob(f".{self.target.name}.swap-*"):
             p.unlink(missing_ok=True)
             removed.append(p.name)
-        for p in self.root.glob("tmp-*"):  # scratch() folders of runs that were killed
-            pid = p.name.split("-")[1]
-            if pid.isdigit() and not _alive(int(pid)):
-                shutil.rmtree(p, ignore_errors=True)
-                removed.append(p.name)
+        removed += reap_dead(self.root.glob("tmp-*"))  # scratch() folders of runs that were killed
         return removed
 
     def scratch(self) -> Path:
@@ -224,9 +238,7 @@ class Store:
 
     def write_record(self, n: int, record: dict) -> None:
         path = self.gen_path(n) / RECORD
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        replace_text(path, json.dumps(record, indent=2, sort_keys=True))
 
     def swap_to(self, n: int) -> None:
         """Point the target at generation n, atomically."""
@@ -244,6 +256,31 @@ class Store:
         finally:
             tmp.unlink(missing_ok=True)  # gone already after the rename; left only by an interruption
         _fsync_dir(self.target.parent)
+
+    def commit(self, n: int, *, record: dict | None = None) -> None:
+        """After the swap to n, which is the commit point: mark n live (and write `record`, a rollback's history).
+        A failure here changes nothing about the swap; the error says so, and the next locked run finishes it."""
+        try:
+            if record is not None:
+                self.write_record(n, {**record, "activated": True})
+            self._reconcile()
+        except OSError as exc:
+            kind = PreconditionError if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM) else OperationError
+            raise kind(f"{self.target} was switched to generation {n} ({self.gen_path(n)}), but recording that failed: "
+                       f"{exc.strerror or exc}: {exc.filename or self.root}",
+                       "the new environment is in place and is kept; free the space (or fix the permission) there, and the "
+                       "next install, upgrade or rollback of it finishes the record") from None
+
+    def _reconcile(self) -> None:
+        """The link is the truth: the generation it names was swapped in, whatever its record or the live order say
+        (a run killed, or a disk full, right after its swap). Call under the lock."""
+        cur = self.current()
+        if cur is None or not self.complete(cur):
+            return
+        self.mark_activated(cur)
+        order = self.live_order()
+        if not order or order[-1] != cur:
+            self._write_live([*order, cur])
 
     def discard(self, n: int) -> None:
         if n != self.current():
@@ -273,13 +310,7 @@ class Store:
         return [g for i, g in enumerate(seen) if i == 0 or seen[i - 1] != g]
 
     def _write_live(self, order: list[int]) -> None:
-        tmp = self.root / f"{LIVE}.tmp"
-        tmp.write_text(" ".join(map(str, order[-200:])) + "\n", encoding="utf-8")
-        os.replace(tmp, self.root / LIVE)
-
-    def note_live(self, n: int) -> None:
-        """After a swap by install or upgrade: n is the newest live generation. Call under the lock."""
-        self._write_live([*self.live_order(), n])
+        replace_text(self.root / LIVE, " ".join(map(str, order[-200:])) + "\n")
 
     def note_rollback(self, to: int) -> None:
         """Before a rollback's swap: forget what was live after `to`, so a second rollback goes further back."""
@@ -294,16 +325,6 @@ class Store:
             order = order[: len(order) - order[::-1].index(cur) - 1]
         older = [g for g in order if g != cur]
         return older[-1] if older else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _well_formed(rec) -> bool:

@@ -1,7 +1,9 @@
 """Build an environment from a complete plan: a new generation, uv sync, settings, verify, GPU probes, swap.
 
 Everything before `store.swap_to` happens inside a generation the target does not point
-at; any failure (or a kill) there leaves the current environment exactly as it was.
+at; any failure (or a kill) there leaves the current environment exactly as it was. The swap
+is the commit point: a failure after it (a full disk while the record is marked) is reported
+as such, and the new generation stays live.
 """
 
 from __future__ import annotations
@@ -177,11 +179,10 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra, verdict))
         hit("record-written")
         store.swap_to(n)
-        store.mark_activated(n)
-        store.note_live(n)
     except BaseException:
         store.discard(n)  # refuses the current generation: a swap that happened stands
         raise
+    store.commit(n)  # the swap was the commit point: nothing after it removes n
     hit("swapped")
     pruned = tuple(store.prune())
     hit("pruned")

@@ -28,6 +28,7 @@ class PlanRequest:
     find_links: tuple[str, ...] = ()
     project: str | None = None
     additions: tuple[str, ...] = ()
+    allow_moves: bool = False  # an addition may move packages of the basis lock
     require_gpu: bool = False
     skyrl_source: str | None = None  # a SkyRL folder whose uv.lock replaces the committed locks (upgrade --from-skyrl)
     mirrors: Mirrors = field(default_factory=Mirrors)
@@ -93,6 +94,7 @@ class InstallPlan:
             "lockfile": str(self.lock.path) if self.lock else None,
             "route": self.route.to_json() if self.route else None,
             "skyrl_lock": self.lock.skyrl_identity if self.lock else {},
+            "lock_changes": list(self.lock.tool.get("changes") or []) if self.lock else [],
             "skyrl_release": self.profile.release.to_json() if self.profile.release else None,
             "skyrl_newer": _newer(self.profile),
             "lock_sha256": self.lock.sha256 if self.lock else None,

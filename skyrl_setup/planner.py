@@ -17,7 +17,7 @@ from skyrl_setup.detect.gpu import detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import existing_parent, free_bytes, platform_tag
 from skyrl_setup.envstore import Store
-from skyrl_setup.errors import PreconditionError, SetupError, UsageError
+from skyrl_setup.errors import ConflictError, PreconditionError, SetupError, UsageError
 from skyrl_setup.humanize import human_bytes
 from skyrl_setup.index_route import routes_for
 from skyrl_setup.lockfile import Lock, lock_name
@@ -26,7 +26,7 @@ from skyrl_setup.plan import InstallPlan, PlanRequest, make_plan
 from skyrl_setup.prereqs import check as check_prereqs
 from skyrl_setup.resolver.check import require_compatible
 from skyrl_setup.resources import lockfiles_dir
-from skyrl_setup.routes import choose_route
+from skyrl_setup.routes import PROBE_TIMEOUT, choose_route
 from skyrl_setup.target import Target
 from skyrl_setup.uvtool import Uv
 
@@ -86,13 +86,19 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
         raise UsageError(f"CUDA variant {requested!r} is not one the {profile.name} profile supports ({', '.join(profile.variants)})",
                          "use --cuda auto or one of those variants")
     platform = platform_tag()
-    route = None
+    route = adds_to = None
+    answers: dict[str, str | None] = {}  # the pre-check and the route choice ask each place once
+
+    def probe(url: str) -> str | None:
+        if url not in answers:
+            answers[url] = reachable(url, PROBE_TIMEOUT, offline=req.offline)
+        return answers[url]
+
     if req.additions:  # from metadata, before any file is fetched or probed: a clash in one sentence (exit 3)
         first = choose_variant(profile.variants, driver.version, requested)  # the variant a route is judged by
         res = require_compatible([profile], list(req.additions), target=Target.for_host(python.version, first.variant),
-                                 mirrors=req.mirrors)
+                                 mirrors=req.mirrors, probe=probe)
         progress(f"compatible: {', '.join(req.additions)} with the {profile.name} pins ({res.seconds:.2f} s)")
-    probe = (lambda url: reachable(url, offline=req.offline))
     if profile.from_skyrl and not req.lock:
         folder = Path(req.skyrl_source) if req.skyrl_source else project  # upgrade --from-skyrl DIR wins over a recorded checkout
         checkout = project is not None and folder == project
@@ -100,19 +106,22 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
         route = choose_route(profile, platform, python.version, driver, requested, probe, req.mirrors, candidates)
         choice = route.cuda
         whose = "your checkout's uv.lock" if checkout else f"{folder}/uv.lock" if folder else "committed lockfile"
-        lock, source = (None, "resolved while planning (with your additions)") if req.additions else \
-            (route.lock, f"{whose}, route {route.route}")
+        lock, source = (None, f"resolved while planning (with your additions, on {whose}, route {route.route})") \
+            if req.additions else (route.lock, f"{whose}, route {route.route}")
+        adds_to = route.lock
     else:
         choice = choose_variant(profile.variants, driver.version, requested)
         if req.additions and not req.lock:
-            lock, source = None, "resolved while planning (with your additions)"
+            adds_to, whose = select_lock(None, profile.name, choice.variant, platform, python.version)
+            lock, source = None, "resolved while planning (with your additions" + (", on the committed lockfile)" if adds_to else ")")
         else:
             lock, source = select_lock(req.lock, profile.name, choice.variant, platform, python.version, req.lock_source)
     target = Target.for_host(python.version, choice.variant)
     basis = lock or (route.lock if route else None)
     torch = basis.versions().get("torch", profile.torch) if basis else profile.torch
-    artifacts = plan_artifacts(profile.artifacts, choice.variant, torch.split("+")[0], profile.python, find_links,
-                               req.mirrors, offline=req.offline)
+    locked = set(basis.versions()) if basis else set()  # a route whose lock has the prebuilt wheel needs no artifact
+    artifacts = plan_artifacts(tuple(a for a in profile.artifacts if a.name not in locked), choice.variant, torch.split("+")[0], profile.python, find_links,
+                               req.mirrors, offline=req.offline, timeout=PROBE_TIMEOUT)
     from_source = tuple(p.name for p in lock.from_source) if lock else profile.build_from_source
     heavy = tuple(n for n in from_source if n in profile.build_from_source)
     major = choice.variant[2:-1] if choice.variant.startswith("cu") else ""
@@ -123,20 +132,46 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
                      require_gpu=req.require_gpu, additions=req.additions, prereqs=tuple(prereqs), route=route,
                      mirrors=req.mirrors, build_for=target)
     if plan.lock is None and resolve:
-        plan = replace(plan, lock=_resolve(plan, uv, workdir, progress))
+        plan = replace(plan, lock=_resolve(plan, uv, workdir, progress, adds_to, req.allow_moves))
     return replace(plan, fetch=routes_for(plan.lock, profile, req.mirrors, artifacts)) if plan.lock else plan
 
 
-def _resolve(plan: InstallPlan, uv: Uv, workdir: Path, progress) -> Lock:
+def _resolve(plan: InstallPlan, uv: Uv, workdir: Path, progress, basis: Lock | None = None, allow_moves: bool = False) -> Lock:
+    """With `basis` (the route's or committed lock): the additions on top of it, each of its packages held at its
+    version; where that cannot resolve, resolved again without holding them, to name what the additions would move."""
     from skyrl_setup import locking
 
     progress(f"resolving {plan.backend} for {plan.cuda.variant}" + (f" with {', '.join(plan.additions)}" if plan.additions else ""))
     extra = tuple(f"{a.name} @ {Path(a.location).as_uri() if a.status == 'find-links' else a.location}"
                   for a in plan.artifacts if a.required)
-    out = locking.compile_lock(uv, plan.profile, variant=plan.cuda.variant, platform=plan.platform,
-                               output=workdir / "pylock.resolved.toml", extra_requirements=extra, additions=plan.additions,
-                               find_links=plan.find_links, on_line=progress, mirrors=plan.mirrors, target=plan.build_for)
-    return load_lock(out, plan.python.version, plan.platform)
+
+    def compile_(constrain: bool) -> Lock:
+        out = locking.compile_lock(uv, plan.profile, variant=plan.cuda.variant, platform=plan.platform,
+                                   output=workdir / "pylock.resolved.toml", extra_requirements=extra, additions=plan.additions,
+                                   find_links=plan.find_links, on_line=progress, mirrors=plan.mirrors, target=plan.build_for,
+                                   basis=basis, hold=basis if constrain else None)
+        return load_lock(out, plan.python.version, plan.platform)
+
+    if basis is None:
+        return compile_(False)
+    try:
+        return compile_(True)
+    except ConflictError as held:
+        try:
+            free = compile_(False)
+        except SetupError:
+            raise held from None
+    old, new = basis.versions(), free.versions()
+    moves = [f"{n} {v} -> {new.get(n, 'removed')}" for n, v in sorted(old.items()) if new.get(n) != v]
+    if not moves:
+        return free
+    if not allow_moves:
+        raise ConflictError(f"{', '.join(plan.additions)} would move SkyRL's tested set: {'; '.join(moves)}",
+                            "pass --allow-moves to accept it, or choose a version of the addition that fits the lock",
+                            details={"moves": moves})
+    for m in moves:
+        progress(f"moved by your additions (--allow-moves): {m}")
+    return free
 
 
 def preflight_disk(plan: InstallPlan, store: Store) -> None:

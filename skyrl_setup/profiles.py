@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from skyrl_setup import releases
-from skyrl_setup._toml import toml_reader
+from skyrl_setup._toml import TableReader, read_toml, toml_reader
 from skyrl_setup.errors import UsageError
 from skyrl_setup.releases import Release
 from skyrl_setup.resources import lockfiles_dir, profiles_dir
@@ -148,12 +148,7 @@ def load(name_or_path: str, release: str | Release | None = None) -> Profile:
                 f"unknown backend {name_or_path!r}",
                 f"choose one of: {names} (see `skyrl-setup profiles`)",
             )
-    try:
-        raw = toml_reader.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read ({exc.strerror})", "check the file's path and permissions") from exc
-    except (toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: not valid TOML ({exc})", "fix the syntax at the position named") from exc
+    raw = read_toml(path, ProfileError)
     if "packages" in raw:  # the version matrix's own set: no SkyRL release behind it
         if releases.having(path.stem):
             raise ProfileError(f"{path}: key 'packages': a profile built from SkyRL's lock takes its pins from the lock, "
@@ -186,57 +181,26 @@ def _has(name: str, release: str) -> bool:
     return True
 
 
-class _Reader:
-    """Typed access to a TOML table that reports `file: key 'a.b': reason`."""
+def _reader(raw: dict, path: Path) -> TableReader:
+    return TableReader(raw, path, ProfileError, "fix the profile, or restore it from the release")
 
-    def __init__(self, raw: dict, path: Path):
-        self.raw, self.path = raw, path
 
-    def fail(self, key: str, reason: str) -> ProfileError:
-        return ProfileError(f"{self.path}: key {key!r}: {reason}", "fix the profile, or restore it from the release")
-
-    def get(self, key: str, kind: type | tuple, default=...):
-        node = self.raw
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                if default is ...:
-                    raise self.fail(key, "missing")
-                return default
-            node = node[part]
-        if not isinstance(node, kind) or (kind is not bool and isinstance(node, bool)):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(key, f"expected {names}, found {type(node).__name__}")
-        return node
-
-    def str_list(self, key: str, default=()) -> tuple[str, ...]:
-        items = self.get(key, list, list(default))
-        if not all(isinstance(i, str) for i in items):
-            raise self.fail(key, "expected a list of strings")
-        return tuple(items)
-
-    def str_table(self, key: str) -> dict[str, str]:
-        table = self.get(key, dict, {})
-        for k, v in table.items():
-            if not isinstance(v, str):
-                raise self.fail(f"{key}.{k}", f"expected a string, found {type(v).__name__}")
-        return dict(table)
-
-    def requirements(self, key: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for name, spec in self.str_table(key).items():
-            try:
-                req = Requirement(f"{name}{spec}")
-            except InvalidRequirement as exc:
-                raise self.fail(f"{key}.{name}", f"not a valid requirement ({exc})") from None
-            canon = canonicalize_name(req.name)
-            if canon in out:
-                raise self.fail(f"{key}.{name}", "listed twice")
-            out[canon] = spec
-        return out
+def _requirements(r: TableReader, key: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, spec in r.str_table(key).items():
+        try:
+            req = Requirement(f"{name}{spec}")
+        except InvalidRequirement as exc:
+            raise r.fail(f"{key}.{name}", f"not a valid requirement ({exc})") from None
+        canon = canonicalize_name(req.name)
+        if canon in out:
+            raise r.fail(f"{key}.{name}", "listed twice")
+        out[canon] = spec
+    return out
 
 
 def parse(raw: dict, path: Path, release: Release | None = None) -> Profile:
-    r = _Reader(raw, path)
+    r = _reader(raw, path)
     name = r.get("name", str)
     if name != path.stem:
         raise r.fail("name", f"{name!r} does not match the file name {path.stem!r}")
@@ -270,10 +234,10 @@ def parse(raw: dict, path: Path, release: Release | None = None) -> Profile:
         # "0" until the release's lockfiles are made (`skyrl-setup lock` makes them from this profile)
         torch = packages.get("torch", "==0").lstrip("=")
     else:
-        packages = r.requirements("packages")
+        packages = _requirements(r, "packages")
         if "torch" not in packages:
             raise r.fail("packages", "does not pin torch")
-        skyrl_pins = r.requirements("skyrl")
+        skyrl_pins = _requirements(r, "skyrl")
         torch = r.get("torch", str)
     try:
         Version(torch)
@@ -293,7 +257,7 @@ def parse(raw: dict, path: Path, release: Release | None = None) -> Profile:
     for i, item in enumerate(r.get("artifacts", list, [])):
         if not isinstance(item, dict):
             raise r.fail(f"artifacts[{i}]", "expected a table")
-        a = _Reader(item, path)
+        a = _reader(item, path)
         try:
             artifacts.append(
                 Artifact(
@@ -343,7 +307,7 @@ def parse(raw: dict, path: Path, release: Release | None = None) -> Profile:
     )
 
 
-def _interface(r: _Reader) -> dict[str, list[str]]:
+def _interface(r: TableReader) -> dict[str, list[str]]:
     table = r.get("verify.interface", dict, {})
     for spec, methods in table.items():
         if ":" not in spec or not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):

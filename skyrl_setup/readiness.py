@@ -99,8 +99,13 @@ def assess(python: Path, profile: Profile, *, gpu_usable: bool, wheels: dict[str
             cls = item["class"].replace(":", ".")
             top = cls.split(".")[0]
             have = dists.get(top) or {}
+            calls = ", ".join(item.get("missing", []))
+            if not have and "not found" in item.get("detail", ""):
+                blockers.append(Blocker(cls, f"{top} is not installed: SkyRL calls {calls} on {cls} for RL training",
+                                        _reinstall(profile), "environment"))
+                continue
             blockers.append(Blocker(cls, f"{have.get('name', top)} {have.get('version', '?')}'s {cls} lacks "
-                                         f"{', '.join(item.get('missing', []))}, which SkyRL calls for RL training",
+                                         f"{calls}, which SkyRL calls for RL training",
                                     _reinstall(profile, have.get("name")), "environment"))
     real = real_import_list(profile, gpu_usable)
     if imports is None:
@@ -108,7 +113,8 @@ def assess(python: Path, profile: Profile, *, gpu_usable: bool, wheels: dict[str
     imports = tuple(r for r in imports if r.module in real)
     # A real import that fails on what the static check already named is the same blocker, not another.
     for r in imports:
-        if r.status == "error" and not _same_cause(r.detail, found.get("findings", [])):
+        if r.status == "error" and r.module not in found.get("missing_entry", []) \
+                and not _same_cause(r.detail, found.get("findings", [])):  # an entry module not found is named once
             blockers.append(Blocker(r.module, f"import {r.module}: {r.detail}", _reinstall(profile), "environment"))
     notes: tuple[str, ...] = ()
     if not gpu_usable and profile.engine_imports:
@@ -181,7 +187,7 @@ def _blocker(f: dict, dists: dict, profile: Profile, wheels: dict[str, str], che
             wheel = wheels.get(art.name)
             fix = (f"download {wheel} and re-run with --find-links DIR (the folder holding it), "
                    f"or install from a bundle made where it is reachable" if wheel else
-                   f"supply {art.name} {art.version} with --find-links DIR")
+                   f"supply {art.name} {art.version} with --find-links DIR") + (f" ({art.reason})" if art.reason else "")
             return Blocker(where, f"{missing} is not installed; SkyRL imports it at module level{stmt}", fix, "artifact")
         return Blocker(where, f"{missing} is not installed; SkyRL imports it at module level{stmt}",
                        _reinstall(profile, have.get("name")), "environment")

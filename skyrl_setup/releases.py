@@ -11,14 +11,16 @@ names a release.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from skyrl_setup._toml import toml_reader
-from skyrl_setup.errors import UsageError
+from skyrl_setup import cuda_policy
+from skyrl_setup._toml import TableReader, read_toml
+from skyrl_setup.errors import PreconditionError, UsageError
 from skyrl_setup.resources import data_dir
 
 LAYOUTS = ("skyrl-train", "root")
@@ -54,6 +56,7 @@ class Release:
     defects: tuple[Defect, ...]
     notes: tuple[str, ...]
     path: Path
+    chosen: str = ""  # why this release stands where another was asked for (`latest` on an older driver)
 
     @property
     def id(self) -> str:
@@ -73,12 +76,15 @@ class Release:
     def defects_for(self, backend: str) -> tuple[Defect, ...]:
         return tuple(d for d in self.defects if backend in d.backends)
 
+    def variants_for(self, backend: str) -> tuple[str, ...]:
+        return tuple(((self.backends.get(backend) or {}).get("cuda") or {}).get("variants") or ())
+
     def to_json(self) -> dict:
         return {"id": self.id, "distribution": self.distribution, "version": self.version, "date": self.date,
                 "layout": self.layout, "source": self.source, "backends": sorted(self.backends),
                 "extras": {b: self.extra_for(b) for b in sorted(self.backends)},
                 "defects": [{"where": d.where, "what": d.what, "backends": list(d.backends), "fixed_in": d.fixed_in}
-                            for d in self.defects]}
+                            for d in self.defects], "chosen": self.chosen or None}
 
 
 def releases_dir() -> Path:
@@ -91,68 +97,49 @@ def catalog() -> tuple[Release, ...]:
 
 
 def load(path: Path) -> Release:
-    try:
-        raw = toml_reader.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReleaseError(f"{path}: cannot read ({exc.strerror})", "check the file's path and permissions") from exc
-    except (toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ReleaseError(f"{path}: not valid TOML ({exc})", "fix the syntax at the position named") from exc
-    return parse(raw, path)
+    return parse(read_toml(path, ReleaseError), path)
 
 
-def _fail(path: Path, key: str, why: str) -> ReleaseError:
-    return ReleaseError(f"{path}: key {key!r}: {why}", "fix the release file, or restore it from skyrl-setup's release")
-
-
-def _str(raw: dict, path: Path, key: str, default=None) -> str:
-    value = raw.get(key, default)
-    if not isinstance(value, str):
-        raise _fail(path, key, "missing" if value is None else f"expected a string, found {type(value).__name__}")
-    return value
-
-
-def _strs(raw: dict, path: Path, key: str) -> tuple[str, ...]:
-    value = raw.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _fail(path, key, "expected a list of strings")
-    return tuple(value)
+def _reader(raw: dict, path: Path) -> TableReader:
+    return TableReader(raw, path, ReleaseError, "fix the release file, or restore it from skyrl-setup's release")
 
 
 def parse(raw: dict, path: Path) -> Release:
-    dist = canonicalize_name(_str(raw, path, "distribution"))
-    version = _str(raw, path, "version")
+    r = _reader(raw, path)
+    dist = canonicalize_name(r.get("distribution", str))
+    version = r.get("version", str)
     try:
         Version(version)
     except InvalidVersion:
-        raise _fail(path, "version", f"{version!r} is not a version") from None
+        raise r.fail("version", f"{version!r} is not a version") from None
     if path.stem != f"{dist}-{version}":
-        raise _fail(path, "version", f"the file should be named {dist}-{version}.toml")
-    layout, source = _str(raw, path, "layout"), _str(raw, path, "source")
+        raise r.fail("version", f"the file should be named {dist}-{version}.toml")
+    layout, source = r.get("layout", str), r.get("source", str)
     if layout not in LAYOUTS:
-        raise _fail(path, "layout", f"{layout!r} is not one of {', '.join(LAYOUTS)}")
+        raise r.fail("layout", f"{layout!r} is not one of {', '.join(LAYOUTS)}")
     if source not in SOURCES:
-        raise _fail(path, "source", f"{source!r} is not one of {', '.join(SOURCES)}")
+        raise r.fail("source", f"{source!r} is not one of {', '.join(SOURCES)}")
     lock_sha = raw.get("lock_sha256")
     if source == "lock" and not (isinstance(lock_sha, str) and len(lock_sha) == 64):
-        raise _fail(path, "lock_sha256", "a release whose source is its lock names the lock's sha256")
+        raise r.fail("lock_sha256", "a release whose source is its lock names the lock's sha256")
     backends = raw.get("backends", {})
     if not isinstance(backends, dict) or not all(isinstance(t, dict) for t in backends.values()):
-        raise _fail(path, "backends", "expected a table of tables")
+        raise r.fail("backends", "expected a table of tables")
     for name, table in backends.items():
         if not isinstance((table.get("source") or {}).get("skyrl_extra"), str):
-            raise _fail(path, f"backends.{name}.source.skyrl_extra", "missing: the extra this backend maps to")
+            raise r.fail(f"backends.{name}.source.skyrl_extra", "missing: the extra this backend maps to")
     removed = raw.get("removed", {})
     if not isinstance(removed, dict) or not all(isinstance(v, str) for v in removed.values()):
-        raise _fail(path, "removed", "expected backend = \"why\"")
+        raise r.fail("removed", "expected backend = \"why\"")
     defects = []
     for i, d in enumerate(raw.get("defects", [])):
         if not isinstance(d, dict):
-            raise _fail(path, f"defects[{i}]", "expected a table")
-        defects.append(Defect(_str(d, path, "where"), _str(d, path, "what"), _strs(d, path, "backends"),
-                              _str(d, path, "fixed_in", "")))
-    return Release(dist, version, _str(raw, path, "date"), bool(raw.get("matrix_generation", False)), layout,
-                   _strs(raw, path, "packages"), source, lock_sha if isinstance(lock_sha, str) else None,
-                   dict(backends), dict(removed), tuple(defects), _strs(raw, path, "notes"), path)
+            raise r.fail(f"defects[{i}]", "expected a table")
+        dr = _reader(d, path)
+        defects.append(Defect(dr.get("where", str), dr.get("what", str), dr.str_list("backends"), dr.get("fixed_in", str, "")))
+    return Release(dist, version, r.get("date", str), bool(raw.get("matrix_generation", False)), layout,
+                   r.str_list("packages"), source, lock_sha if isinstance(lock_sha, str) else None,
+                   dict(backends), dict(removed), tuple(defects), r.str_list("notes"), path)
 
 
 def matches(release: Release, spec: str) -> bool:
@@ -184,13 +171,81 @@ def default_for(backend: str, releases: tuple[Release, ...] | None = None) -> Re
     return sound[-1] if sound else None
 
 
+def installable(release: Release, backend: str) -> bool:
+    """Whether the release's backend installs without a checkout of one's own (`without_checkout` says why not)."""
+    return not ((release.backends.get(backend) or {}).get("source") or {}).get("without_checkout")
+
+
 def newest_for(backend: str, releases: tuple[Release, ...] | None = None) -> Release | None:
-    found = having(backend, releases)
+    """The newest release `--skyrl latest` installs: one whose backend needs no checkout of one's own."""
+    found = [r for r in having(backend, releases) if installable(r, backend)]
     return found[-1] if found else None
 
 
-def resolve(spec: str | None, backend: str) -> Release:
-    """The release `--skyrl SPEC` names for a backend (None: the default; 'latest': the newest with it)."""
+def driver_gap(release: Release, backend: str, driver: str | None) -> str | None:
+    """Why this NVIDIA driver runs none of the release's CUDA variants for the backend; None where it runs one
+    (or no driver was found: a CPU host building for GPU nodes, which are not judged from here)."""
+    variants = release.variants_for(backend)
+    if driver is None or not variants or any(cuda_policy.runs(v, driver) for v in variants):
+        return None
+    need = min(variants, key=lambda v: Version(cuda_policy.driver_floor(v) or "0"))
+    return (f"{release.label} needs CUDA {cuda_policy.CudaVersion.from_variant(need)}, which needs NVIDIA driver "
+            f"{cuda_policy.driver_floor(need)} or newer; this host's driver is {driver}")
+
+
+def newest_on_driver(backend: str, driver: str | None, releases: tuple[Release, ...] | None = None, *,
+                     sound: bool = False) -> Release | None:
+    """The newest release with the backend that this driver runs (`sound`: and no known defect in it)."""
+    found = [r for r in having(backend, releases) if installable(r, backend)
+             and driver_gap(r, backend, driver) is None and not (sound and r.defects_for(backend))]
+    return found[-1] if found else None
+
+
+def _offer(backend: str, driver: str, releases: tuple[Release, ...]) -> str:
+    """The hint for a release this driver cannot run: the newest that it runs, and the newest sound one if that differs."""
+    newest, sound = newest_on_driver(backend, driver, releases), newest_on_driver(backend, driver, releases, sound=True)
+    upgrade = "upgrade the NVIDIA driver"
+    if newest is None:
+        return f"{upgrade}: no release of the catalog with {backend} runs on driver {driver}"
+    offer = f"the newest release driver {driver} runs is {newest.label} ({skyrl_flag(newest, releases)})"
+    if sound is not None and sound is not newest:
+        offer += f", with a known defect; without one: {sound.label} ({skyrl_flag(sound, releases)})"
+    return f"{offer}; or {upgrade}"
+
+
+def skyrl_flag(release: Release, releases: tuple[Release, ...]) -> str:
+    """The shortest --skyrl that names this release alone."""
+    alone = sum(_same_version(release.version, r.version) for r in releases) == 1
+    return f"--skyrl {release.version if alone else f'{release.distribution}=={release.version}'}"
+
+
+def resolve(spec: str | None, backend: str, *, driver: str | None = None) -> Release:
+    """The release `--skyrl SPEC` names for a backend (None: the default; 'latest': the newest with it). With
+    the host's `driver`, for what is built to run here: 'latest' is the newest release that driver runs,
+    saying why; a release named that it cannot run is a precondition, and the hint names the newest it runs."""
+    chosen = _resolve(spec, backend)
+    gap = driver_gap(chosen, backend, driver) if spec not in (None, "", "default") else None
+    if gap is None:
+        return chosen
+    releases = catalog()
+    older = newest_on_driver(backend, driver, releases) if spec == "latest" else None
+    if older is not None:
+        return dataclasses.replace(older, chosen=f"the newest SkyRL release with {backend} that this host runs: {gap}")
+    raise PreconditionError(gap, _offer(backend, driver, releases))
+
+
+def for_host(spec: str | None, backend: str) -> str | Release | None:
+    """--skyrl as install and upgrade read it: the release for this host's NVIDIA driver (see resolve); the
+    default, a backend no release has, and a profile file are left to the profile loader."""
+    name = backend if having(backend) else backend_for_extra(backend)
+    if spec in (None, "", "default") or not name:
+        return spec
+    from skyrl_setup.detect.gpu import detect_driver
+
+    return resolve(spec, name, driver=detect_driver().version)
+
+
+def _resolve(spec: str | None, backend: str) -> Release:
     releases = catalog()
     if spec in (None, "", "default"):
         chosen = default_for(backend, releases)

@@ -89,6 +89,8 @@ class InstallRequest(Request):
     skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
     additions: tuple[str, ...] = opt("--with", kind="many", metavar="SPEC",
                                      help="an extra requirement for the environment, checked against the backend's pins first")
+    allow_moves: bool = opt("--allow-moves", kind="switch",
+                            help="with --with: accept that an addition moves packages of SkyRL's lock (refused otherwise)")
     cuda: str | None = opt("--cuda", help="CUDA variant: auto (default) or e.g. cu128; env SKYRL_SETUP_CUDA")
     python: str | None = opt("--python", help="Python 3.12 interpreter path, or 3.12")
     project: str | None = opt("--project", help="install this SkyRL checkout (editable) instead of skyrl-train from PyPI")
@@ -170,6 +172,7 @@ class DockerfileRequest(Request):
     lock: str | None = opt("--lock", help="build from this lockfile instead of the profile's")
     output: str | None = opt("--output", "-o", metavar="DIR", help="folder to write into (default: ./skyrl-<backend>-docker)")
     skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
+    strict: bool = opt("--strict", kind="switch", help="the image build fails unless the environment is ready for SkyRL training")
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,9 @@ class DoctorRequest(Request):
                              help="check any environment by its python (a Docker image's, a conda env's)")
     skyrl: str | None = opt("--skyrl", metavar="VERSION", help="judge against this SkyRL release (default: the environment's own)")
     no_gpu_probe: bool = opt("--no-gpu-probe", kind="switch", help="skip the kernel and torch probes")
+    fail_on: str = opt("--fail-on", default="any", metavar="any|environment",
+                       help="exit 1 on any error (default), or only where install fails too: artifact, release and gpu "
+                            "blockers are reported, not failed on (a Docker build's doctor step)")
     ray: str | None = opt("--ray", kind="optional", metavar="ADDRESS", help="check every node of a Ray cluster")
     model: str | None = opt("--model", metavar="SIZE|DIR",
                             help="will a model of this size (7B, 0.5B) or this local model folder fit the GPUs?")

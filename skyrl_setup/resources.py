@@ -15,6 +15,13 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 def data_dir() -> Path:
     override = os.environ.get("SKYRL_SETUP_DATA_DIR")
     if override:
+        # checked here, once for every caller: a wrong folder otherwise reads as "unknown backend 'sglang'"
+        if not (Path(override) / "profiles").is_dir():
+            from skyrl_setup.errors import UsageError
+
+            what = "is no directory" if not Path(override).is_dir() else "has no profiles/ folder"
+            raise UsageError(f"SKYRL_SETUP_DATA_DIR={override} {what}",
+                             "point it at a folder holding profiles/ and lockfiles/ (a copy of skyrl-setup's data), or unset it")
         return Path(override)
     bundled = _PACKAGE_DIR / "_data"
     if (bundled / "profiles").is_dir():

@@ -9,12 +9,13 @@ is taken and the plan says why each earlier one was not.
 
 from __future__ import annotations
 
-import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from skyrl_setup.cuda_policy import TORCH_WHEEL_ARCHES, VariantChoice, judge, wheel_covers
+from skyrl_setup.detect.index_config import IndexConfig, detect_index, is_pypi, origin
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.errors import OperationError, PreconditionError, UsageError
 from skyrl_setup.lockfile import Lock, load_for_host
@@ -23,6 +24,8 @@ from skyrl_setup.profiles import Profile, committed_locks
 from skyrl_setup.redact import redact
 
 PYPI_SIMPLE = "https://pypi.org/simple"
+# a route probe's limit: a host behind a firewall that drops packets costs this, not uv's or httpx's minutes
+PROBE_TIMEOUT = 1.5
 ROUTE_WORDS = {"skyrl": "SkyRL's lock exactly", "pypi": "SkyRL's versions from PyPI alone"}
 
 
@@ -49,24 +52,34 @@ def committed_lock(profile: Profile, platform: str, python_full: str, cuda: str 
                      f"the {profile.name} profile has {', '.join(profile.variants)}; or make one: `skyrl-setup lock --from-skyrl DIR`")
 
 
-def default_index() -> str:
-    """The index a lock's ordinary packages come from: PyPI, or the one uv is told to use instead."""
-    return (os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("UV_INDEX_URL") or PYPI_SIMPLE).rstrip("/")
-
-
-def extra_sources(lock: Lock) -> dict[str, str]:
-    """The places a route needs beyond the default index (PyTorch's index, flashinfer's, a git
-    host): URL folder (or git repository) -> one URL there to probe."""
-    default = default_index()
+def extra_sources(lock: Lock, mirrors: Mirrors | None = None, cfg: IndexConfig | None = None,
+                  url_addressed: frozenset = frozenset()) -> dict[str, str]:
+    """The places a route needs beyond the default index (PyTorch's index, flashinfer's, a git host): each
+    index, or each host of direct URLs -> one URL there to probe, through `mirrors`. A file the lock names on PyPI
+    comes through the default index (PyPI or the mirror configured for it) and is never probed. Where the
+    configuration stands in for a lock's index or file host (a configured extra index for PyTorch's, a configured
+    default for the rest but git, `url_addressed` artifacts and files on a configured index's host), as index_route
+    fetches their files, the configured index is probed instead: one page of it."""
+    mirrors = mirrors or Mirrors()
+    cfg = cfg if cfg is not None else detect_index()
+    default = (cfg.default or PYPI_SIMPLE).rstrip("/")
+    custom = [cfg.default] if cfg.default and not is_pypi(cfg.default) else []
+    extras = [u for u in cfg.extra if not is_pypi(u)]
+    torch = {p.index.rstrip("/") for p in lock.packages if p.name == "torch" and p.index}
+    configured = {origin(u) for u in cfg.indexes}  # files on a configured index's host come by their own URLs
     out: dict[str, str] = {}
     for p in lock.packages:
-        if not p.url or p.source == "directory" or (p.index or "").rstrip("/") == default:
+        if not p.url or p.source == "directory" or is_pypi(p.index or p.url) or (p.index or "").rstrip("/") == default:
             continue
-        if p.source == "vcs":
-            repo = p.url.split("+", 1)[1].rsplit("@", 1)[0]
-            out.setdefault(repo, repo)
-        else:
-            out.setdefault(p.url.rsplit("/", 1)[0] + "/", p.url)
+        url = p.url.split("+", 1)[1].rsplit("@", 1)[0] if p.source == "vcs" else p.url
+        where = p.index.rstrip("/") if p.index else origin(url)
+        by_name = (p.source != "vcs" and p.name not in url_addressed and origin(url) not in configured
+                   and mirrors.rewrite(p.index or url) == (p.index or url))
+        stand_ins = (extras if p.index and where in torch else custom) if by_name else []
+        for idx in stand_ins:
+            out.setdefault(idx.rstrip("/"), f"{idx.rstrip('/')}/{p.name}/")
+        if not stand_ins:
+            out.setdefault(mirrors.rewrite(where), mirrors.rewrite(url))
     return out
 
 
@@ -82,6 +95,10 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
     by default the profile's committed lockfiles."""
     if candidates is None:
         candidates = [(route, (lambda p=path: p)) for route, path, _ in committed_locks(profile, platform)]
+    why = ((profile.release.backends.get(profile.name) or {}).get("source") or {}).get("without_checkout") if profile.release else None
+    if not candidates and why:
+        raise UsageError(why, f"install it from a SkyRL checkout whose hosts you reach: `skyrl-setup install --backend "
+                              f"{profile.name} --project DIR`")
     if not candidates:
         raise UsageError(f"no committed lockfile of the {profile.name} profile for {platform}",
                          "make them from SkyRL's lock: `skyrl-setup lock --from-skyrl DIR` (or `make lock`)")
@@ -104,19 +121,21 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
             arches = ", ".join(f"sm_{a}" for a in TORCH_WHEEL_ARCHES[variant])
             skipped.append(f"{label}: torch's {variant} wheels have no kernels for {', '.join(uncovered)} (built for {arches})")
             continue
-        down = []
         # the last route is the fallback: uv reports its index's failures itself (and the cache may do)
-        for url in (extra_sources(lock).values() if i < len(candidates) - 1 else ()):
-            err = probe(mirrors.rewrite(url))
-            if err:
-                down.append(f"{redact(mirrors.rewrite(url).rsplit('/', 1)[0])} unreachable ({err})")
+        places = extra_sources(lock, mirrors, url_addressed=frozenset(a.name for a in profile.artifacts)) \
+            if i < len(candidates) - 1 else {}
+        with ThreadPoolExecutor(max_workers=8) as pool:  # one file per index or host, all at once
+            errors = list(pool.map(probe, list(places.values())))
+        down = [f"{redact(where)} unreachable ({e}; probed for {PROBE_TIMEOUT:g} s)" for where, e in zip(places, errors) if e]
         if down:
             skipped.append(f"{label}: " + "; ".join(down))
             unreachable = True
             continue
         probed = i < len(candidates) - 1
         reason = f"{ROUTE_WORDS.get(route, route)}: " + (
-            "the hosts it needs beyond the default index answered" if probed else "the last route (not probed: uv reports what it cannot fetch)")
+            (f"the hosts it needs beyond the default index answered ({len(places)} probed at once, {PROBE_TIMEOUT:g} s each at most)"
+             if places else "its files all come through the default index (nothing to probe)")
+            if probed else "the last route (not probed: uv reports what it cannot fetch)")
         if variant in TORCH_WHEEL_ARCHES and not driver.gpus:
             arches = ", ".join(f"sm_{a}" for a in TORCH_WHEEL_ARCHES[variant])
             reason += f"; no GPU seen here: torch's {variant} wheels run on {arches}"

@@ -37,6 +37,8 @@ FAR_FUTURE = "2100-01-01T00:00:00Z"
 _NAME = re.compile(r'^name = "([^"]+)"$', re.M)
 _VERSION = re.compile(r'^version = "([^"]+)"$', re.M)
 _MARKER = re.compile(r'^marker = "([^"]+)"$', re.M)
+_INDEX = re.compile(r'^index = "', re.M)
+_URL = re.compile(r'url = "([a-z+]+://[^/"]+)')
 _CUDA_RUNTIME = re.compile(r"^nvidia-.*-cu\d+$")
 
 
@@ -68,6 +70,11 @@ def _name(block: str) -> str:
 def _join(head: str, blocks: list[str]) -> str:
     blocks = sorted(blocks, key=lambda b: (_name(b), b))
     return head.rstrip("\n") + "\n\n" + "\n".join(blocks)
+
+
+def _url_host(block: str) -> str:
+    m = _URL.search(block)
+    return m.group(1).split("+")[-1] if m else "outside any index"
 
 
 def variant_of(text: str) -> str:
@@ -117,7 +124,7 @@ def exact_lock(uv: Uv, source: SkyrlSource, profile: Profile, output_dir: Path, 
         changes, keep, add = [], [], [] if checkout else [f"{source.name}=={source.version}"]
         for b in blocks:
             name = _name(b)
-            if name in profile.excludes:
+            if name in profile.excludes and "\nwheels = [" not in b:  # a lock that has its wheel (an index of prebuilt builds) keeps it
                 changes.append(f"{name}: left out of the lock; installed as an artifact (prebuilt wheel)")
             elif "directory = {" in b and checkout:
                 keep.append(_absolute_directories(b, tmp))  # uv writes it relative to its output
@@ -167,13 +174,20 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
                                                for r in reqs):
                 reqs.append(f"{name}=={release}")
                 changes.append(f"{name}: SkyRL's lock installs it from its checkout; PyPI's {release} here")
-        changes += [f"{name}: left out of the lock; installed as an artifact (prebuilt wheel)" for name in profile.excludes]
+        changes += [f"{name}: left out of the lock; installed as an artifact (prebuilt wheel)" for name in profile.excludes
+                    if name not in profile.pypi_drop]
         skip = set(profile.pypi_drop) | set(profile.pypi_releases) | set(profile.excludes) | set(members)
-        constraints = []
+        constraints, off_index = [], {}
         for b in _blocks(exported)[1]:
             name, version, marker = _name(b), _VERSION.search(b), _MARKER.search(b)
-            if name and version and name not in skip:  # the marker stays: a lock may pin another version elsewhere
+            if name in skip or not (name and version):
+                continue
+            if not _INDEX.search(b):  # a URL or git build PyPI need not have: PyPI's release of it floats
+                off_index.setdefault(name, f"{version.group(1)} from {_url_host(b)}")
+            else:  # the marker stays: a lock may pin another version elsewhere
                 constraints.append(f"{name}=={version.group(1).split('+')[0]}" + (f" ; {marker.group(1)}" if marker else ""))
+        constraints = [c for c in constraints if c.split("==")[0] not in off_index]
+        changes += [f"{n}: SkyRL's lock takes {where}; PyPI's release here" for n, where in sorted(off_index.items())]
         pypi_torch = next((c.split(" ;")[0] for c in constraints if c.startswith("torch==")), None)
         (tmp / "requirements.in").write_text("\n".join(reqs) + "\n", encoding="utf-8")
         (tmp / "excludes.txt").write_text("\n".join(profile.excludes) + "\n", encoding="utf-8")

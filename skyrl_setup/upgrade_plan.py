@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from skyrl_setup import locking
-from skyrl_setup.errors import ConflictError, UsageError
+from skyrl_setup.errors import ConflictError, SetupError, UsageError
 from skyrl_setup.latest import Latest
 from skyrl_setup.lockfile import Lock
 from skyrl_setup.lockfile import load_for_host as load_lock
@@ -44,8 +44,14 @@ class Moves:
 
 
 def plan_moves(profile, rec: dict, specs: list[str], *, latest: bool, lock: str | None, from_skyrl: str | None, cuda: str | None,
-               mirrors: Mirrors, venv) -> Moves:
+               mirrors: Mirrors, venv, release_move: bool = False) -> Moves:
     ack: list[str] = []
+    if release_move:  # torch==NEW that the new release's own torch meets accepts its torch move; other SPECs move on top
+        ack = [s for s in specs if _accepts_torch(s, profile.torch)]
+        specs = [s for s in specs if s not in ack]
+    if rec.get("project") and not from_skyrl:  # the checkout's lock as it is now: torch==NEW accepts its torch move
+        ack += [s for s in specs if canonicalize_name(Requirement(s).name) == "torch"]
+        specs = [s for s in specs if s not in ack]
     if from_skyrl:  # SkyRL's lock as it is; a SPEC may only say which torch the move may take
         if latest or lock or any(canonicalize_name(Requirement(s).name) != "torch" for s in specs):
             raise UsageError("--from-skyrl moves to SkyRL's lock as it is",
@@ -77,6 +83,19 @@ def plan_moves(profile, rec: dict, specs: list[str], *, latest: bool, lock: str 
 def resolve(uv, moves: Moves, plan: InstallPlan, out: Path, *, progress, warn) -> tuple[Moves, Lock]:
     """The new lock, by uv; under --latest a release uv refuses is left out and the next newest tried."""
     eff = moves.profile
+    held = plan.lock or (plan.route.lock if plan.route else None)
+    if held is not None and not moves.latest:
+        # first with what the upgrade does not move held at the old lock's versions (and so past the date
+        # cutoff, which a mirror without upload times would otherwise apply to every file); as before where that fails
+        free = frozenset(moves.exempt) | {canonicalize_name(Requirement(s).name) for s in moves.specs}
+        try:
+            made = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=out,
+                                        additions=moves.additions, find_links=plan.find_links, on_line=progress,
+                                        exempt=tuple(sorted(moves.exempt)), mirrors=plan.mirrors, target=moves.target,
+                                        hold=held, free=free)
+            return moves, load_lock(made, plan.python.version, plan.platform)
+        except SetupError:
+            pass
     while True:
         try:
             made = locking.compile_lock(uv, eff, variant=plan.cuda.variant, platform=plan.platform, output=out,
@@ -130,22 +149,27 @@ def _conflict(c, specs: list[str], moved: set[str]) -> ConflictError:
     return ConflictError(c.sentence, hint, details=details)
 
 
+def _accepts_torch(spec: str, torch: str) -> bool:
+    req = Requirement(spec)
+    return canonicalize_name(req.name) == "torch" and req.specifier.contains(Version(torch), prereleases=True)
+
+
 def diff(old: dict[str, str], new: Lock) -> list[tuple[str, str | None, str | None]]:
     d = compare(old, new.versions())
     rows = [(n, None, new.versions()[n]) for n in d.added] + [(n, old[n], None) for n in d.removed] + list(d.changed)
     return sorted(rows)
 
 
-
-def refuse_torch_move(rec: dict, lock: Lock | None, ack: list[str]) -> None:
-    """A newer SkyRL lock that moves torch changes every kernel in the environment: only when asked
-    (`torch==NEW` among the SPECs), as for any other upgrade."""
+def refuse_torch_move(rec: dict, lock: Lock | None, ack: list[str], *, whose: str = "SkyRL's lock",
+                      move: str = "--from-skyrl DIR") -> None:
+    """A newer SkyRL lock (another release's, or a checkout's) that moves torch changes every kernel in the
+    environment: only when asked (`torch==NEW` among the SPECs), as for any other upgrade."""
     was = (rec.get("packages") or {}).get("torch", "").split("+")[0]
     now = (lock.versions().get("torch", "") if lock else "").split("+")[0]
     if not was or not now or was == now:
         return
-    if any(Requirement(a).specifier.contains(Version(now), prereleases=True) for a in ack):
+    if any(_accepts_torch(a, now) for a in ack):
         return
-    raise ConflictError(f"SkyRL's lock moves torch {was} → {now}, which rebuilds the environment's whole CUDA stack",
-                        f"to take it, add the new pin: `skyrl-setup upgrade --from-skyrl DIR torch=={now}`; "
+    raise ConflictError(f"{whose} moves torch {was} → {now}, which rebuilds the environment's whole CUDA stack",
+                        f"to take it, add the new pin: `skyrl-setup upgrade {move} torch=={now}`; "
                         "or build it beside the current one with install --venv NEW_PATH")

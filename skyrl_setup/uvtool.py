@@ -252,8 +252,16 @@ class Uv:
         """Run uv, stream its stderr lines to `on_line`, log all output; raise on failure unless not `check`
         (then the result carries the error it would have raised)."""
         words = "-".join(a for a in args[:2] if re.fullmatch(r"[a-z]+", a))
-        log = log_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-uv-{words}.log"
-        with open(log, "w", encoding="utf-8") as fh:
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-uv-{words}"
+        log, n = log_dir() / f"{stem}.log", 1
+        while True:  # attempts within one second (cache first, then the network) each keep their log
+            try:
+                fh = open(log, "x", encoding="utf-8")
+                break
+            except FileExistsError:
+                n += 1
+                log = log.with_name(f"{stem}-{n}.log")
+        with fh:
             fh.write(redact(f"$ {self.binary} {' '.join(args)}\n"))
             proc = subprocess.Popen([self.binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                     env=self._env(extra_env), errors="replace", preexec_fn=die_with_parent)

@@ -36,8 +36,9 @@ def installed_versions(venv: Path) -> dict[str, str] | None:
 
 def interpreter_runs(venv: Path) -> bool:
     """The environment's python starts (a venv whose interpreter link dangles is broken, not current)."""
-    try:
-        return subprocess.run([str(venv / "bin" / "python"), "-I", "-c", ""], capture_output=True, timeout=60).returncode == 0
+    try:  # no pipes: a child that the environment's .pth starts and that keeps them open is not waited for
+        return subprocess.run([str(venv / "bin" / "python"), "-I", "-c", ""], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=60).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 

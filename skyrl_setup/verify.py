@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from skyrl_setup import children
-from skyrl_setup.probe import script
+from skyrl_setup.probe import run_probe, script
 
 
 @dataclass(frozen=True)
@@ -31,19 +29,18 @@ def run_imports(python: Path, modules: list[str], *, timeout: float = 600, env: 
     if not modules:
         return []
     try:
-        proc = children.run([str(python), script("imports_script"), json.dumps(modules)], timeout=timeout, env=env)
-        out, died = proc.stdout, (proc.returncode != 0 and f"interpreter exited with status {proc.returncode}")
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        died = f"timed out after {timeout:.0f} s"
+        ans = run_probe([str(python), script("imports_script"), json.dumps(modules)], timeout, env)
     except OSError as exc:
         return [ImportResult(m, "error", f"cannot run {python}: {exc.strerror}") for m in modules]
+    died = f"timed out after {timeout:.0f} s" if ans.returncode is None else f"interpreter exited with status {ans.returncode}"
     done: dict[str, ImportResult] = {}
     started = None
-    for line in out.splitlines():
+    for line in ans.lines:
         try:
             row = json.loads(line)
         except ValueError:
+            continue
+        if not isinstance(row, dict):
             continue
         if row.get("status") == "started":
             started = row["module"]
@@ -54,7 +51,7 @@ def run_imports(python: Path, modules: list[str], *, timeout: float = 600, env: 
         if m in done:
             results.append(done[m])
         elif m == started:
-            results.append(ImportResult(m, "error", f"import killed the interpreter ({died or 'no result'})"))
+            results.append(ImportResult(m, "error", f"import killed the interpreter ({died})"))
         else:
             results.append(ImportResult(m, "error", f"not reached: an earlier import killed the interpreter ({died})"))
     return results

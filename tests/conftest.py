@@ -47,11 +47,14 @@ class Run:
 
 
 def clean_env() -> dict[str, str]:
-    """The caller's environment without what steers skyrl-setup, uv or pip (XDG_* moves their data and config)."""
+    """The caller's environment without what steers skyrl-setup, uv or pip (XDG_* moves their data and config); a
+    proxy the caller sets is kept, but never for the local index."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("UV_", "SKYRL_SETUP_", "VIRTUAL_ENV", "PIP_", "NCCL_", "XDG_")) and k not in ("CONDA_PREFIX",)}
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "200"
+    for key in ("NO_PROXY", "no_proxy"):
+        env[key] = ",".join(x for x in (env.get(key), "127.0.0.1", "localhost") if x)
     return env
 
 
@@ -93,6 +96,7 @@ def base_env(index: LocalIndex, uv_cache: Path, data_dir: Path, home: Path) -> d
         "SKYRL_SETUP_CUDA_DRIVER": "none",
         "SKYRL_SETUP_MIRRORS": mirror_map(index),
         "XDG_CACHE_HOME": str(home / "xdg-cache"),
+        "XDG_CONFIG_HOME": str(home / "xdg-config"),  # no user-level uv.toml or pip.conf of the caller's
         "SKYRL_SETUP_CACHE_DIR": str(home / "cache"),
     })
     return env

@@ -78,6 +78,19 @@ def test_dry_run_plans_on_every_node_and_builds_nowhere(cluster):
     assert human.returncode == 0 and human.stderr.count("planned (dry run)") == 3, human.stderr
 
 
+def test_skyrl_reaches_every_node(cluster):
+    """--skyrl travels with the request to each node, which chooses the release itself (its own driver decides `latest`)."""
+    c, workers, env, root = cluster
+    r = cli("install", "--ray", c.address, "--skyrl", "9.9.9", "--dry-run", "--venv", str(root / "rel" / "env"), "--json",
+            env=env, timeout=600)
+    assert r.returncode == 1
+    assert len(r.data["nodes"]) == 3 and all(n["error"] == "--skyrl 9.9.9: not a SkyRL release skyrl-setup knows"
+                                             for n in r.data["nodes"]), r.data["nodes"]
+    r = cli("install", "--ray", c.address, "--skyrl", "skyrl-train==0.3.1", "--dry-run", "--venv", str(root / "rel" / "env"),
+            "--json", env=env, timeout=600)
+    assert r.returncode == 0 and all(n["ok"] and n["dry_run"] for n in r.data["nodes"]), r.data["nodes"]
+
+
 def test_drift_on_one_node_is_reported(cluster):
     c, workers, env, root = cluster
     from uv import find_uv_bin

@@ -82,6 +82,20 @@ def test_interface_follows_aliased_attribute_and_reexported_bases(tmp_path):
     assert status["eng.e:Engine"] == ("missing", ["wake_up"])
 
 
+def test_interface_follows_a_class_alias(tmp_path):
+    """vLLM >= 0.1x: `from vllm.v1.engine.async_llm import AsyncLLM` then `AsyncLLMEngine = AsyncLLM`."""
+    write(tmp_path, {"eng/__init__.py": "", "eng/v1.py": "class AsyncLLM:\n    async def generate(self): pass\n",
+                     "eng/alias.py": "from eng.v1 import AsyncLLM\n\nAsyncLLMEngine = AsyncLLM  # type: ignore\n",
+                     "eng/dotted.py": "import eng.v1 as v\nEngine = v.AsyncLLM\n",
+                     "eng/local.py": "class Old:\n    pass\nEngine = Old\n",
+                     "skyrl_train/__init__.py": ""})
+    doc = check([tmp_path], "skyrl_train", {"eng.alias:AsyncLLMEngine": ["generate"], "eng.dotted:Engine": ["generate"],
+                                             "eng.local:Engine": ["generate"]})
+    status = {i["class"]: (i["status"], i["missing"]) for i in doc["interface"]}
+    assert status == {"eng.alias:AsyncLLMEngine": ("ok", []), "eng.dotted:Engine": ("ok", []),
+                      "eng.local:Engine": ("missing", ["generate"])}
+
+
 def test_a_shared_top_level_name_is_blamed_on_the_distribution_that_installed_the_module(tmp_path):
     write(tmp_path, {"meg/__init__.py": "", "meg/core/__init__.py": "", "meg/bridge/__init__.py": "A = 1\n",
                      "meg_core-0.15.0.dist-info/top_level.txt": "meg\n",

@@ -161,3 +161,45 @@ def test_probe_script_raw_json(fake_libcuda):
     doc = json.loads(p.stdout)
     assert doc["status"] == "ok" and doc["driver_api_version"] == 12080 and len(doc["devices"]) == 2
     assert all(d["compute_capability"] == "9.0" and d["checked"] == 1024 for d in doc["devices"])
+
+
+def _blocker(i: int, kind: str):
+    from skyrl_setup.doctor import Check
+    return Check(f"skyrl.blocker{i}", "error", f"skyrl_train/x.py:{i}: missing", "fix it", {"kind": kind})
+
+
+@pytest.mark.parametrize("kinds, other, failing_ids", [
+    (["artifact"], [], []),  # a build with flash-attn not fetchable: reported, not failed on
+    (["release", "artifact"], [], []),
+    (["gpu"], [], []),
+    (["artifact", "environment"], [], ["skyrl.blocker1", "skyrl.ready"]),  # install fails on this one: so does the step
+    (["artifact"], ["env.pins"], ["env.pins"]),  # any other error fails it
+    ([], ["system.index_files"], ["system.index_files"]),
+])
+def test_fail_on_environment_fails_where_install_would(kinds, other, failing_ids):
+    from skyrl_setup.doctor import Check, failing
+    checks = [Check("system.python", "ok", "3.12"), *(_blocker(i, k) for i, k in enumerate(kinds)),
+              *(Check(c, "error", "wrong", "fix") for c in other)]
+    if kinds:
+        checks.append(Check("skyrl.ready", "error", "built, but NOT ready for SkyRL training with sglang", "fix each blocker"))
+    assert [c.id for c in failing(checks, "environment")] == sorted(failing_ids, key=[c.id for c in checks].index)
+    assert failing(checks, "any") == [c for c in checks if c.status == "error"]  # the default: every error fails
+
+
+def test_error_count_does_not_count_the_verdict_line_twice():
+    from skyrl_setup.doctor import Check, error_count
+    ready = Check("skyrl.ready", "error", "built, but NOT ready for SkyRL training with sglang: 1 blocker(s)", "fix each blocker")
+    assert error_count([_blocker(0, "artifact"), ready]) == 1  # one blocker, one error (issue 23, item 10)
+    assert error_count([_blocker(0, "artifact"), ready, Check("env.pins", "error", "x", "y")]) == 2
+    assert error_count([ready]) == 1  # a verdict with nothing above it to sum up is an error of its own
+
+
+def test_disk_warning_states_its_threshold(tmp_path):
+    from skyrl_setup.detect.system import free_bytes
+    from skyrl_setup.doctor.system_checks import check_disk
+    from skyrl_setup.humanize import human_bytes
+    above = free_bytes(tmp_path) + 10**12
+    [low] = check_disk(tmp_path, None, warn_below=above)
+    assert low.status == "warning" and low.summary.endswith(f"below the {human_bytes(above)} doctor asks for"), low
+    [fine] = check_disk(tmp_path, None, warn_below=1)
+    assert fine.status == "ok" and "below" not in fine.summary

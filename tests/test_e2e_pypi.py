@@ -103,3 +103,30 @@ def test_make_lock_reproduces_the_committed_lockfiles(tmp_path, release):
     assert len(made) == 8  # sglang, vllm, megatron, flashrl: two routes each
     for name in made:
         assert (out / name).read_bytes() == (REPO / "lockfiles" / release / name).read_bytes(), name
+
+
+def test_make_lock_reproduces_skyrl_0_4_0_from_its_published_requirements(tmp_path):
+    env = _env(tmp_path)
+    r = cli("lock", "--skyrl", "skyrl==0.4.0", "--backend", "vllm", "-o", str(tmp_path / "out"), env=env, timeout=1200)
+    assert r.returncode == 0, r.stderr[-2000:]
+    committed = sorted((REPO / "lockfiles" / "skyrl-0.4.0").glob("pylock.*.toml"))
+    assert [p.name for p in committed] == ["pylock.vllm-pypi-cu130-linux_x86_64.toml"]
+    assert (tmp_path / "out" / committed[0].name).read_bytes() == committed[0].read_bytes()
+
+
+def test_real_skyrl_0_4_0_installs_and_is_judged_on_its_own_modules(tmp_path):
+    """The newest SkyRL, one flag away: PyPI alone serves it but for flash-attn (an artifact whose CUDA 13 build
+    only Astral's index has) and the kernels PyPI lacks (named in the lock's changes)."""
+    env = _env(tmp_path)
+    venv = tmp_path / "skyrl040"
+    r = cli("install", "--skyrl", "0.4.0", "--backend", "vllm", "--venv", str(venv), "--json", env=env, timeout=1800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = r.data
+    assert doc["plan"]["skyrl_release"]["id"] == "skyrl-0.4.0" and doc["plan"]["route"]["cuda"] == "cu130"
+    assert any(c.startswith("flashinfer-jit-cache: left out") for c in doc["plan"]["lock_changes"])
+    assert _blockers(doc) == [("artifact", "skyrl.backends.skyrl_train.workers.model_wrapper:13")], doc["verdict"]["blockers"]
+    assert doc["verdict"]["checked_modules"] >= 100
+    assert [i["status"] for i in doc["verdict"]["interface"]] == ["ok"]
+    versions = {i["module"]: i["version"] for i in doc["imports"]}
+    assert (versions["torch"], versions["vllm"], versions["transformers"], versions["skyrl"]) == \
+        ("2.13.0+cu130", "0.30.0", "5.16.1", "0.4.0")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 
+import pytest
 
 from tests.conftest import PYENV_312, cli, mirror_map, venv_run
 from tests.support.skyrl_checkout import EXTRAS, uv_lock, write_checkout
@@ -170,3 +171,27 @@ def test_latest_asks_on_the_terminal_and_keeps_stdout_for_json(env, sglang_env):
     assert doc["data"]["applied"] is False and doc["data"]["proposed_lock"], doc["data"]
     assert "apply this set?" in p.stderr and "apply this set?" not in p.stdout
     assert gens(sglang_env) == ["gen-0001"]
+
+
+class _Lock:
+    """What refuse_torch_move reads of a lock."""
+
+    def __init__(self, torch: str):
+        self._versions = {"torch": torch}
+
+    def versions(self) -> dict:
+        return self._versions
+
+
+def test_only_a_torch_pin_that_takes_the_new_torch_accepts_a_torch_move():
+    from skyrl_setup.errors import ConflictError
+    from skyrl_setup.upgrade_plan import refuse_torch_move
+
+    rec = {"packages": {"torch": "2.7.1+cu128"}}
+    refuse_torch_move(rec, _Lock("2.7.1+cu128"), [])  # torch stays
+    refuse_torch_move(rec, _Lock("2.8.0+cu128"), ["sglang==0.4.10", "torch==2.8.0"])
+    for ack in ([], ["torch==2.9.1"], ["sglang>=0.1"]):  # another torch, or a SPEC that names another package
+        with pytest.raises(ConflictError) as e:
+            refuse_torch_move(rec, _Lock("2.8.0+cu128"), ack, whose="skyrl-train 0.3.2's lock", move="--skyrl 0.3.2")
+        assert e.value.message.startswith("skyrl-train 0.3.2's lock moves torch 2.7.1 → 2.8.0")
+        assert "`skyrl-setup upgrade --skyrl 0.3.2 torch==2.8.0`" in e.value.hint

@@ -294,6 +294,12 @@ def test_queries_of_uv_itself(uv, tmp_path, monkeypatch):
     assert uv.python_install("3.12") is False  # downloads disallowed: no interpreter, and no exception
 
 
+def test_each_uv_run_has_its_own_log_even_within_one_second(uv, tmp_path):
+    """The cache-first attempt and the networked one fall in the same second: both logs are kept (issue 24)."""
+    logs = [uv._run(["--version"], what="asking uv its version").log for _ in range(3)]
+    assert len(set(logs)) == 3 and all(p.is_file() for p in logs)
+
+
 def test_no_other_module_builds_a_uv_command_line():
     # a list that starts with "venv", not a subscript such as plan["venv"]
     pattern = re.compile(r'"pip", "|(?<![\w\])])\["venv"|"compile"|"export"|run_quiet\(|run_cache_first\(|\buv\.run\(')

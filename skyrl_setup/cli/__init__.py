@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from skyrl_setup.cli.parse import parse
 
     argv = sys.argv[1:] if argv is None else argv
+    closed = _reopen_closed_streams()
     json_mode, debug = "--json" in argv, "--debug" in argv  # before parsing: a usage error answers in the asked form
     screen = render.Screen(verbose="-v" in argv or "--verbose" in argv)
     command = next((a for a in argv if not a.startswith("-")), None)  # a usage error still names its command
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         request, output = parse(argv)
         command, json_mode, debug = request.command, output.json, output.debug  # what was parsed wins over the guess
+        if json_mode and 1 in closed:  # refused before anything is changed: the result would be lost
+            raise PreconditionError("stdout is closed: the JSON document would have nowhere to go",
+                                    "run it with stdout open (a file or a pipe: `> result.json`), or without --json")
         screen.verbose = output.verbose
         result = command_function(request)(request, render.HumanUI(screen, json_mode=json_mode))
         if json_mode:
@@ -67,6 +72,25 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         return _fail(system_error(exc) or OperationError(f"unexpected {type(exc).__name__}: {exc}", "re-run with --debug and report it"),
                      command, screen, json_mode, debug)
+
+
+def _reopen_closed_streams() -> set[int]:
+    """stdin, stdout or stderr closed by the caller (`<&-`, `>&-`) becomes /dev/null: otherwise the next file opened
+    here takes that descriptor, and a print or a child's output would land in it. Returns the ones that were closed."""
+    closed = set()
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            closed.add(fd)
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))
+    return closed
 
 
 class Terminated(KeyboardInterrupt):

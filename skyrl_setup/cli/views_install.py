@@ -36,16 +36,22 @@ def plan(screen: Screen, p) -> None:
     for a in p["artifacts"]:
         where = a["location"] if a["status"] != "unreachable" else f"unreachable ({a['error']})"
         rows.append((a["name"], f"{a['version']} {'required' if a['required'] else 'optional'}, from {a['status']}: {where}"))
+    rows += [("  vs SkyRL's lock", line) for line in p.get("lock_changes", [])]
     if p["build_from_source"]:
         rows.append(("built from source", ", ".join(p["build_from_source"])))
     for q in p["build_prerequisites"]:
         rows.append((f"  {q['name']}", ("ok: " if q["ok"] else "MISSING: ") + q["found"] + ("" if q["ok"] else f" → {q['fix']}")))
     if p["project"]:
-        rows.append(("skyrl", f"your checkout {p['project']} (editable)"))
+        own = p["skyrl_lock"]
+        rel = p.get("skyrl_release") or {}
+        what = f"{own.get('skyrl-version', '?')}, editable" + (f"; its modules checked as {rel['distribution']} {rel['version']}'s"
+                                                              if rel else "")
+        rows.append(("skyrl", f"your checkout {p['project']} ({what})"))
     elif p.get("skyrl_release"):
         rel = p["skyrl_release"]
         rows.append(("skyrl", f"{rel['distribution']} {rel['version']} ({rel['date']})"
-                     + (f"; newer: {p['skyrl_newer']} (`--skyrl latest`)" if p.get("skyrl_newer") else "")))
+                     + (f": {rel['chosen']}" if rel.get("chosen") else
+                        f"; newer: {p['skyrl_newer']} (`--skyrl latest`)" if p.get("skyrl_newer") else "")))
     kv_table(screen, "Install plan", rows)
     for w in p["warnings"]:
         screen.print(f"[yellow]warning:[/] {t(w)}")
@@ -109,6 +115,9 @@ def install_cluster(screen: Screen, d) -> None:
 def upgrade_plan(screen: Screen, d) -> None:
     if screen.verbose:
         plan(screen, d["plan"])
+    rel = d["skyrl_release"]
+    if rel["new"] and rel["old"] != rel["new"]:
+        screen.print(f"SkyRL release: {t(rel['old'] or 'not recorded')} → {t(rel['new'])}" + (f" ({t(rel['why'])})" if rel["why"] else ""))
     table = Table(title=f"Upgrade plan ({len(d['changes'])} change(s))", title_justify="left")
     for col in ("package", "old", "new", ""):
         table.add_column(col)

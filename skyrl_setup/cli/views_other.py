@@ -20,9 +20,21 @@ def profiles(screen: Screen, d) -> None:
             table.add_row(t(r["package"]), t(r["matrix"] or "-"), t(r["skyrl_tested"] or "-"), t(r["installs"] or "-"), t(r["why"]))
         screen.print(table)
         screen.print(f"  [dim]python {t(p['python'])}, cuda {t(', '.join(p['cuda']))}; versions from {t(p['versions_from'])}[/]")
+        if p["releases"]["shown"]:
+            screen.print(f"  {_releases_line(p['releases'])}")
         if screen.verbose:
             for note in p["notes"]:
                 screen.print(f"  [dim]{t(note)}[/]")
+
+
+def _releases_line(r) -> str:
+    shown, default, newest = r["shown"], r["default"], r["newest"]
+    line = f"SkyRL release: {t(shown['label'])}" + (" (the default)" if default and shown["id"] == default["id"] else
+                                                   f" (--skyrl; the default is {t(default['label'])})" if default else "")
+    if newest and newest["id"] != shown["id"]:
+        flaw = f", known defect at {t(newest['defects'][0])}" if newest["defects"] else ""
+        line += f"; newest: {t(newest['label'])} ({t(', '.join(newest['cuda']))}{flaw}), `--skyrl latest`"
+    return line
 
 
 @view("lock")

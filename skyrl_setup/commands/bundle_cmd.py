@@ -14,6 +14,7 @@ from skyrl_setup.planner import select_lock
 from skyrl_setup.requests import BundleRequest
 from skyrl_setup.results import Result
 from skyrl_setup.routes import committed_lock
+from skyrl_setup.safepaths import output_file
 from skyrl_setup.ui import UI
 
 
@@ -23,6 +24,8 @@ def run(req: BundleRequest, ui: UI) -> Result:
     profile = profiles.load(req.backend, req.skyrl)
     variant = req.cuda or profile.variants[0]
     platform = req.platform or platform_tag()
+    if req.output is not None:
+        output_file(req.output, "-o")  # before gigabytes are downloaded; the default name is checked below
     if profile.from_skyrl and not req.lock:
         lock, source = committed_lock(profile, platform, f"{profile.python}.0", req.cuda)
         variant = lock.tool["cuda"]
@@ -35,11 +38,12 @@ def run(req: BundleRequest, ui: UI) -> Result:
     torch = lock.versions().get("torch", profile.torch).split("+")[0]
     arts = plan_artifacts(profile.artifacts, variant, torch, profile.python, find_links, mirrors)
     out = Path(req.output or f"skyrl-{profile.name}-{variant}-{platform}.bundle.tar")
+    real = output_file(str(out), "-o")  # the file a symbolic link names is the one written
     ui.step(f"bundling {len(lock.packages)} packages of {lock.path.name} ({human_bytes(lock.download_bytes)})")
-    manifest = bundle.create(lock, profile.path, arts, out, backend=profile.name, variant=variant, platform=platform,
+    manifest = bundle.create(lock, profile.path, arts, real, backend=profile.name, variant=variant, platform=platform,
                              progress=ui.progress, mirrors=mirrors, release=profile.release.id if profile.release else None)
     left_out = [{"name": a.name, "error": a.error, "required": a.required} for a in arts if a.status == "unreachable"]
-    return Result("bundle", {"bundle": str(out), "bytes": out.stat().st_size,
+    return Result("bundle", {"bundle": str(out), "bytes": real.stat().st_size,
                              **{k: manifest[k] for k in ("backend", "cuda", "platform", "lock", "lock_sha256")},
                              "files": len(manifest["files"]), "artifacts": manifest["artifacts"], "lock_source": source,
                              "not_bundled": left_out})

@@ -20,6 +20,6 @@ def run(req: CheckCompatRequest, ui: UI) -> Result:
     backends = list(req.backends or ["sglang"])
     loaded = [profiles.load(b, req.skyrl) for b in backends]
     target = host_target(loaded[0], None, req.cuda)
-    res = require_compatible(loaded, list(req.specs), target=target, mirrors=Mirrors.load())
+    res = require_compatible(loaded, list(req.specs), target=target, mirrors=Mirrors.load(), cuda=req.cuda)
     return Result("check-compat", {"backends": backends, "additions": list(req.specs), "target": target.to_json(),
                                    **res.to_json()})

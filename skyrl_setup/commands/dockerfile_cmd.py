@@ -7,7 +7,7 @@ from pathlib import Path
 
 from skyrl_setup import profiles
 from skyrl_setup.cuda_policy import choose_variant
-from skyrl_setup.dockerfile import render, tool_wheel
+from skyrl_setup.dockerfile import Choice, render, tool_wheel
 from skyrl_setup.errors import UsageError
 from skyrl_setup.planner import select_lock
 from skyrl_setup.requests import DockerfileRequest
@@ -24,25 +24,47 @@ def run(req: DockerfileRequest, ui: UI) -> Result:
     choice = choose_variant(profile.variants, None, req.cuda or "auto")
     if choice.error:
         raise UsageError(choice.error, f"use one of: {', '.join(profile.variants)}")
-    if profile.from_skyrl and not req.lock:
-        lock, source = committed_lock(profile, PLATFORM, f"{profile.python}.0", req.cuda)
-        choice = choose_variant(profile.variants, None, lock.tool["cuda"])
+    python_full = f"{profile.python}.0"
+    route = None
+    if profile.from_skyrl and not req.lock and not req.cuda:
+        route = _install_route(profile, python_full)
+        lock, source = route.lock, f"committed lockfile, route {route.route}"
+        why = Choice(f"route {route.route}, as `skyrl-setup install` takes it on the host that wrote this", route.skipped,
+                     "another route: `skyrl-setup dockerfile --cuda VARIANT`, or `--lock FILE`")
+    elif profile.from_skyrl and not req.lock:
+        lock, source = committed_lock(profile, PLATFORM, python_full, req.cuda)
+        why = Choice(f"{source}, chosen with --cuda {req.cuda} (not probed from here: the builder fetches its files)")
     else:
-        lock, source = select_lock(req.lock, profile.name, choice.variant, PLATFORM, f"{profile.python}.0")
+        lock, source = select_lock(req.lock, profile.name, choice.variant, PLATFORM, python_full)
+        why = Choice("the lock given with --lock" if req.lock else f"{source}, {choice.variant}")
     if lock is None:
         raise UsageError(f"no lockfile for {profile.name} {choice.variant} {PLATFORM}: an image is built from a lock",
                          f"make one first: skyrl-setup lock --backend {profile.name} --cuda {choice.variant} --platform {PLATFORM}, "
                          "then pass it with --lock")
+    if lock.tool.get("cuda"):
+        choice = choose_variant(profile.variants, None, lock.tool["cuda"]) if lock.tool["cuda"] in profile.variants else choice
     out = Path(req.output or f"skyrl-{profile.name}-docker")
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o {out}: exists and is not a directory", "give a folder for the build context")
     out.mkdir(parents=True, exist_ok=True)
     wheel = tool_wheel(out)
-    ctx = render(profile, lock, choice.variant, wheel.name)
+    strict = req.strict
+    ctx = render(profile, lock, choice.variant, wheel.name, why, strict=strict)
     if lock.path.resolve() != (out / lock.path.name).resolve():
         shutil.copyfile(lock.path, out / lock.path.name)
     (out / "Dockerfile").write_text(ctx.dockerfile, encoding="utf-8")
     return Result("dockerfile", {"dir": str(out), "dockerfile": str(out / "Dockerfile"), "base_image": ctx.base_image,
                                  "cuda": ctx.cuda, "lock": str(out / lock.path.name), "lock_sha256": lock.sha256,
-                                 "lock_source": source, "tool_wheel": str(wheel), "install": list(ctx.install_argv),
+                                 "lock_source": source, "route": route.route if route else lock.tool.get("route"),
+                                 "routes_not_taken": list(route.skipped) if route else [], "tool_wheel": str(wheel),
+                                 "install": list(ctx.install_argv), "doctor": list(ctx.doctor_argv), "strict": strict,
                                  "backend": profile.name})
+
+
+def _install_route(profile, python_full: str):
+    """The route install takes on this host (its driver, its GPUs, the same probes): the lock the image installs."""
+    from skyrl_setup.detect.gpu import detect_driver
+    from skyrl_setup.mirrors import Mirrors
+    from skyrl_setup.resolver.basis import host_route
+
+    return host_route(profile, python_full, PLATFORM, detect_driver(), Mirrors.load())

@@ -17,8 +17,8 @@ from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
 from skyrl_setup.humanize import sh
-from skyrl_setup.doctor import (Check, env_checks, fit_checks, gpu_checks, guarded, index_checks, skyrl_checks, symptom_checks,
-                                system_checks)
+from skyrl_setup.doctor import (FAIL_ON, Check, env_checks, error_count, failing, fit_checks, gpu_checks, guarded, index_checks,
+                                skyrl_checks, symptom_checks, system_checks)
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
 from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
@@ -45,6 +45,10 @@ def _target(req: DoctorRequest, profile_name: str) -> tuple[Path | None, Path, S
 def run(req: DoctorRequest, ui: UI) -> Result:
     t0 = time.perf_counter()
     model = modelsize.parse(req.model) if req.model else None  # bad input: exit 2 before any probe
+    fail_on = req.fail_on
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on {fail_on}: not one of {', '.join(FAIL_ON)}",
+                         "any: every error fails (the default); environment: only what install fails on too")
     backend = req.backend
     venv, python, store = _target(req, backend or "sglang")
     record = store.record() if store else None
@@ -59,9 +63,8 @@ def run(req: DoctorRequest, ui: UI) -> Result:
         Uv.locate()  # once, before the threads that use it
     except SetupError:
         pass
-    index_cfg, lock, routes, mirrors = _index_facts(record, profile, sysinfo.platform)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        f_index = pool.submit(index_checks.probe_routes, lock, routes, index_cfg, mirrors)
+        f_index = pool.submit(_index_facts, record, profile, sysinfo.platform, driver)  # may probe hosts: a route is chosen
         f_env = pool.submit(run_json, [str(python), script("env_script")]) if have_env else None
         f_drv = pool.submit(driver_probe, os.environ.get("SKYRL_SETUP_PROBE_PTX")) if probes else None
         want_torch = probes and have_env and driver.version is not None
@@ -77,6 +80,7 @@ def run(req: DoctorRequest, ui: UI) -> Result:
         found, py_error = f_py.result()
         cache = f_cache.result()
         verdict = f_skyrl.result() if f_skyrl else None
+        index_cfg, judged, index_facts = f_index.result()
 
     env_path = venv or python.parent.parent
     checks: list[Check] = []
@@ -87,8 +91,9 @@ def run(req: DoctorRequest, ui: UI) -> Result:
     checks += guarded("system.libnuma", system_checks.check_libnuma, sysinfo)
     checks += guarded("system.disk", system_checks.check_disk, env_path, cache)
     checks += guarded("system.uv_cache", system_checks.check_cache_fs, env_path, cache)
-    checks += guarded("system.index", index_checks.check_index, index_cfg, lock, f_index.result())
-    checks += _env_checks(facts, profile, record, venv, python, driver, torch_res)
+    index_lock = judged.lock if judged and index_facts is not None else None  # None: mirrors unreadable, nothing probed
+    checks += guarded("system.index", index_checks.check_index, index_cfg, index_lock, index_facts or [])
+    checks += _env_checks(facts, profile, record, venv, python, driver, torch_res, judged)
     if facts is not None and facts.get("status") != "error":
         checks += guarded("skyrl.ready", skyrl_checks.check_verdict, verdict, probes)
     checks += guarded("gpu.driver_probe", gpu_checks.check_driver_probe, drv, driver)
@@ -98,8 +103,9 @@ def run(req: DoctorRequest, ui: UI) -> Result:
     if model:
         checks += guarded("fit", fit_checks.check_fit, model, driver.gpus)
 
-    errors = sum(c.status == "error" for c in checks)
+    errors = error_count(checks)
     warnings = sum(c.status == "warning" for c in checks)
+    fails = failing(checks, fail_on)
     doc = {
         "checks": [c.to_json() for c in checks],
         "system": sysinfo.to_json() | {"driver": driver.to_json()},
@@ -111,9 +117,10 @@ def run(req: DoctorRequest, ui: UI) -> Result:
         "probes": {"driver": drv, "torch": torch_res},
         "verdict": verdict.to_json() if verdict else None,
         "model_fit": fit_checks.verdict(model, [g.memory_bytes for g in driver.gpus], "this node") if model else None,
-        "summary": {"errors": errors, "warnings": warnings, "seconds": round(time.perf_counter() - t0, 3)},
+        "summary": {"errors": errors, "warnings": warnings, "failing": len(fails), "fail_on": fail_on,
+                    "seconds": round(time.perf_counter() - t0, 3)},
     }
-    return Result("doctor", doc, ExitCode.FAILED if errors else ExitCode.OK)
+    return Result("doctor", doc, ExitCode.FAILED if fails else ExitCode.OK)
 
 
 def _mark_secrets(facts: dict | None) -> dict | None:
@@ -146,19 +153,23 @@ def _python(profile):
         return None, exc
 
 
-def _index_facts(record, profile, platform: str):
-    """The configured index, the lock doctor checks against it, and the route of each group of its files."""
+def _index_facts(record, profile, platform: str, driver: DriverInfo):
+    """The configured index, the lock the environment is judged against (resolver.basis), and whether that
+    lock's files are reachable the way install fetches them."""
     from skyrl_setup.detect.index_config import detect_index
     from skyrl_setup.index_route import routes_for
     from skyrl_setup.mirrors import Mirrors
+    from skyrl_setup.resolver.basis import env_basis
 
     cfg = detect_index()
-    lock = index_checks.doctor_lock(record, profile, platform)
     try:
         mirrors = Mirrors.load()
-        return cfg, lock, (routes_for(lock, profile, mirrors, profile.artifacts, cfg) if lock else ()), mirrors
     except SetupError:  # a malformed mirrors file: install reports it; here, no reachability check
-        return cfg, None, (), Mirrors()
+        return cfg, env_basis(record, profile, platform, driver, Mirrors()), None
+    judged = env_basis(record, profile, platform, driver, mirrors)
+    lock = judged.lock if judged else None
+    routes = routes_for(lock, profile, mirrors, profile.artifacts, cfg) if lock else ()
+    return cfg, judged, index_checks.probe_routes(lock, routes, cfg, mirrors)
 
 
 def _uv_cache_dir() -> Path | None:
@@ -168,7 +179,7 @@ def _uv_cache_dir() -> Path | None:
         return None
 
 
-def _env_checks(facts, profile, record, venv, python, driver: DriverInfo, torch_res) -> list[Check]:
+def _env_checks(facts, profile, record, venv, python, driver: DriverInfo, torch_res, judged=None) -> list[Check]:
     if facts is None:
         where = venv or python
         return [Check("env.exists", "error", f"no environment at {where}",
@@ -180,7 +191,7 @@ def _env_checks(facts, profile, record, venv, python, driver: DriverInfo, torch_
     has_torch = "torch" in env_checks.versions(facts)
     out: list[Check] = []
     out += guarded("env.python", env_checks.check_python, facts, profile)
-    out += guarded("env.pins", env_checks.check_pins, facts, profile, str(venv) if venv else None)
+    out += guarded("env.pins", env_checks.check_pins, facts, profile, str(venv) if venv else None, judged)
     out += guarded("env.drift", env_checks.check_drift, facts, record)
     out += guarded("env.requirements", env_checks.check_requirements, facts, profile.excludes)
     out += guarded("env.cuda_mixed", env_checks.check_mixed_cuda, facts)

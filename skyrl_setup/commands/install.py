@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from skyrl_setup import preflight, profiles
+from skyrl_setup import checkout, preflight, profiles, releases
 from skyrl_setup.current import is_noop, recorded_lock
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, UsageError
@@ -69,7 +69,10 @@ def _from_bundle(req: InstallRequest, ui: UI, t0: float) -> Result:
 def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, release: str | None, offline: bool,
              lock_source: str) -> Result:
     loaded = [profiles.load(b, req.skyrl) for b in (req.backends[1:] if not req.from_bundle else ())]
-    profile = profiles.load(profile_ref, release)
+    release = release if offline else releases.for_host(release, profile_ref)  # a bundle's release is fixed
+    if req.project:  # either folder of a checkout: the project's own, as the record keeps it
+        req = dataclasses.replace(req, project=checkout.project_folder(req.project))
+    profile = checkout.load_profile(profile_ref, release, req.project)
     if loaded:
         _check_compatible(req, [profile, *loaded])
     store = store_for(req.venv, profile.name)
@@ -119,7 +122,7 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
     uv = Uv.locate().offline() if offline else Uv.locate()
     plan_req = PlanRequest(python=req.python, cuda=req.cuda, lock=req.lock, lock_source=lock_source,
                            find_links=req.find_links, project=req.project, additions=req.additions,
-                           require_gpu=req.require_gpu, mirrors=mirrors, offline=offline)
+                           allow_moves=req.allow_moves, require_gpu=req.require_gpu, mirrors=mirrors, offline=offline)
     plan = gather_plan(plan_req, uv, profile, store, workdir, progress=ui.progress)
     planned = plan.to_json()
     ui.show("install.plan", {**planned, "warnings": [*planned["warnings"], *warnings]})

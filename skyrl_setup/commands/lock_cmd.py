@@ -22,6 +22,7 @@ from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.requests import LockRequest
 from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.results import Result
+from skyrl_setup.safepaths import reap_dead
 from skyrl_setup.ui import UI
 from skyrl_setup.uvtool import Uv
 
@@ -84,14 +85,25 @@ def _release_of(source, req: LockRequest):
     lockfiles go elsewhere (-o)."""
     from skyrl_setup import releases
 
+    catalog = releases.catalog()
     if req.skyrl:
-        release = releases.resolve(req.skyrl, req.backend or "sglang") if req.backend else \
-            next((r for r in releases.catalog() if releases.matches(r, req.skyrl)), None)
+        release = releases.resolve(req.skyrl, req.backend) if req.backend else \
+            next((r for r in catalog if releases.matches(r, req.skyrl)), None)
+        if release is None:
+            raise UsageError(f"--skyrl {req.skyrl}: not a SkyRL release skyrl-setup knows",
+                             f"known: {', '.join(r.id for r in catalog)}")
     else:
-        release = next((r for r in releases.catalog() if r.distribution == source.name and r.version == source.version), None)
+        release = next((r for r in catalog if r.distribution == source.name and r.version == source.version), None)
+    if release is None and req.output:  # a checkout between releases: judged by its nearest release, written elsewhere
+        if not any(r.distribution == source.name for r in catalog):
+            raise UsageError(f"{source.root}: the project is {source.name}, not a SkyRL distribution skyrl-setup knows "
+                             f"({', '.join(sorted({r.distribution for r in catalog}))})",
+                             "give a SkyRL checkout: its repository root, or skyrl-train/ for skyrl-train 0.x")
+        return None
     if release is None:
         raise UsageError(f"{source.root}: {source.name} {source.version} is not in the release catalog",
-                         f"add releases/{source.name}-{source.version}.toml (see docs/releases.md), or name one with --skyrl")
+                         f"add releases/{source.name}-{source.version}.toml (see docs/releases.md), name one with --skyrl, "
+                         "or write a checkout's lockfiles elsewhere with -o DIR")
     if release.lock_sha256 and release.lock_sha256 != source.lock_sha256 and not req.output:
         raise UsageError(f"{source.root}/uv.lock (sha256 {source.lock_sha256[:12]}) is not {release.label}'s tested lock "
                          f"(sha256 {release.lock_sha256[:12]})", "give that release's files, or write elsewhere with -o DIR")
@@ -99,30 +111,42 @@ def _release_of(source, req: LockRequest):
 
 
 def _from_skyrl(req: LockRequest, ui: UI) -> Result:
-    from skyrl_setup import releases, skyrl_locks, skyrl_source
+    from skyrl_setup import checkout, releases, skyrl_locks, skyrl_source
 
     source = skyrl_source.read(req.from_skyrl)
     release = _release_of(source, req)
-    names = [req.backend] if req.backend else [n for n in profiles.available() if n in release.backends]
+    names = [req.backend] if req.backend else \
+        [n for n in profiles.available() if n in release.backends] if release else \
+        [n for n in profiles.available() if source.extra_for(checkout.extra_names(n))]
+    if not names:
+        raise UsageError(f"{source.root}: none of its extras ({', '.join(source.extras) or 'none'}) is a backend skyrl-setup "
+                         "builds", "give --backend B, or a checkout with SkyRL's backend extras (fsdp, megatron; or vllm, sglang, mcore)")
     for n in names:
-        if n not in release.backends and n in profiles.available() and not releases.having(n):
+        if n in profiles.available() and not releases.having(n):
             raise UsageError(f"the {n} profile is not built from SkyRL's lock", f"drop --from-skyrl: `skyrl-setup lock --backend {n}`")
-    chosen = [profiles.load(n, release) for n in names]
+    chosen = [profiles.load(n, release) if release else checkout.profile_for(n, source) for n in names]
     platform = req.platform or "linux_x86_64"
     out_dir = Path(req.output) if req.output else lockfiles_dir() / release.id
     uv = Uv.locate()
     written = []
-    ui.step(f"SkyRL source {source.root} (skyrl-train {source.version}, uv.lock sha256 {source.lock_sha256[:12]})")
+    ui.step(f"SkyRL source {source.root} ({source.name} {source.version}, uv.lock sha256 {source.lock_sha256[:12]})")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for p in chosen:
-        for route in p.routes:
-            ui.progress(f"{p.name}: route {route} from SkyRL's {p.skyrl_extra} extra")
-            with tempfile.TemporaryDirectory(dir=out_dir, prefix=".lock-") as d:  # the old lock stays until the new one exists
-                made = (skyrl_locks.exact_lock(uv, source, p, Path(d)) if route == "skyrl"
-                        else skyrl_locks.pypi_lock(uv, source, p, platform, Path(d)))
-                for old in out_dir.glob(f"pylock.{p.name}-{route}-*.toml"):
-                    old.unlink()
-                made = dataclasses.replace(made, path=made.path.replace(out_dir / made.path.name))
+    reap_dead(out_dir.glob(".lock-*"))  # the folders of lock runs that were killed
+    # every lockfile is made first, beside the old ones; only when all exist do they replace them, so a failure
+    # halfway never leaves a folder of lockfiles from two different SkyRL locks
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".lock-{os.getpid()}-") as d:
+        made_all = []
+        for p in chosen:
+            for route in p.routes:
+                ui.progress(f"{p.name}: route {route} from SkyRL's {p.skyrl_extra} extra")
+                stage = Path(d) / f"{p.name}-{route}"
+                made_all.append((p, route, skyrl_locks.exact_lock(uv, source, p, stage, checkout=release is None)
+                                 if route == "skyrl" else
+                                 skyrl_locks.pypi_lock(uv, source, p, platform, stage, checkout=release is None)))
+        for p, route, made in made_all:
+            for old in out_dir.glob(f"pylock.{p.name}-{route}-*.toml"):
+                old.unlink()
+            made = dataclasses.replace(made, path=made.path.replace(out_dir / made.path.name))
             written.append({"lockfile": str(made.path), "backend": p.name, "route": route, "cuda": made.variant,
                             "platform": None if route == "skyrl" else platform, "package_count": made.package_count,
                             "download_bytes": None, "download": None,

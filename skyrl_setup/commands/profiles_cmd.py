@@ -1,10 +1,11 @@
-"""`skyrl-setup profiles`: each backend, and for its main packages three columns: what the version
-matrix asks for, what SkyRL's own lock tested, what this tool's lock installs; each difference
-explained in one line."""
+"""`skyrl-setup profiles`: each backend, the SkyRL release it stands on (the default, or the one --skyrl
+names) beside the newest release that has it, and for its main packages three columns: what the version
+matrix asks for, what SkyRL's own lock tested, what this tool's lock installs; each difference explained
+in one line."""
 
 from __future__ import annotations
 
-from skyrl_setup import profiles
+from skyrl_setup import profiles, releases
 from skyrl_setup.requests import ProfilesRequest
 from skyrl_setup.results import Result
 from skyrl_setup.ui import UI
@@ -24,10 +25,24 @@ def rows(p) -> list[dict]:
     return out
 
 
+def _release(r, backend: str) -> dict | None:
+    return None if r is None else {"id": r.id, "label": r.label, "date": r.date, "cuda": list(r.variants_for(backend)),
+                                   "defects": [d.where for d in r.defects_for(backend)]}
+
+
+def release_rows(p, catalog) -> dict:
+    """Which release the shown pins are from, the one used when --skyrl is not given, and the newest with the backend."""
+    return {"shown": _release(p.release, p.name), "default": _release(releases.default_for(p.name, catalog), p.name),
+            "newest": _release(releases.newest_for(p.name, catalog), p.name),
+            "all": [r.id for r in releases.having(p.name, catalog)]}
+
+
 def run(req: ProfilesRequest, ui: UI) -> Result:
+    catalog = releases.catalog()
     docs = []
-    for p in profiles.load_all():
+    for p in profiles.load_all(req.skyrl):
         source = (f"SkyRL's lock ({p.skyrl_extra} extra), routes: {', '.join(p.routes)}" if p.from_skyrl
                   else "the version matrix's pins")
-        docs.append({**p.summary_json(), "comparison": rows(p), "versions_from": source, "notes": list(p.notes)})
-    return Result("profiles", {"profiles": docs})
+        docs.append({**p.summary_json(), "comparison": rows(p), "versions_from": source, "notes": list(p.notes),
+                     "releases": release_rows(p, catalog)})
+    return Result("profiles", {"profiles": docs, "skyrl": req.skyrl})

@@ -13,6 +13,8 @@ from skyrl_setup.ui import UI
 
 def run(req: RollbackRequest, ui: UI) -> Result:
     store = store_for(req.venv, req.backend)  # the current generation may be gone or damaged: that is when rollback is needed
+    if not store.root.is_dir():  # before the lock, which would make the store and the folders above it
+        raise no_env(store, req.backend)
     with store.locked(wait=req.wait):
         cur, prev = store.current(), store.previous()
         if prev is None:
@@ -23,7 +25,7 @@ def run(req: RollbackRequest, ui: UI) -> Result:
         store.swap_to(prev)
         hit("rollback-swapped")
         old.setdefault("history", []).append({"time": now_iso(), "action": "rollback", "generation": prev, "from_generation": cur})
-        store.write_record(prev, old)
+        store.commit(prev, record=old)
     return Result("rollback", {"venv": str(store.target), "generation": prev, "previous_generation": cur,
                                "backend": old.get("backend"), "lock_sha256": old.get("lock", {}).get("sha256")})
 

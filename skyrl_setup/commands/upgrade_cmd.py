@@ -9,7 +9,7 @@ import dataclasses
 import shutil
 import time
 
-from skyrl_setup import releases, preflight, profiles
+from skyrl_setup import checkout, releases, preflight, profiles
 from skyrl_setup.execute import build
 from skyrl_setup.existing_env import with_record
 from skyrl_setup.failpoints import hit
@@ -35,9 +35,18 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
     if not req.dry_run and (blocked := preflight.unwritable(preflight.install_paths(store.target, store.root))):
         raise blocked  # before the new lock is resolved and downloaded
     store.tidy()
-    profile = profiles.load(rec["backend"], req.skyrl or releases.of_record(rec))
+    if rec.get("project"):  # a checkout is judged by the release nearest to what it is now, also after a layout change
+        rec = {**rec, "project": checkout.project_folder(rec["project"])}  # skyrl-train/ is a README after the change
+        profile = checkout.load_profile(rec["backend"], releases.for_host(req.skyrl, rec["backend"]) if req.skyrl else None,
+                                        rec["project"])
+    else:
+        profile = profiles.load(rec["backend"], releases.for_host(req.skyrl, rec["backend"]) if req.skyrl else releases.of_record(rec))
+    was = releases.of_record(rec)
+    if was and profile.release and releases.matches(profile.release, was):
+        was = profile.release.id  # a record of before releases were data names it skyrl-train==VERSION
+    release_move = bool(req.skyrl) and profile.release is not None and was != profile.release.id
     moves = plan_moves(profile, rec, list(req.specs), latest=req.latest, lock=req.lock, from_skyrl=req.from_skyrl,
-                       cuda=req.cuda, mirrors=mirrors, venv=store.target)
+                       cuda=req.cuda, mirrors=mirrors, venv=store.target, release_move=release_move)
     uv = Uv.locate()
     plan_req = PlanRequest(cuda=moves.target.cuda, lock=req.lock, find_links=req.find_links, project=rec.get("project"),
                            additions=moves.additions, skyrl_source=req.from_skyrl, mirrors=mirrors)
@@ -53,6 +62,9 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
             source = "upgrade: " + (" ".join(moves.specs) if moves.specs else ("latest" if req.latest else "re-resolved"))
         else:
             lock, source = plan.lock, plan.lock_source
+        if release_move and not req.latest:  # --latest moves the torch family by design, and asks first
+            refuse_torch_move(rec, lock, [*moves.ack, *moves.specs], whose=f"{profile.release.label}'s lock",
+                              move=releases.skyrl_flag(profile.release, releases.catalog()))
         plan = dataclasses.replace(plan, lock=lock, lock_source=source, profile=moves.profile, additions=moves.additions)
         old = installed_versions(store.target) or rec.get("packages", {})
         reinstalled = {a["name"] for a in rec.get("artifacts", []) if a.get("status") != "unreachable"}
@@ -64,7 +76,9 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
                 "changes": [{"name": n, "old": a, "new": b} for n, a, b in changes],
                 "download": human_bytes(sum(sizes.get(n, 0) for n, _, b in changes if b)),
                 "built_from_source": [p.name for p in lock.from_source if any(p.name == n for n, _, _ in changes)],
-                "pruned": [], "imports": [], "seconds": None}
+                "pruned": [], "imports": [], "seconds": None,
+                "skyrl_release": {"old": was, "new": profile.release.id if profile.release else None,
+                                  "why": (profile.release.chosen or None) if profile.release else None}}
         if rec.get("lock", {}).get("sha256") == lock.sha256 and compare(rec.get("packages", {}), old).empty \
                 and interpreter_runs(store.target):
             return Result("upgrade", {**data, "noop": True})

@@ -36,8 +36,9 @@ class PythonInfo:
 
 
 def interrogate(path: str, source: str, timeout: float = 10.0) -> PythonInfo | None:
-    try:
-        out = subprocess.run([path, "-c", _QUERY], capture_output=True, text=True, timeout=timeout, check=True)
+    try:  # -S: no site, so no .pth or sitecustomize can print into the answer
+        out = subprocess.run([path, "-S", "-c", _QUERY], capture_output=True, text=True, timeout=timeout, check=True,
+                             stdin=subprocess.DEVNULL)
         (major, minor, micro), executable, impl = json.loads(out.stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
@@ -51,15 +52,18 @@ def _pyenv_candidates(minor: str) -> list[str]:
 
     base = os.environ.get("PYENV_ROOT") or (home() / ".pyenv" if home() else None)
     root = Path(base or "/nonexistent") / "versions"
-    if not base or not root.is_dir():
-        return []
 
     def patch(p: Path) -> tuple:
         tail = p.name[len(minor) + 1 :]
         return (int(tail),) if tail.isdigit() else (-1,)
 
-    dirs = sorted((d for d in root.glob(f"{minor}.*") if patch(d) != (-1,)), key=patch, reverse=True)
-    return [str(d / "bin" / f"python{minor}") for d in dirs if (d / "bin" / f"python{minor}").exists()]
+    try:  # a pyenv root this user cannot read (another user's PYENV_ROOT) is a candidate less, not a failure
+        if not base or not root.is_dir():
+            return []
+        dirs = sorted((d for d in root.glob(f"{minor}.*") if patch(d) != (-1,)), key=patch, reverse=True)
+        return [str(d / "bin" / f"python{minor}") for d in dirs if os.path.exists(d / "bin" / f"python{minor}")]
+    except OSError:
+        return []
 
 
 def _uv_find(uv, minor: str) -> list[str]:
@@ -69,9 +73,12 @@ def _uv_find(uv, minor: str) -> list[str]:
 
 def _uv_managed(uv, minor: str) -> list[str]:
     root = uv.python_dir()
-    if root is None or not root.is_dir():
+    try:  # unreadable: skipped, as pyenv's
+        if root is None or not root.is_dir():
+            return []
+        return [str(p) for p in sorted(root.glob(f"cpython-{minor}.*/bin/python{minor}"), reverse=True)]
+    except OSError:
         return []
-    return [str(p) for p in sorted(root.glob(f"cpython-{minor}.*/bin/python{minor}"), reverse=True)]
 
 
 def candidates(uv, minor: str):

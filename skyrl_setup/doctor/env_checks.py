@@ -40,7 +40,11 @@ def check_python(facts: dict, profile: Profile) -> Check:
                  f"rebuild it: skyrl-setup install --backend {profile.name} (finds a Python {profile.python})")
 
 
-def check_pins(facts: dict, profile: Profile, venv: str | None) -> Check:
+def check_pins(facts: dict, profile: Profile, venv: str | None, basis=None) -> Check:
+    """Every package of the lock the environment is judged against (resolver.basis.Basis: its record's, else
+    the one install takes here) at its locked version; without one, the profile's pins."""
+    if basis is not None:
+        return _check_lock(facts, profile, venv, basis)
     have = versions(facts)
     wrong, missing = [], []
     for name, spec in {**profile.packages, **profile.skyrl}.items():
@@ -53,12 +57,44 @@ def check_pins(facts: dict, profile: Profile, venv: str | None) -> Check:
     details = {"wrong": wrong, "missing": missing}
     if not wrong and not missing:
         return Check("env.pins", "ok", f"all {len(profile.packages) + len(profile.skyrl)} pins of the {profile.name} profile hold", details=details)
+    return Check("env.pins", "error", f"{profile.name} profile: " + _differences(wrong, missing), install_fix(profile, venv), details)
+
+
+def _check_lock(facts: dict, profile: Profile, venv: str | None, basis) -> Check:
+    have = versions(facts)
+    lock = basis.lock
+    wrong, missing = [], []
+    for p in lock.packages:
+        got = have.get(p.name)
+        if not p.version:
+            continue
+        if got is None:
+            missing.append(f"{p.name}=={p.version}")
+        elif not _same_version(got, p.version):
+            wrong.append(f"{p.name} {got} (lock: {p.version})")
+    details = {"wrong": wrong, "missing": missing, "lock": str(lock.path), "lock_sha256": lock.sha256,
+               "judged_against": basis.source}
+    if not wrong and not missing:
+        return Check("env.pins", "ok", f"all {len(lock.packages)} packages of {lock.path.name} installed at their locked versions "
+                     f"({basis.source})", details=details)
+    return Check("env.pins", "error", f"{lock.path.name} ({basis.source}): " + _differences(wrong, missing),
+                 install_fix(profile, venv), details)
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _differences(wrong: list[str], missing: list[str]) -> str:
     parts = []
     if wrong:
         parts.append(f"{len(wrong)} pin(s) violated: " + "; ".join(wrong[:4]) + (" …" if len(wrong) > 4 else ""))
     if missing:
         parts.append(f"{len(missing)} missing: " + ", ".join(missing[:6]) + (" …" if len(missing) > 6 else ""))
-    return Check("env.pins", "error", f"{profile.name} profile: " + "; ".join(parts), install_fix(profile, venv), details)
+    return "; ".join(parts)
 
 
 def check_drift(facts: dict, record: dict | None) -> Check:

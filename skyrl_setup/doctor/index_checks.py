@@ -8,7 +8,6 @@ shown with credentials stripped.
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
@@ -19,23 +18,9 @@ from skyrl_setup.doctor import Check
 from skyrl_setup.errors import SetupError
 from skyrl_setup.index_route import Route
 from skyrl_setup.lockfile import Lock
+from skyrl_setup.resolver.auth import IndexAuth
 from skyrl_setup.redact import redact
 from skyrl_setup.uvtool import offline_requested
-
-
-def doctor_lock(record: dict | None, profile, platform: str) -> Lock | None:
-    """The environment's lock if it has one, else the profile's committed lockfile."""
-    from skyrl_setup.lockfile import load_for_host, lock_name
-    from skyrl_setup.resources import lockfiles_dir
-
-    path = Path((record or {}).get("lock", {}).get("path") or "")
-    if not path.is_file():
-        variant = ((record or {}).get("cuda") or {}).get("variant") or profile.variants[0]
-        path = lockfiles_dir() / lock_name(profile.name, variant, platform)
-    try:
-        return load_for_host(path, "3.12.0", platform) if path.is_file() else None
-    except SetupError:
-        return None
 
 
 def probe_routes(lock: Lock | None, routes: tuple[Route, ...], cfg: IndexConfig, mirrors: Mirrors,
@@ -45,7 +30,8 @@ def probe_routes(lock: Lock | None, routes: tuple[Route, ...], cfg: IndexConfig,
         return []
     pkgs = {p.name: p for p in lock.packages}
     out = []
-    with httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": "skyrl-setup"}) as http:
+    with httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": "skyrl-setup"},
+                      auth=IndexAuth(cfg.indexes)) as http:
         for r in routes:
             if r.via == "file" or not r.names:
                 continue

@@ -73,17 +73,18 @@ def check_libnuma(info: SystemInfo) -> Check:
                  "apt-get install libnuma-dev (Debian/Ubuntu) or dnf install numactl-devel")
 
 
-def check_disk(env_path: Path, cache: Path | None) -> list[Check]:
+def check_disk(env_path: Path, cache: Path | None, warn_below: int = DISK_WARN) -> list[Check]:
     out = []
     for label, p in (("environments", env_path), ("uv cache", cache)):
         if p is None:
             continue
         free = free_bytes(p)
         where = existing_parent(p)
-        status = "ok" if free >= DISK_WARN else "warning"
-        out.append(Check(f"system.disk.{label.replace(' ', '_')}", status, f"{human_bytes(free)} free at {where} ({label})",
+        status = "ok" if free >= warn_below else "warning"
+        below = "" if status == "ok" else f", below the {human_bytes(warn_below)} doctor asks for"
+        out.append(Check(f"system.disk.{label.replace(' ', '_')}", status, f"{human_bytes(free)} free at {where} ({label}){below}",
                          "" if status == "ok" else f"free space at {where}: a SkyRL environment takes ~11 GB, uv's cache ~5 GB more",
-                         {"path": str(where), "free_bytes": free}))
+                         {"path": str(where), "free_bytes": free, "warn_below_bytes": warn_below}))
     return out
 
 

@@ -7,37 +7,66 @@ the target venv's own interpreter (`python imports_script.py ...`), not imported
 """
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from skyrl_setup import children
 
 SCRIPTS = Path(__file__).resolve().parent
+CHANNEL = "SKYRL_SETUP_PROBE_OUT"  # read by _skyrl_channel.py
 
 
 def script(name: str) -> str:
     return str(SCRIPTS / f"{name}.py")
 
 
+@dataclass(frozen=True)
+class Answer:
+    lines: list[str]  # what the probe wrote on its channel, also when it died or timed out
+    returncode: int | None  # None: killed at the timeout
+    stderr_tail: str
+
+
+def run_probe(argv: list[str], timeout: float, env: dict | None = None) -> Answer:
+    """Run a probe script with its channel (a file) for the answer; stdout is discarded and stderr goes to a file,
+    so nothing the probed code prints or keeps open is read, or waited for: only the probe process itself.
+    OSError if it cannot be started."""
+    with tempfile.TemporaryDirectory(prefix="skyrl-probe-") as d:
+        out = Path(d) / "answer"
+        out.touch()
+        with open(Path(d) / "stderr", "w+b") as err:
+            try:
+                rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, timeout=timeout,
+                                    env={**(os.environ if env is None else env), CHANNEL: str(out)},
+                                    preexec_fn=children.die_with_parent).returncode  # killed on timeout or interrupt
+            except subprocess.TimeoutExpired:
+                rc = None
+            err.seek(max(0, err.seek(0, os.SEEK_END) - 4000))
+            tail = err.read().decode(errors="replace")
+        return Answer(out.read_text(encoding="utf-8", errors="replace").splitlines(), rc, tail)
+
+
 def run_json(argv: list[str], timeout: float = 120, env: dict | None = None) -> dict:
     """Run a probe script and read its JSON; any failure becomes {"status": "error", ...}."""
     t0 = time.perf_counter()
     try:
-        p = children.run(argv, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"status": "error", "step": "timeout", "detail": f"no answer within {timeout:.0f} s"}
+        ans = run_probe(argv, timeout, env)
     except OSError as exc:
         return {"status": "error", "step": "start", "detail": f"cannot run {argv[0]}: {exc.strerror}"}
-    lines = p.stdout.strip().splitlines()
+    if ans.returncode is None:
+        return {"status": "error", "step": "timeout", "detail": f"no answer within {timeout:.0f} s"}
     try:
-        doc = json.loads(lines[-1])
+        doc = json.loads(ans.lines[-1])
     except (IndexError, ValueError):
-        tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"status": "error", "step": "crash", "detail": f"exit status {p.returncode}: {tail}"[:500]}
-    if not isinstance(doc, dict):  # not our probe answering (a wrapper script, a shim)
-        return {"status": "error", "step": "output", "detail": f"printed {lines[-1][:80]!r}, not the probe's JSON"}
+        tail = (ans.stderr_tail.strip().splitlines() or ["no answer from the probe"])[-1]
+        return {"status": "error", "step": "crash", "detail": f"exit status {ans.returncode}: {tail}"[:500]}
+    if not isinstance(doc, dict):
+        return {"status": "error", "step": "output", "detail": f"answered {ans.lines[-1][:80]!r}, not the probe's JSON"}
     doc.setdefault("probe_wall_s", round(time.perf_counter() - t0, 3))
     return doc
 

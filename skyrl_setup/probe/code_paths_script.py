@@ -8,7 +8,7 @@ For every module-level `import X` / `from X import a, b` of the followed modules
 found there (code_index.py) and a, b must exist in it (defined, assigned, imported, a submodule, or
 reachable through `__getattr__` / `import *`, which count as "may exist"). Nothing is
 imported: a package's __init__ is parsed, not run, so this works without a GPU driver.
-Prints one JSON document; every failure is a value in it.
+Answers one JSON document (_skyrl_channel.py); every failure is a value in it.
 """
 
 import ast
@@ -18,6 +18,7 @@ import re
 import sys
 import time
 
+from _skyrl_channel import emit  # a sibling file, as code_index.py
 from code_index import Finder, distributions, owner  # a sibling file: this script's folder is on sys.path
 
 
@@ -272,6 +273,15 @@ def _base_ref(base, here, bindings):
     return None
 
 
+def _alias(tree, name):
+    """The expression a module-level `name = Other` binds, where it is a plain or dotted name."""
+    for n in tree.body:
+        if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == name for t in n.targets) \
+                and isinstance(n.value, (ast.Name, ast.Attribute)):
+            return n.value
+    return None
+
+
 def check_interface(checker, spec, methods):
     """Whether a class has the methods, its bases followed (also through a package that re-exports one).
     A base that cannot be read leaves the answer open ('unknown'): never a false 'missing'."""
@@ -293,8 +303,12 @@ def check_interface(checker, spec, methods):
         bindings = _bindings(checker, mod, hit[0] == "package", tree)
         node = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
         if node is None:
+            alias = _alias(tree, name)  # `AsyncLLMEngine = AsyncLLM`: the class it names
+            ref = _base_ref(alias, mod, bindings) if alias is not None else None
             if name in bindings and bindings[name][1]:  # re-exported: follow it to where it is defined
                 todo.append(bindings[name])
+            elif ref:
+                todo.append(ref)
             else:
                 unread.append(f"{mod}.{name}")
             continue
@@ -330,7 +344,7 @@ def main():
     except Exception as exc:  # noqa: BLE001 - a failure is a value
         doc = {"status": "error", "detail": f"{type(exc).__name__}: {exc}"}
     doc["seconds"] = round(time.perf_counter() - t0, 3)
-    print(json.dumps(doc))
+    emit(doc)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,15 @@
 
 Per visible device: create a context, load a small PTX kernel (the driver JIT-compiles it
 for the device), launch it, copy the result back and check every element. Every step is
-timed; every failure is a value {step, code} in the JSON printed on stdout, never an
+timed; every failure is a value {step, code} in the JSON it answers (_skyrl_channel.py), never an
 exception. Usage: python cuda_driver_script.py [--ptx-version 7.0] [--n 1024]
 """
 
 import ctypes
-import json
 import sys
 import time
+
+from _skyrl_channel import emit  # a sibling file: this script's folder is on sys.path
 
 PTX = """
 .version {ptx_version}
@@ -168,4 +169,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1:])))
+    emit(main(sys.argv[1:]))

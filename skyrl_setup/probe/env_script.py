@@ -2,12 +2,13 @@
 
 Standard library only (importlib.metadata reads the metadata files; nothing heavy is
 imported), so it works in any interpreter: a venv made by skyrl-setup, a conda env, a
-Docker image's system Python. Prints one JSON document.
+Docker image's system Python. Answers one JSON document (_skyrl_channel.py).
 """
 
-import json
 import os
 import sys
+
+from _skyrl_channel import emit  # a sibling file: this script's folder is on sys.path
 
 
 def torch_cuda(metadata):
@@ -43,4 +44,4 @@ def main():
 
 
 if __name__ == "__main__":
-    print(json.dumps(main()))
+    emit(main())

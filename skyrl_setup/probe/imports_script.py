@@ -1,6 +1,6 @@
 """Import modules one by one and report each as a JSON line. Standard library only.
 
-argv[1]: a JSON list of module names. Each result is flushed before the next import, so
+argv[1]: a JSON list of module names. Each result is written (_skyrl_channel.py) before the next import, so
 a module that kills the interpreter (a segfault in an extension) still leaves the
 results before it, and the caller knows which import died.
 """
@@ -10,6 +10,8 @@ import os
 import sys
 import time
 import traceback
+
+from _skyrl_channel import emit  # a sibling file: this script's folder is on sys.path
 
 
 def _version(mod):
@@ -33,9 +35,9 @@ def _failpoint():
 def main():
     modules = json.loads(sys.argv[1])
     _failpoint()
-    print(json.dumps({"python": sys.version.split()[0], "executable": sys.executable}), flush=True)
+    emit({"python": sys.version.split()[0], "executable": sys.executable})
     for name in modules:
-        print(json.dumps({"module": name, "status": "started"}), flush=True)
+        emit({"module": name, "status": "started"})
         t0 = time.perf_counter()
         try:
             mod = __import__(name)
@@ -47,7 +49,7 @@ def main():
             where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
             row = {"module": name, "status": "error", "error": f"{type(exc).__name__}: {exc}"[:500] + where}
         row["seconds"] = round(time.perf_counter() - t0, 3)
-        print(json.dumps(row), flush=True)
+        emit(row)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 Imports torch, then on each visible GPU allocates, multiplies two matrices and compares
 the result with the CPU's. Standard library at module level; torch only inside a guard,
-so a missing or broken torch is reported, not raised. Prints one JSON document.
+so a missing or broken torch is reported, not raised. Answers one JSON document (_skyrl_channel.py).
 """
 
-import json
 import sys
 import time
+
+from _skyrl_channel import emit  # a sibling file: this script's folder is on sys.path
 
 
 def main():
@@ -64,4 +65,4 @@ def main():
 
 
 if __name__ == "__main__":
-    print(json.dumps(main()))
+    emit(main())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -12,8 +12,10 @@ from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
 
 from skyrl_setup.errors import ConflictError, OperationError, UsageError
+from skyrl_setup.lockfile import Lock
 from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.profiles import Profile
+from skyrl_setup.resolver import basis
 from skyrl_setup.resolver.explain import Conflict, explain
 from skyrl_setup.resolver.index import IndexClient
 from skyrl_setup.resolver.provider import TORCH_RELEVANT, Provider
@@ -22,16 +24,20 @@ from skyrl_setup.target import Target
 PYPI = "https://pypi.org/simple"
 
 
-def default_indexes(profiles: list[Profile], variant: str, mirrors: Mirrors) -> list[str]:
-    """Where uv would look: the torch index of the profile, UV_INDEX_URL (or PyPI), UV_EXTRA_INDEX_URL."""
+def default_indexes(profiles: list[Profile], variant: str, mirrors: Mirrors, cfg=None) -> list[str]:
+    """Where uv would look: the torch index of the profile, then the configured index (or PyPI) and extra
+    indexes, by uv's settings, then pip's (detect_index(): the one configuration every consumer reads)."""
+    from skyrl_setup.detect.index_config import detect_index
+
+    cfg = cfg if cfg is not None else detect_index()
     out = []
     for p in profiles:
         # a SkyRL-sourced profile pins public versions, which the default index serves alike
         idx = "pypi" if p.from_skyrl else p.index_for(variant, mirrors)
         if idx != "pypi" and idx not in out:
             out.append(idx)
-    out.append(os.environ.get("UV_INDEX_URL") or os.environ.get("UV_DEFAULT_INDEX") or PYPI)
-    out += [u for u in os.environ.get("UV_EXTRA_INDEX_URL", "").split() if u]
+    out.append(cfg.default or PYPI)
+    out += [u for u in cfg.extra if u not in out]
     return out
 
 
@@ -42,9 +48,11 @@ class CompatResult:
     conflict: Conflict | None = None
     seconds: float = 0.0
     requests: int = 0
+    judged: dict[str, dict] = field(default_factory=dict)  # backend -> the lock its pins were taken from (Basis.to_json)
 
     def to_json(self) -> dict:
-        doc = {"compatible": self.ok, "resolved": self.pins, "seconds": round(self.seconds, 3), "requests": self.requests}
+        doc = {"compatible": self.ok, "resolved": self.pins, "seconds": round(self.seconds, 3), "requests": self.requests,
+               "judged_against": self.judged}
         if self.conflict:
             doc.update(self.conflict.to_json())
         return doc
@@ -62,15 +70,18 @@ def parse_additions(specs: list[str]) -> list[Requirement]:
 
 def check_compat(profiles: list[Profile], additions: list[str], *, target: Target, mirrors: Mirrors, indexes: list[str] | None = None,
                  with_skyrl: bool = False, exempt: frozenset = frozenset(), priority: tuple[str, ...] = (),
-                 enrich: bool = True, follow: frozenset = frozenset()) -> CompatResult:
+                 enrich: bool = True, follow: frozenset = frozenset(), locks: dict[str, Lock] | None = None) -> CompatResult:
     """Resolve the torch-relevant part of profiles + additions for `target`'s Python, platform and CUDA
     variant, the very target uv installs for. `exempt` names escape the date freeze; `follow` names are
-    resolved too, though usually left to uv (transformers, ray...)."""
+    resolved too, though usually left to uv (transformers, ray...). `locks`: backend -> the lock whose
+    requirements stand for that profile's pins (and whose indexes are searched too)."""
     t0 = time.perf_counter()
+    locks = locks or {}
     origins: dict[int, str] = {}
     roots: list[Requirement] = []
     for p in profiles:
-        for spec in p.requirements(with_skyrl=with_skyrl):
+        lock = locks.get(p.name)
+        for spec in basis.requirements(p, lock, with_skyrl=with_skyrl) if lock else p.requirements(with_skyrl=with_skyrl):
             req = Requirement(spec)
             origins[id(req)] = f"the {p.name} profile"
             roots.append(req)
@@ -79,7 +90,11 @@ def check_compat(profiles: list[Profile], additions: list[str], *, target: Targe
         roots.append(req)
     relevant = TORCH_RELEVANT | follow | {canonicalize_name(r.name) for r in roots if canonicalize_name(r.name) not in _BORING}
     cutoffs = [p.exclude_newer for p in profiles if p.exclude_newer]
-    client = IndexClient(indexes or default_indexes(profiles, target.cuda, mirrors))
+    if not indexes:
+        indexes = default_indexes(profiles, target.cuda, mirrors)
+        for lock in locks.values():
+            indexes += basis.lock_indexes(lock, mirrors, indexes)
+    client = IndexClient(indexes)
     exempt = exempt | frozenset(canonicalize_name(r.name) for r in parse_additions(additions))
     provider = Provider(client, relevant=relevant, target=target, exclude_newer=min(cutoffs) if cutoffs else None,
                         exempt=exempt, priority=priority)
@@ -125,10 +140,23 @@ def _engine_requirements(provider: Provider, profiles: list[Profile]) -> dict[st
 _BORING = frozenset({"ray", "datasets", "hydra-core", "accelerate", "peft", "transformers", "skyrl-train", "skyrl-gym"})
 
 
-def require_compatible(profiles: list[Profile], additions: list[str], *, target: Target, mirrors: Mirrors, **kw) -> CompatResult:
-    res = check_compat(profiles, additions, target=target, mirrors=mirrors, **kw)
+def require_compatible(profiles: list[Profile], additions: list[str], *, target: Target, mirrors: Mirrors,
+                       cuda: str | None = None, probe=None, **kw) -> CompatResult:
+    """check_compat against what install would build here: a SkyRL-sourced profile by the lock of the route
+    install takes on this host (`cuda`: the variant asked for), not by the union of its routes' pins. `probe`: the
+    route choice's reachability check (default basis.cached_probe)."""
+    from skyrl_setup.detect.gpu import detect_driver
+
+    judged = {}
+    if any(p.from_skyrl for p in profiles):
+        driver = detect_driver()
+        judged = {p.name: basis.route_basis(p, target.python, target.platform, driver, mirrors, cuda=cuda,
+                                            probe=probe or basis.cached_probe) for p in profiles if p.from_skyrl}
+    res = check_compat(profiles, additions, target=target, mirrors=mirrors,
+                       locks={name: b.lock for name, b in judged.items()}, **kw)
+    res = dataclasses.replace(res, judged={name: b.to_json() for name, b in judged.items()})
     if not res.ok and res.conflict:
         raise ConflictError(res.conflict.sentence, res.conflict.hint,
                             details={"conflict": res.conflict.to_json()["conflict"], "requests": res.requests,
-                                     "seconds": round(res.seconds, 3)})
+                                     "seconds": round(res.seconds, 3), "judged_against": res.judged})
     return res

@@ -27,6 +27,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from skyrl_setup.errors import OperationError
+from skyrl_setup.resolver.auth import for_configured
 from skyrl_setup.preflight import user_dir
 from skyrl_setup.redact import redact
 
@@ -65,11 +66,17 @@ def cache_root() -> Path:
     return user_dir("SKYRL_SETUP_CACHE_DIR", "cache", "the package index cache") / "index"
 
 
+def page_ttl() -> float:
+    """Seconds a cached answer of an index (a page, a host's reachability) is trusted."""
+    return float(os.environ.get("SKYRL_SETUP_INDEX_TTL", 3600))
+
+
 class IndexClient:
     def __init__(self, indexes: list[str], *, ttl: float | None = None, timeout: float = 15.0):
         self.indexes = list(indexes)
-        self.ttl = float(os.environ.get("SKYRL_SETUP_INDEX_TTL", 3600)) if ttl is None else ttl
-        self.http = httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": "skyrl-setup"})
+        self.ttl = page_ttl() if ttl is None else ttl
+        self.http = httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": "skyrl-setup"},
+                                 auth=for_configured(self.indexes))
         self.root = cache_root()
         self.requests = 0  # network requests made: the tests and the benchmark read it
 

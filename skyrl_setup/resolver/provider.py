@@ -135,7 +135,9 @@ class Provider(AbstractProvider):
             if canonicalize_name(req.name) in self.relevant:
                 req.marker = None
                 deps.append(req)
-        return deps
+        # resolvelib reports the first dependency that cannot be met: torch's clash is the one to name (the
+        # torch family and the kernels follow torch), whatever order the metadata lists them in
+        return sorted(deps, key=lambda r: canonicalize_name(r.name) != "torch")
 
     def _applies(self, req: Requirement, extras: frozenset) -> bool:
         """Base candidates take unconditional requirements; extras candidates only their extra's."""

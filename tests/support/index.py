@@ -10,6 +10,7 @@ a client's timeout, truncated bodies, wrong hashes, malformed pages, dropped con
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import json
@@ -59,8 +60,12 @@ class LocalIndex:
     requests: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     ranges: list[str] = field(default_factory=list)
+    unauthorized: list[str] = field(default_factory=list)  # paths asked for without the credentials
+    heads: list[str] = field(default_factory=list)  # paths asked for with HEAD (probes)
     layout: str = "plain"  # or "artifactory"
     source: LocalIndex | None = None  # serve this index's files (the same bytes) instead of building
+    html_only: bool = False  # PEP 503 HTML pages whatever the client asks: no upload times, as many mirrors serve
+    auth: str | None = None  # "user:password" asked for on every path (HTTP 401 otherwise), as some mirrors do
 
     def __post_init__(self):
         self.files: dict[str, dict[str, list[_File]]] = {}
@@ -125,6 +130,7 @@ class LocalIndex:
             self.requests.clear()
             self.hosts.clear()
             self.ranges.clear()
+            self.heads.clear()
 
     def _fault_for(self, path: str, host: str = "") -> Fault | None:
         with self._lock:
@@ -221,11 +227,17 @@ def _make_handler(idx: LocalIndex):
                 self.wfile.write(data)
 
         def do_HEAD(self):
+            with idx._lock:
+                idx.heads.append(self.path.split("?", 1)[0])
             self.do_GET()
 
         def do_GET(self):
             path = self.path.split("?", 1)[0]
             fault = idx._fault_for(path, self.headers.get("Host", ""))
+            if idx.auth and self.headers.get("Authorization") != "Basic " + base64.b64encode(idx.auth.encode()).decode():
+                with idx._lock:
+                    idx.unauthorized.append(path)
+                return self._send(401, b"credentials required", "text/plain")
             if fault:
                 if fault.kind == "status":
                     return self._send(int(fault.value), b"injected fault", "text/plain")
@@ -253,7 +265,7 @@ def _make_handler(idx: LocalIndex):
                 index = parts[0]
                 if len(parts) == 2:
                     names = sorted(idx.files.get(index, {}))
-                    if "json" in self.headers.get("Accept", ""):
+                    if "json" in self.headers.get("Accept", "") and not idx.html_only:
                         doc = {"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]}
                         return self._send(200, json.dumps(doc).encode(), JSON_TYPE)
                     body = "".join(f'<a href="{n}/">{n}</a>\n' for n in names)
@@ -266,7 +278,8 @@ def _make_handler(idx: LocalIndex):
                 if fault and fault.kind == "badhash":
                     for f in doc["files"]:
                         f["hashes"]["sha256"] = "0" * 64
-                if "json" in self.headers.get("Accept", "") or "html" not in self.headers.get("Accept", "html"):
+                wants_json = "json" in self.headers.get("Accept", "") or "html" not in self.headers.get("Accept", "html")
+                if wants_json and not idx.html_only:
                     return self._send(200, json.dumps(doc).encode(), JSON_TYPE)
                 links = []
                 for f in doc["files"]:

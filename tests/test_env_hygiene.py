@@ -1,0 +1,38 @@
+"""The suite does not depend on the caller's own settings (issue 23, item 6): a proxy, a user-level uv.toml.
+
+(XDG_*, UV_* and PIP_* variables: tests/test_help_and_flags.py::test_clean_env_drops_the_callers_tool_settings.)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.conftest import DEAD_URL, base_env, cli
+
+PROXIES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def test_a_callers_proxy_never_carries_the_local_index(index, uv_cache, data_dir, tmp_path, monkeypatch):
+    for key in PROXIES:
+        monkeypatch.setenv(key, DEAD_URL)  # a proxy that refuses every connection
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    env = base_env(index, uv_cache, data_dir, tmp_path / "home")
+    assert env["HTTP_PROXY"] == DEAD_URL  # kept: the real-PyPI tests may need it
+    r = cli("check-compat", "accelerate==1.10.0", env=env)  # skyrl-setup's own requests (httpx)
+    assert r.returncode == 0, r.stderr
+    r = cli("install", "--venv", str(tmp_path / "e"), "--no-verify", env=env)  # uv's
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_user_level_uv_toml_is_not_read(index, data_dir, tmp_path, monkeypatch):
+    """`offline = true` in the caller's ~/.config/uv/uv.toml would stop every download of a test with a cold cache."""
+    home = tmp_path / "caller-home"
+    (home / ".config" / "uv").mkdir(parents=True)
+    (home / ".config" / "uv" / "uv.toml").write_text("offline = true\n")
+    monkeypatch.setenv("PYENV_ROOT", os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv"))  # the 3.12 the suite uses
+    monkeypatch.setenv("HOME", str(home))
+    env = base_env(index, tmp_path / "cold-uv-cache", data_dir, tmp_path / "home")
+    r = cli("install", "--venv", str(tmp_path / "e"), "--no-verify", env=env)
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,111 @@
+"""Behind a mirror, with a silent firewall (issue 24, item 1): the plan probes configured indexes, once each.
+
+The locks name their files on the session's index, which here stands for the upstream hosts (PyPI,
+PyTorch's index) behind a firewall: each request is counted and held unanswered. A second index
+serves the same files under Artifactory's layout and is configured the four usual ways, as the default
+index and as an extra one (the mirror of PyTorch's index). GitHub's release assets map to a server
+that accepts connections and never answers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections import Counter
+
+import pytest
+
+from tests.conftest import cli
+from tests.support.index import LocalIndex
+
+
+class Silent:
+    """Accepts every connection, reads nothing, answers nothing: a firewall that drops packets, as a client sees it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+@pytest.fixture
+def behind_firewall(index, env, tmp_path):
+    mirror = LocalIndex(index.root, {}, layout="artifactory", source=index).start()
+    silent = Silent()
+    index.clear()
+    index.inject(r".", "slow", 30)  # the upstream hosts: never answered within any client's probe
+    yield mirror, silent
+    index.clear()
+    mirror.stop()
+    silent.close()
+
+
+def _configure(env: dict, mirror: LocalIndex, silent: Silent, how: str, tmp_path) -> dict:
+    env = {k: v for k, v in env.items() if k != "UV_INDEX_URL"}
+    env["SKYRL_SETUP_MIRRORS"] = f"https://github.com/={silent.url}"
+    default, extra = mirror.url(), mirror.url("pytorch-cu128")
+    if how == "pip.conf":
+        conf = tmp_path / "pip.conf"
+        conf.write_text(f"[global]\nindex-url = {default}\nextra-index-url = {extra}\n")
+        env["PIP_CONFIG_FILE"] = str(conf)
+    elif how == "PIP_INDEX_URL":
+        env.update(PIP_INDEX_URL=default, PIP_EXTRA_INDEX_URL=extra)
+    else:
+        env.update({how: default, "UV_INDEX": extra})
+    return env
+
+
+@pytest.mark.parametrize("how", ["UV_INDEX_URL", "UV_DEFAULT_INDEX", "PIP_INDEX_URL", "pip.conf"])
+def test_plan_probes_the_configured_indexes_once_and_never_the_upstream(how, behind_firewall, index, env, tmp_path):
+    mirror, silent = behind_firewall
+    env = _configure(env, mirror, silent, how, tmp_path)
+    r = cli("install", "--dry-run", "--json", "--venv", str(tmp_path / "dry"), env=env)
+    assert r.returncode == 0, r.stderr
+    route = r.data["plan"]["route"]
+    assert route["route"] == "skyrl", route["skipped"]  # the configured extra index serves PyTorch's files
+    assert "1.5 s" in route["reason"]
+    assert index.requests == []  # not one request to the upstream hosts
+    assert len(silent.held) <= 1  # the release asset's host: probed once
+    assert max(Counter(mirror.requests).values()) == 1, mirror.requests  # each index probed once
+
+    mirror.clear()
+    venv = tmp_path / "env"
+    r = cli("install", "--venv", str(venv), "--no-verify", env=env)
+    assert r.returncode == 0, r.stderr
+    assert index.requests == [] and any("/packages/" in p for p in mirror.requests)
+    mirror.clear()
+    held = len(silent.held)
+    r = cli("install", "--venv", str(venv), "--no-verify", env=env)  # nothing to do: nothing probed
+    assert r.returncode == 0, r.stderr
+    assert mirror.requests == [] and index.requests == [] and len(silent.held) == held
+    assert os.path.isdir(venv)
+
+
+def test_with_asks_each_place_once_for_the_pre_check_and_the_plan(behind_firewall, index, env, tmp_path):
+    mirror, silent = behind_firewall
+    env = _configure(env, mirror, silent, "UV_INDEX_URL", tmp_path)
+    r = cli("install", "--with", "accelerate==1.10.0", "--dry-run", "--json", "--venv", str(tmp_path / "dry"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.data["plan"]["route"]["route"] == "skyrl"
+    assert index.requests == [] and len(silent.held) <= 1
+    assert mirror.heads and max(Counter(mirror.heads).values()) == 1, mirror.heads
