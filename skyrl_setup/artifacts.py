@@ -18,6 +18,7 @@ from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.profiles import Artifact
 from skyrl_setup.redact import redact
 from skyrl_setup.resolver.auth import for_configured
+from skyrl_setup.resolver.localfiles import local_path
 from skyrl_setup.uvtool import offline_requested
 
 
@@ -72,6 +73,8 @@ def find_local(a: Artifact, filename: str, dirs: tuple[Path, ...]) -> Path | Non
 
 def reachable(url: str, timeout: float = 5.0, *, offline: bool = False) -> str | None:
     """None if the URL answers 2xx/3xx to HEAD, else the reason."""
+    if url.startswith("file:"):  # a local folder or file: there or not, offline or not
+        return None if local_path(url).exists() else f"no such file or folder: {local_path(url)}"
     if offline or offline_requested():
         return "offline mode"
     try:

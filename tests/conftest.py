@@ -51,6 +51,7 @@ def clean_env() -> dict[str, str]:
     proxy the caller sets is kept, but never for the local index."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("UV_", "SKYRL_SETUP_", "VIRTUAL_ENV", "PIP_", "NCCL_", "XDG_")) and k not in ("CONDA_PREFIX",)}
+    env["PIP_CONFIG_FILE"] = os.devnull  # pip's own switch for "no pip.conf": the machine's indexes stay out
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "200"
     for key in ("NO_PROXY", "no_proxy"):

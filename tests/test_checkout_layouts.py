@@ -18,8 +18,8 @@ from skyrl_setup import checkout, skyrl_source
 from skyrl_setup.errors import UsageError
 from tests.conftest import REPO, clean_env, cli
 
-TODAY = REPO.parent / "shared" / "skyrl-checkout-2026-08-21"
-OLD = REPO.parent / "shared" / "skyrl-checkout-0.3.0"
+TODAY = (REPO.parent / "shared" / "skyrl-checkout-2026-08-21").resolve()  # ../shared may be a link
+OLD = (REPO.parent / "shared" / "skyrl-checkout-0.3.0").resolve()
 needs_today = pytest.mark.skipif(not TODAY.is_dir(), reason="needs ../shared/skyrl-checkout-2026-08-21")
 
 

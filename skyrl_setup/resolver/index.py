@@ -28,6 +28,7 @@ from packaging.version import Version
 
 from skyrl_setup.errors import OperationError
 from skyrl_setup.resolver.auth import for_configured
+from skyrl_setup.resolver.localfiles import local_response
 from skyrl_setup.preflight import user_dir
 from skyrl_setup.redact import redact
 
@@ -86,6 +87,8 @@ class IndexClient:
     # -- HTTP with one clear error ----------------------------------------------------------
     def _get(self, url: str, headers: dict | None = None) -> httpx.Response:
         self.requests += 1
+        if url.startswith("file:"):  # a local folder given as an index (pip.conf, uv)
+            return local_response(url)
         try:
             r = self.http.get(url, headers=headers)
         except httpx.HTTPError as exc:
