@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -73,6 +74,8 @@ def test_a_usage_error_after_a_leading_json_is_one_envelope(home_env, argv):
 def test_clean_env_drops_the_callers_tool_settings(monkeypatch):
     for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "UV_INDEX_URL", "PIP_INDEX_URL"):
         monkeypatch.setenv(name, "/caller/setting")
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/caller/pip.conf")
     env = clean_env()
-    assert not [k for k in env if k.startswith(("XDG_", "UV_", "PIP_"))]
+    assert not [k for k in env if k.startswith(("XDG_", "UV_", "PIP_")) and k != "PIP_CONFIG_FILE"]
+    assert env["PIP_CONFIG_FILE"] == os.devnull  # the caller's pip.conf files are not read either
     assert env["NO_COLOR"] == "1"
