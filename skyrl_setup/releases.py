@@ -171,9 +171,13 @@ def default_for(backend: str, releases: tuple[Release, ...] | None = None) -> Re
     return sound[-1] if sound else None
 
 
+def needs_checkout(release: Release, backend: str) -> str | None:
+    """Why the release's backend installs only from a checkout of one's own (`without_checkout`), if it does."""
+    return ((release.backends.get(backend) or {}).get("source") or {}).get("without_checkout")
+
+
 def installable(release: Release, backend: str) -> bool:
-    """Whether the release's backend installs without a checkout of one's own (`without_checkout` says why not)."""
-    return not ((release.backends.get(backend) or {}).get("source") or {}).get("without_checkout")
+    return not needs_checkout(release, backend)
 
 
 def newest_for(backend: str, releases: tuple[Release, ...] | None = None) -> Release | None:

@@ -20,6 +20,7 @@ from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.errors import OperationError, PreconditionError, UsageError
 from skyrl_setup.lockfile import Lock, load_for_host
 from skyrl_setup.mirrors import Mirrors
+from skyrl_setup import releases
 from skyrl_setup.profiles import Profile, committed_locks
 from skyrl_setup.redact import redact
 
@@ -95,7 +96,7 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
     by default the profile's committed lockfiles."""
     if candidates is None:
         candidates = [(route, (lambda p=path: p)) for route, path, _ in committed_locks(profile, platform)]
-    why = ((profile.release.backends.get(profile.name) or {}).get("source") or {}).get("without_checkout") if profile.release else None
+    why = releases.needs_checkout(profile.release, profile.name) if profile.release else None
     if not candidates and why:
         raise UsageError(why, f"install it from a SkyRL checkout whose hosts you reach: `skyrl-setup install --backend "
                               f"{profile.name} --project DIR`")

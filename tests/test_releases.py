@@ -80,7 +80,7 @@ def test_each_release_has_its_committed_lockfiles_and_they_name_it():
         for backend in release.backends:
             p = profiles.load(backend, release)
             locks = profiles.committed_locks(p)
-            if release.backends[backend]["source"].get("without_checkout"):  # a checkout's own lock only: none committed
+            if releases.needs_checkout(release, backend):  # a checkout's own lock only: none committed
                 assert not locks and p.routes == ("skyrl",), f"{release.id} {backend}"
                 continue
             assert locks, f"{release.id} {backend}: no committed lockfile"

@@ -18,6 +18,7 @@ import pytest
 
 from skyrl_setup.failpoints import FAILPOINTS
 from tests.conftest import REPO, built_env, cli, venv_run
+from tests.support.hostile import small_tmpfs
 
 INSTALL_POINTS = ["locked", "cleaned", "generation-created", "venv-created", "uv-sync-started", "synced",
                   "artifacts-installed", "settings-written", "verified", "record-written", "swap-link-created",
@@ -252,12 +253,7 @@ def test_malformed_page_or_metadata(env, index, tmp_path, target):
 
 @pytest.fixture
 def tmpfs(tmp_path):
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
-        pytest.skip("mounting a tmpfs is not permitted here (needs root or CAP_SYS_ADMIN)")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+    yield from small_tmpfs(tmp_path, "6m")
 
 
 def test_preflight_refuses_small_filesystem(env, tmpfs):

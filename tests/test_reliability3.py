@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PYENV_312, REPO, base_env, built_env, cli
-from tests.support.hostile import alive, cli_with, fill, holder_pth, member, release, repack, special, without_dac
+from tests.support.hostile import alive, cli_with, fill, holder_pth, member, release, repack, small_tmpfs, special, without_dac
 from tests.test_hostile import gen_of, one_error
 from tests.test_reliability import assert_consistent, spawn, store_of, wait_reached
 
@@ -33,12 +33,7 @@ def shared(tmp_path_factory, index, uv_cache, data_dir):
 
 @pytest.fixture
 def tmpfs(tmp_path):
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
-        pytest.skip("mounting a tmpfs is not permitted here (needs root or CAP_SYS_ADMIN)")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+    yield from small_tmpfs(tmp_path, "64m")
 
 
 # -- 2, 20: the swap is the commit point ------------------------------------------------------------

@@ -110,3 +110,15 @@ def without_dac(env: dict[str, str]) -> tuple[str, ...] | None:
     prefix = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--")
     p = subprocess.run([*prefix, "cat", "/proc/self/status"], capture_output=True, text=True)
     return prefix if p.returncode == 0 else None
+
+
+def small_tmpfs(tmp_path: Path, size: str):
+    """A real tmpfs of `size` under tmp_path (for ENOSPC): a pytest fixture body, skipped where mounting is refused."""
+    import pytest
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here (needs root or CAP_SYS_ADMIN)")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
