@@ -16,11 +16,17 @@ setup: $(BIN)/skyrl-setup   ## the tool in .venv (uv comes with it, from PyPI)
 install: setup              ## set up and run the main job: a verified SGLang environment
 	$(BIN)/skyrl-setup install
 
+# The suite's tests mostly wait on subprocesses (uv, the CLI, a local index): more workers than cores. loadgroup keeps
+# a module's tests that share a module-scoped fixture on one worker, and the real-PyPI ones go first (tests/conftest.py,
+# tests/support/scheduling.py).
+WORKERS ?= 3
+XDIST   ?= -n $(WORKERS) --dist loadgroup
+
 test: setup                 ## everything, including the real-PyPI end-to-end install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 test-fast: setup            ## everything but the real-PyPI install
-	$(BIN)/python -m pytest -q -m "not network"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not network"
 
 bench: setup                ## benchmarks -> docs/benchmarks.md (real PyPI; several minutes)
 	$(BIN)/python -m pip install -q matplotlib

@@ -22,9 +22,24 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-LOCK = REPO / "lockfiles" / "pylock.sglang-pypi-cu126-linux_x86_64.toml"  # the default backend's route from PyPI
+LOCK = REPO / "lockfiles" / "skyrl-train-0.3.0" / "pylock.sglang-pypi-cu126-linux_x86_64.toml"  # the default: its route from PyPI
 DOCS = REPO / "docs"
 TOOL = [sys.executable, "-m", "skyrl_setup"]
+
+
+class silent_server:
+    """Accepts connections on 127.0.0.1 and never replies: a firewall that drops packets, as a client sees it."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
 
 
 def uv_bin() -> str:
@@ -185,6 +200,13 @@ def main() -> None:
         b.measure("clash: uv pip compile (warm uv cache)", lambda i: run(
             [uv, "pip", "compile", "-q", str(req_in), "--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28"],
             env), reps, expect_exit=1)
+
+        # a dry run whose PyTorch index (the skyrl route's) never answers: a server that accepts and stays silent,
+        # standing in through --mirror; the route probe's stated timeout must bound the wait
+        with silent_server() as port:
+            b.measure("dry run, PyTorch's index silent (--mirror to a server that never answers)", lambda i: run(
+                TOOL + ["install", "--dry-run", "--venv", str(work / "silent"), "--mirror",
+                        f"https://download.pytorch.org/whl=http://127.0.0.1:{port}/whl"], env), 5)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     merged = {}
@@ -222,6 +244,7 @@ def write(results: dict) -> None:
     noop = results.get("no-op re-install: skyrl-setup install", {}).get("median_s")
     doctor = results.get("doctor --no-gpu-probe (same env)", {}).get("median_s")
     static = results.get("static check of SkyRL's code paths (same env)", {}).get("median_s")
+    silent = results.get("dry run, PyTorch's index silent (--mirror to a server that never answers)", {}).get("median_s")
     doc = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
            "date": time.strftime("%Y-%m-%d"), "results": results, "ratios": ratios}
     (DOCS / "benchmarks.json").write_text(json.dumps(doc, indent=2))
@@ -242,6 +265,8 @@ def write(results: dict) -> None:
     lines += ["", f"No-op re-install: {noop:.3f} s (goal ≤ 0.25 s: {'met' if noop and noop <= 0.25 else 'not met'}{beside})." if noop else "",
               f"Doctor without GPU: {doctor:.3f} s (goal ≤ 1 s: {'met' if doctor and doctor <= 1 else 'not met'})." if doctor else "",
               f"Static check of SkyRL's code paths: {static:.3f} s (goal ≤ 0.5 s: {'met' if static and static <= 0.5 else 'not met'})." if static else "",
+              f"Dry run with PyTorch's index silent: {silent:.3f} s (goal ≤ 2 s: {'met' if silent <= 2 else 'not met'})." if silent else "",
+              "GPU doctor against `import torch; torch.ones(1).cuda()` is measured on the GPU machine: docs/gpu-evidence.md.",
               "", "![benchmarks](benchmarks.png)", "", (DOCS / "benchmarks-notes.md").read_text() if (DOCS / "benchmarks-notes.md").exists() else ""]
     (DOCS / "benchmarks.md").write_text("\n".join(lines) + "\n")
     plot(results)

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from skyrl_setup import settings
 from skyrl_setup.errors import OperationError, PreconditionError
 from skyrl_setup.results import Envelope
 
@@ -30,7 +31,7 @@ def _ray():
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
     except ImportError:
-        raise PreconditionError("Ray is not installed next to skyrl-setup", "pip install 'skyrl-setup[ray]'") from None
+        raise PreconditionError("Ray is not installed next to skyrl-setup", "install it beside skyrl-setup: pip install ray==2.51.1 (the version skyrl-setup[ray] pins)") from None
     return ray, NodeAffinitySchedulingStrategy
 
 
@@ -145,7 +146,8 @@ def connect(address: str | None):
             raise OperationError(f"cannot connect to the Ray cluster at {address}: {exc.strerror or exc}",
                                  "start one with `ray start --head`, or pass its address: --ray HOST:6379") from None
     # which of this host's raylets the driver attaches to (multi-homed hosts; several test nodes on one host)
-    extra = {"_node_ip_address": os.environ["SKYRL_SETUP_RAY_NODE_IP"]} if os.environ.get("SKYRL_SETUP_RAY_NODE_IP") else {}
+    node_ip = settings.current().ray_node_ip
+    extra = {"_node_ip_address": node_ip} if node_ip else {}
     try:
         ray.init(address=address or "auto", ignore_reinit_error=True, logging_level="ERROR", log_to_driver=False, **extra)
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; one line is what the user needs

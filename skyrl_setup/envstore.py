@@ -224,13 +224,13 @@ class Store:
 
     def new_generation(self) -> tuple[int, Path]:
         # never a number the link or the live order names: a dangling link would otherwise go live mid-build
-        n = max([*self.generations(), self.current() or 0, *self._live_numbers()], default=0) + 1
+        n = max([*self.generations(), self.current() or 0, *self.live_numbers()], default=0) + 1
         path = self.gen_path(n)
         if path.exists():
             shutil.rmtree(path)
         return n, path
 
-    def _live_numbers(self) -> list[int]:
+    def live_numbers(self) -> list[int]:
         try:
             return [int(x) for x in (self.root / LIVE).read_text(encoding="utf-8").split()]
         except (OSError, ValueError):

@@ -32,6 +32,7 @@ from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.plan import InstallPlan
 from skyrl_setup.readiness import Blocker, Verdict, assess, real_import_list
 from skyrl_setup.redact import has_secret, redact
+from skyrl_setup.sharing import choose_link_mode
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.verify import ImportResult, venv_python, verify_imports
 from skyrl_setup.venvinfo import installed_versions
@@ -111,7 +112,10 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
         manifest = gen / "requirements.lock.txt"
         write_private(manifest, install_manifest(lock, skip=frozenset(p.name for p in late), rewrite=plan.mirrors.rewrite,
                                                  by_name=by_name))
-        index_env = cfg.uv_env() if by_name else {}  # pip's settings, which uv does not read
+        link_mode, why = choose_link_mode(gen)  # the probe file goes with the generation if a kill comes
+        progress(f"files from uv's cache: {link_mode} ({why})")
+        link_env = {"UV_LINK_MODE": link_mode}
+        index_env = {**(cfg.uv_env() if by_name else {}), **link_env}  # pip's settings, which uv does not read
         # pinned by version and hash, a file may come from whichever configured index has it
         where: dict = {"index_strategy": "unsafe-best-match"} if by_name and cfg.extra else {}
         if lock.from_source:
@@ -138,11 +142,12 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
             editable = p.source == "directory"
             target = Path(url2pathname(p.url[len("file://"):])).as_posix() if editable else p.url
             uv.pip_install(py, [target], editable=editable, no_deps=True, what=f"installing {p.name}", extra_env=index_env)
-        _install_artifacts(uv, plan, lock, py, progress)
+        _install_artifacts(uv, plan, lock, py, progress, link_env)
         hit("artifacts-installed")
         if plan.project:
             progress(f"installing your SkyRL checkout {plan.project} (editable)")
-            uv.pip_install(py, [str(plan.project)], editable=True, no_deps=True, what=f"installing {plan.project}")
+            uv.pip_install(py, [str(plan.project)], editable=True, no_deps=True, what=f"installing {plan.project}",
+                           extra_env=link_env)
         write_runtime_settings(gen, plan.profile.env, plan.backend)
         hit("settings-written")
         imports: tuple[ImportResult, ...] = ()
@@ -176,7 +181,8 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
             progress("probing the GPUs before the swap: a kernel through libcuda, a matmul through the new torch")
             gpu = tuple(probe_gpus(plan, py))
         verdict = _judge_gpus(plan, gpu, verdict)
-        store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra, verdict))
+        store.write_record(n, {**_record(plan, lock, n, previous, store, imports, action, record_extra, verdict),
+                               "link_mode": link_mode, "store": str(store.root)})  # where it was built: a venv cannot move
         hit("record-written")
         store.swap_to(n)
     except BaseException:
@@ -245,14 +251,14 @@ def _judge_gpus(plan: InstallPlan, checks: tuple, verdict: Verdict | None) -> Ve
     return dataclasses.replace(verdict, blockers=verdict.blockers + blockers) if verdict else None
 
 
-def _install_artifacts(uv: Uv, plan: InstallPlan, lock: Lock, py: Path, progress: Progress) -> None:
+def _install_artifacts(uv: Uv, plan: InstallPlan, lock: Lock, py: Path, progress: Progress, link_env: dict[str, str]) -> None:
     """Components from outside the indexes; a required one resolved into the lock is there already."""
     for a in plan.artifacts:
         if a.status == "unreachable" or a.name in lock.versions():
             continue
         progress(f"installing {a.name} {a.version} from {a.status}")
         # --no-deps: the lock already holds what these wheels need (torch, einops via transformers...).
-        uv.pip_install(py, [a.location], no_deps=True, what=f"installing {a.name}")
+        uv.pip_install(py, [a.location], no_deps=True, what=f"installing {a.name}", extra_env=link_env)
 
 
 def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: Store,

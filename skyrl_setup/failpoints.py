@@ -14,6 +14,8 @@ import signal
 import time
 from pathlib import Path
 
+from skyrl_setup import settings
+
 FAILPOINTS = (
     "locked", "cleaned", "generation-created", "venv-created", "uv-sync-started", "uv-download-started",
     "synced",
@@ -25,7 +27,7 @@ SIGNALS = {"int": signal.SIGINT, "term": signal.SIGTERM, "hup": signal.SIGHUP}
 
 
 def hit(name: str) -> None:
-    spec = os.environ.get("SKYRL_SETUP_FAILPOINT")
+    spec = settings.current().failpoint
     if not spec:
         return
     point, _, action = spec.partition(":")

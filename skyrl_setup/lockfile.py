@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from packaging import tags
 from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from skyrl_setup._toml import toml_reader
@@ -180,6 +181,19 @@ def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64"
             out.append(LockedPackage(name, version, None, 0, kind))
     tool = (doc.get("tool") or {}).get("skyrl-setup") or {}
     return Lock(path, hashlib.sha256(data).hexdigest(), tuple(out), doc.get("requires-python"), tool)
+
+
+def python_refused(lock: Lock, python_full: str) -> str | None:
+    """The lock's requires-python where `python_full` does not meet it (PEP 751: the Pythons the lock was made for)."""
+    spec = lock.requires_python
+    if spec is None:
+        return None
+    try:
+        ok = SpecifierSet(str(spec)).contains(python_full, prereleases=True)
+    except InvalidSpecifier:
+        raise LockError(f"lockfile {lock.path}: requires-python {spec!r} is not a version specifier",
+                        "regenerate it with `skyrl-setup lock`") from None
+    return None if ok else str(spec)
 
 
 def install_manifest(lock: Lock, *, skip: frozenset = frozenset(), rewrite=lambda url: url,

@@ -113,7 +113,7 @@ def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, outpu
         other_index = index if index != "pypi" else None
         output.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with _uv_reads(detect_index()):
+            with uv_reads(detect_index()):
                 uv.pip_compile(req_file, output, what=f"resolving the {profile.name} profile ({variant}, {platform})",
                                python_version=target.python if target else profile.python,
                                python_platform=target.uv_platform() if target else uv_platform(platform), excludes=excludes,
@@ -132,6 +132,11 @@ def compile_lock(uv: Uv, profile: Profile, *, variant: str, platform: str, outpu
     return output
 
 
+def hid_by_date(uv_output: str) -> bool:
+    """uv says the date cutoff filtered a package's files out (its own hint, not its command line)."""
+    return "filtered by `exclude-newer" in uv_output
+
+
 def _cutoff_hint(exc: SetupError, cutoff: str | None) -> SetupError:
     """uv's failure where the date cutoff filtered files out: a mirror serving PEP 503 HTML pages gives no upload
     times, and uv then takes no file of a package the cutoff applies to."""
@@ -139,7 +144,7 @@ def _cutoff_hint(exc: SetupError, cutoff: str | None) -> SetupError:
         text = Path(exc.details.get("uv_log") or "").read_text(encoding="utf-8", errors="replace") if exc.details.get("uv_log") else ""
     except OSError:
         text = ""
-    if not cutoff or "filtered by `exclude-newer" not in text:  # uv's own hint, not its command line
+    if not cutoff or not hid_by_date(text):
         return exc
     exc.hint = (f"packages outside the lock keep the profile's date cutoff {cutoff}; if the index is a mirror without "
                 f"upload times (PEP 503 HTML pages), it hides their files: pin them with --with NAME==VERSION, or use "
@@ -148,7 +153,7 @@ def _cutoff_hint(exc: SetupError, cutoff: str | None) -> SetupError:
 
 
 @contextmanager
-def _uv_reads(cfg: IndexConfig):
+def uv_reads(cfg: IndexConfig):
     """uv reads no pip.conf and no PIP_* variable: an index configured only there is handed to uv, as install does."""
     env = cfg.uv_env()
     before = {k: os.environ.get(k) for k in env}

@@ -9,11 +9,11 @@ refused by uv.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 
+from skyrl_setup import settings
 from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import PreconditionError, UsageError
 from skyrl_setup.preflight import user_dir
@@ -66,7 +66,7 @@ class Mirrors:
 
 def mapping(flags: tuple[str, ...] | list[str] = ()) -> list[tuple[str, str]]:
     pairs = [_parse_pair(p, "--mirror") for p in flags]
-    env = os.environ.get("SKYRL_SETUP_MIRRORS", "")
+    env = settings.current().mirrors
     pairs += [_parse_pair(p, "SKYRL_SETUP_MIRRORS") for p in split_pairs(env)]
     cfg = config_path()
     if cfg is not None and cfg.is_file():

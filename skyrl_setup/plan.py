@@ -143,8 +143,9 @@ def make_plan(*, profile: Profile, target: Path, platform: str, python: PythonIn
     warnings += [f"{p.name}: {p.found}; {p.fix}" for p in prereqs if not p.ok and not p.blocking]
     for a in artifacts:
         if not a.required and a.status == "unreachable":
-            warnings.append(f"optional {a.name} {a.version} skipped: {redact(a.url)} unreachable ({a.error}); "
-                            f"supply it with --find-links DIR")
+            # "optional" only to the build: whether SkyRL can train without it is the verdict's to say, from its code
+            warnings.append(f"{a.name} {a.version} cannot be fetched from {redact(a.url)} ({a.error}): the environment "
+                            f"is built without it, and is not ready if SkyRL's code imports it; supply it with --find-links DIR")
     if lock is not None and lock.from_source:
         names = ", ".join(p.name for p in lock.from_source)
         warnings.append(f"built from source (no wheel in the lock for this platform): {names}")

@@ -4,13 +4,12 @@ profile without one) the lock is resolved here, so `--dry-run` lists it and the 
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from skyrl_setup import preflight
+from skyrl_setup import settings
 from skyrl_setup.artifacts import plan_artifacts, reachable
 from skyrl_setup.cuda_policy import choose_variant
 from skyrl_setup.detect.gpu import detect_driver
@@ -20,7 +19,7 @@ from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ConflictError, PreconditionError, SetupError, UsageError
 from skyrl_setup.humanize import human_bytes
 from skyrl_setup.index_route import routes_for
-from skyrl_setup.lockfile import Lock, lock_name
+from skyrl_setup.lockfile import Lock, lock_name, python_refused
 from skyrl_setup.lockfile import load_for_host as load_lock
 from skyrl_setup.plan import InstallPlan, PlanRequest, make_plan
 from skyrl_setup.prereqs import check as check_prereqs
@@ -58,6 +57,17 @@ def _source_candidates(uv: Uv, folder: Path, profile, platform: str, python_full
     return [(r, makers[r]) for r in profile.routes]
 
 
+def _check_requires_python(lock: Lock | None, python, *, forced: bool) -> None:
+    """Before anything is built: the lock's requires-python holds for the interpreter chosen (exit 2 where the user
+    named it with --python, 4 where it was found)."""
+    spec = python_refused(lock, python.version) if lock else None
+    if spec is None:
+        return
+    message = f"{lock.path} requires Python {spec}; the Python {'given' if forced else 'found'} is {python.version} ({python.path})"
+    hint = "give a Python that matches with --python PATH, or use a lock made for Python " + ".".join(python.version.split(".")[:2])
+    raise (UsageError if forced else PreconditionError)(message, hint)
+
+
 def host_target(profile, python: str | None, cuda: str | None) -> Target:
     """The target a check made before planning judges: the Python the planner would find (without downloading
     one; the profile's minor .0 where none is found yet, the planner then says so) and the variant asked for."""
@@ -81,7 +91,7 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
         raise UsageError(f"--project {project}: no pyproject.toml there", "point --project at a SkyRL checkout's skyrl-train folder")
     python = find_python(uv, profile.python, req.python)
     driver = detect_driver()
-    requested = req.cuda or os.environ.get("SKYRL_SETUP_CUDA") or "auto"
+    requested = req.cuda or settings.current().cuda or "auto"
     if requested != "auto" and requested not in profile.variants:
         raise UsageError(f"CUDA variant {requested!r} is not one the {profile.name} profile supports ({', '.join(profile.variants)})",
                          "use --cuda auto or one of those variants")
@@ -118,6 +128,7 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
             lock, source = select_lock(req.lock, profile.name, choice.variant, platform, python.version, req.lock_source)
     target = Target.for_host(python.version, choice.variant)
     basis = lock or (route.lock if route else None)
+    _check_requires_python(basis, python, forced=bool(req.python))
     torch = basis.versions().get("torch", profile.torch) if basis else profile.torch
     locked = set(basis.versions()) if basis else set()  # a route whose lock has the prebuilt wheel needs no artifact
     artifacts = plan_artifacts(tuple(a for a in profile.artifacts if a.name not in locked), choice.variant, torch.split("+")[0], profile.python, find_links,
@@ -182,7 +193,7 @@ def preflight_disk(plan: InstallPlan, store: Store) -> None:
     """
     if plan.lock is None:
         return
-    margin = preflight.env_bytes("SKYRL_SETUP_DISK_MARGIN", 64 * 2**20)
+    margin = settings.current().disk_margin
     need_env = 2 * plan.lock.download_bytes + margin
     free_env = free_bytes(store.root)
     if free_env < need_env:

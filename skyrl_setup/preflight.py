@@ -28,8 +28,11 @@ def home() -> Path | None:
 
 def user_dir(env_var: str, kind: str, what: str) -> Path:
     """$env_var, else the per-user folder of `kind` (data, cache, config, log); exit 4 where no home is known."""
-    if os.environ.get(env_var):
-        return Path(os.environ[env_var])
+    from skyrl_setup import settings
+
+    chosen = getattr(settings.current(), settings.VARIABLES[env_var][0])
+    if chosen:
+        return chosen
     import platformdirs
 
     try:
@@ -97,19 +100,6 @@ def install_paths(target: Path, root: Path) -> list[tuple[Path, str]]:
     if os.environ.get("UV_CACHE_DIR"):
         out.append((Path(os.environ["UV_CACHE_DIR"]), "uv's cache, UV_CACHE_DIR"))
     return out
-
-
-def env_bytes(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise UsageError(f"{name}={raw!r} is not a number of bytes", f"set {name} to a whole number, e.g. 67108864, or unset it")
-    return value
 
 
 def user_file(path: str, flag: str) -> Path:

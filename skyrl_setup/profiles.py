@@ -282,7 +282,9 @@ def parse(raw: dict, path: Path, release: Release | None = None) -> Profile:
         main_packages=tuple(canonicalize_name(m) for m in main),
         skyrl=skyrl_pins,
         excludes=tuple(canonicalize_name(e) for e in r.str_list("excludes")),
-        exclude_newer=cutoff if extra else r.get("exclude_newer", str, None),
+        # SkyRL's lock's resolution date; a release without a lock states the date its published requirements are
+        # resolved at (source.exclude_newer), or `make lock` would lock whatever PyPI has that day
+        exclude_newer=(r.get("source.exclude_newer", str, None) or cutoff) if extra else r.get("exclude_newer", str, None),
         modules=r.str_list("verify.modules"),
         gpu_modules=r.str_list("verify.gpu_modules"),
         env=env,

@@ -173,6 +173,7 @@ class DockerfileRequest(Request):
     output: str | None = opt("--output", "-o", metavar="DIR", help="folder to write into (default: ./skyrl-<backend>-docker)")
     skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
     strict: bool = opt("--strict", kind="switch", help="the image build fails unless the environment is ready for SkyRL training")
+    force: bool = opt("--force", kind="switch", help="replace files in -o DIR that skyrl-setup did not write")
 
 
 @dataclass(frozen=True)

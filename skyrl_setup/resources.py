@@ -6,14 +6,15 @@ at the repository's top level. SKYRL_SETUP_DATA_DIR overrides both (tests, forks
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def data_dir() -> Path:
-    override = os.environ.get("SKYRL_SETUP_DATA_DIR")
+    from skyrl_setup import settings
+
+    override = settings.current().data_dir
     if override:
         # checked here, once for every caller: a wrong folder otherwise reads as "unknown backend 'sglang'"
         if not (Path(override) / "profiles").is_dir():

@@ -20,14 +20,17 @@ from datetime import datetime, timedelta
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from skyrl_setup import __version__
 from skyrl_setup._toml import toml_reader
-from skyrl_setup.errors import ConflictError, UsageError
+from skyrl_setup.errors import ConflictError, SetupError, UsageError
 from skyrl_setup.lockfile import append_tool_table
-from skyrl_setup.locking import lowest_level, uv_platform
+from skyrl_setup.detect.index_config import detect_index
+from skyrl_setup.locking import NO_CUTOFF, hid_by_date, lowest_level, uv_platform, uv_reads
 from skyrl_setup.profiles import Profile
 from skyrl_setup.skyrl_source import SkyrlSource, export
 from skyrl_setup.uvfailures import short_cause
@@ -97,14 +100,53 @@ def latest_upload(text: str) -> str:
     return newest.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def require_python(source: SkyrlSource, profile: Profile) -> None:
+    """A lock is made for the profile's Python (its minor, any patch): a source that excludes it gets no lockfile for it."""
+    try:
+        spec = SpecifierSet(source.requires_python)
+    except InvalidSpecifier:
+        raise UsageError(f"{source.root}: requires-python {source.requires_python!r} is not a version specifier",
+                         "fix [project] requires-python in its pyproject.toml") from None
+    if not any(spec.contains(f"{profile.python}.{patch}", prereleases=True) for patch in range(50)):
+        raise UsageError(f"{source.root}: {source.name} {source.version} requires Python {source.requires_python}, and the "
+                         f"{profile.name} profile's environments run Python {profile.python}: no lockfile is written for them",
+                         f"lock a SkyRL release or checkout whose requires-python admits Python {profile.python}")
+
+
+def _pinned_here(constraints: list[str], platform: str, python: str) -> frozenset[str]:
+    """The names a constraint pins on this platform (no marker, or one true here): their versions are SkyRL's."""
+    env = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+           "platform_machine": platform.partition("_")[2], "python_version": python, "python_full_version": f"{python}.0",
+           "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+    out = set()
+    for c in constraints:
+        name, _, marker = c.partition(" ; ")
+        try:
+            if not marker or Marker(marker).evaluate(env):
+                out.add(name.split("==")[0])
+        except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+            continue  # a marker this check cannot judge: the date cutoff stays on
+    return frozenset(out)
+
+
+def _date_hint(exc: SetupError, uv_output: str, cutoff: str) -> SetupError:
+    """Where uv says the date cutoff hid a package's files, the hint says why that may be: an index without upload times."""
+    if hid_by_date(uv_output):
+        exc.hint = (f"a package SkyRL's lock does not pin keeps the date cutoff {cutoff} (just after the lock's newest file) "
+                    f"and uv found no file of it from before then; an index without upload times (PEP 503 HTML pages, as "
+                    f"many mirrors serve) hides every such file: lock through one that serves them (PEP 691 JSON); {exc.hint}")
+    return exc
+
+
 def _pypi_entries(uv: Uv, specs: list[str], tmp: Path, platform: str | None, python: str) -> list[str]:
     """Entries for exact releases from the configured index (PyPI unless UV_INDEX_URL says otherwise)."""
     if not specs:
         return []
     req, out = tmp / "releases.in", tmp / "pylock.releases.toml"
     req.write_text("\n".join(specs) + "\n", encoding="utf-8")
-    uv.pip_compile(req, out, what="looking up " + ", ".join(specs), python_version=python, no_deps=True, header=False,
-                   python_platform=uv_platform(platform) if platform else None)
+    with uv_reads(detect_index()):  # an index configured only for pip (pip.conf) is uv's too
+        uv.pip_compile(req, out, what="looking up " + ", ".join(specs), python_version=python, no_deps=True, header=False,
+                       python_platform=uv_platform(platform) if platform else None)
     return _blocks(out.read_text(encoding="utf-8"))[1]
 
 
@@ -133,7 +175,7 @@ def exact_lock(uv: Uv, source: SkyrlSource, profile: Profile, output_dir: Path, 
                 release = profile.pypi_releases.get(name)
                 if not release:
                     raise UsageError(f"{profile.path}: SkyRL's lock installs {name} from a folder and the profile names no PyPI release for it",
-                                     f"add `{name} = \"VERSION\"` under [skyrl.pypi_releases]")
+                                     f"add `{name} = \"VERSION\"` to pypi_releases under [backends.{profile.name}.source] in the release's file")
                 add.append(f"{name}=={release}")
                 changes.append(f"{name}: SkyRL's lock installs it from its checkout; PyPI's {release} here")
             else:
@@ -166,7 +208,7 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
                 changes.append(f"{name}: PyPI's {profile.pypi_releases[name]} for SkyRL's {req.url or 'source'}")
             elif req.url:
                 raise UsageError(f"{profile.path}: SkyRL's {profile.skyrl_extra} extra takes {name} from {req.url}, which PyPI does not serve",
-                                 f"name its nearest PyPI release under [skyrl.pypi_releases] ({name} = \"VERSION\")")
+                                 f"name its nearest PyPI release in pypi_releases under [backends.{profile.name}.source] ({name} = \"VERSION\")")
             elif name not in profile.excludes:
                 reqs.append(str(req))
         for name, release in profile.pypi_releases.items():
@@ -194,26 +236,45 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
         (tmp / "overrides.txt").write_text("\n".join(source.overrides) + "\n", encoding="utf-8")
         cutoff = latest_upload(exported)
         out = tmp / "pylock.pypi.toml"
+        pinned = _pinned_here(constraints, platform, profile.python)
+        # an index without upload times (PEP 503 HTML pages: many mirrors) makes uv drop every file the date cutoff
+        # applies to; once uv says so, what SkyRL's lock pins (and torch pins) is freed of it: its version is chosen
+        # already. With upload times the cutoff stays on for all: the lockfiles stay byte for byte the same.
+        freed: set[str] = set()
+        runtime: set[str] = set()
+
         def compile_at(level: int, output: Path | None = None, check: bool = False):
-            return uv.pip_compile(tmp / "requirements.in", output or tmp / f"pylock.level{level}.toml",
-                                  python_version=profile.python, python_platform=uv_platform(platform, level),
-                                  constraints=tmp / "constraints.txt", excludes=tmp / "excludes.txt",
-                                  overrides=tmp / "overrides.txt", header=False, exclude_newer=cutoff,
-                                  exclude_newer_packages={n: FAR_FUTURE for n in sorted({source.name, *profile.pypi_releases})},
-                                  what=f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone ({pypi_torch})",
-                                  check=check)
+            def run():
+                exempt = {n: NO_CUTOFF if n in freed else FAR_FUTURE for n in sorted({source.name, *profile.pypi_releases, *freed})}
+                with uv_reads(detect_index()):
+                    return uv.pip_compile(tmp / "requirements.in", output or tmp / f"pylock.level{level}.toml",
+                                          python_version=profile.python, python_platform=uv_platform(platform, level),
+                                          constraints=tmp / "constraints.txt", excludes=tmp / "excludes.txt",
+                                          overrides=tmp / "overrides.txt", header=False, exclude_newer=cutoff,
+                                          exclude_newer_packages=exempt, check=False,
+                                          what=f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone ({pypi_torch})")
+            res = run()
+            if res.error is not None and not freed and hid_by_date(res.stderr):
+                freed.update({source.name, *profile.pypi_releases, *pinned, *runtime})
+                res = run()
+            if res.error is not None and check:
+                raise _date_hint(res.error, res.stderr, cutoff)
+            return res
         for attempt in ("same CUDA runtime", "torch's own CUDA runtime"):
             if attempt != "same CUDA runtime":  # PyPI's torch of this version is another CUDA build
+                # PyPI's torch pins its CUDA runtime packages exactly: torch, not the date, chooses their versions
+                runtime.update(c.split("==")[0] for c in constraints if _CUDA_RUNTIME.match(c.split("==")[0]))
+                freed.update(runtime if freed else ())
                 constraints = [c for c in constraints if not _CUDA_RUNTIME.match(c.split("==")[0])]
             level = lowest_level(compile_at, constraints, tmp)
             res = compile_at(level, out, check=attempt != "same CUDA runtime")
             if res.error is None:
                 break
             if not isinstance(res.error, ConflictError):  # a network or build failure: no other CUDA runtime helps
-                raise res.error
+                raise _date_hint(res.error, res.stderr, cutoff)
             if not re.search(r"nvidia-[a-z-]+-cu\d+", res.stderr):  # not the CUDA build's runtime: a real conflict
-                raise ConflictError(f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone: {short_cause(res.stderr)}",
-                                    f"uv's full output is in {res.log}")
+                raise _date_hint(ConflictError(f"resolving SkyRL's {profile.skyrl_extra} versions from PyPI alone: "
+                                               f"{short_cause(res.stderr)}", f"uv's full output is in {res.log}"), res.stderr, cutoff)
         head, blocks = _blocks(out.read_text(encoding="utf-8"))
         text = _join(head, [_absolute_directories(b, out.parent) for b in blocks])
     variant = variant_of(text)
@@ -281,9 +342,11 @@ def published_lock(uv: Uv, profile: Profile, platform: str, output_dir: Path, *,
         what = f"resolving {profile.release.label}'s {profile.skyrl_extra} requirements from PyPI"
 
         def compile_at(level: int, out: Path | None = None):
-            return uv.pip_compile(tmp / "requirements.in", out or tmp / f"pylock.level{level}.toml",
-                                  python_version=profile.python, python_platform=uv_platform(platform, level),
-                                  excludes=tmp / "excludes.txt", header=False, what=what, check=out is not None)
+            with uv_reads(detect_index()):
+                return uv.pip_compile(tmp / "requirements.in", out or tmp / f"pylock.level{level}.toml",
+                                      python_version=profile.python, python_platform=uv_platform(platform, level),
+                                      excludes=tmp / "excludes.txt", header=False, what=what, check=out is not None,
+                                      exclude_newer=profile.exclude_newer)
         level = lowest_level(compile_at, [], tmp)
         out = tmp / "pylock.published.toml"
         compile_at(level, out)
@@ -292,4 +355,4 @@ def published_lock(uv: Uv, profile: Profile, platform: str, output_dir: Path, *,
     changes = [f"{name}: left out of the lock ({profile.pypi_drop.get(name, 'installed as an artifact')})"
                for name in profile.excludes]
     return _write(text, output_dir / "pylock.toml", "pypi", None, profile, platform=platform, changes=changes,
-                  requirements=_pinned(None, profile, text), manylinux=level)
+                  requirements=_pinned(None, profile, text), exclude_newer=profile.exclude_newer, manylinux=level)

@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -37,14 +37,21 @@ class Moves:
     exempt: frozenset
     target: Target
     latest: Latest | None
+    kept: tuple[str, ...] = ()  # earlier upgrades' moves, pinned at the versions they installed
+    rebased: bool = False  # --lock, --from-skyrl, --skyrl: a new lock as it is, not moves on top of the environment's
 
     @property
     def resolves(self) -> bool:
-        return bool(self.specs or self.latest or self.additions)
+        return bool(self.specs or self.latest or self.additions or self.kept)
+
+    @property
+    def named(self) -> frozenset:
+        return frozenset(canonicalize_name(Requirement(s).name) for s in self.specs)
 
 
 def plan_moves(profile, rec: dict, specs: list[str], *, latest: bool, lock: str | None, from_skyrl: str | None, cuda: str | None,
                mirrors: Mirrors, venv, release_move: bool = False) -> Moves:
+    specs = named_once(specs)
     ack: list[str] = []
     if release_move:  # torch==NEW that the new release's own torch meets accepts its torch move; other SPECs move on top
         ack = [s for s in specs if _accepts_torch(s, profile.torch)]
@@ -63,12 +70,15 @@ def plan_moves(profile, rec: dict, specs: list[str], *, latest: bool, lock: str 
             raise UsageError(f"{venv} was built with additions ({', '.join(rec['additions'])}), which SkyRL's lock does not hold",
                              "build the new lock beside it: `skyrl-setup install --project DIR --with ... --venv NEW_PATH`")
     prior = list(rec.get("additions") or [])
-    eff, additions = effective_profile(profile, specs, latest)
-    additions = prior + [a for a in additions if a not in prior]
     moved = {canonicalize_name(Requirement(s).name) for s in specs}
+    rebased = bool(lock or from_skyrl or release_move)
+    kept = [] if rebased or latest else kept_moves(profile, rec, moved)
+    eff, additions = effective_profile(profile, kept + specs, latest)
+    additions = prior + [a for a in additions if a not in prior]
     variant = cuda or rec.get("cuda", {}).get("variant") or profile.variants[0]
     target = Target.for_host((rec.get("python") or {}).get("version") or f"{profile.python}.0", variant)
-    exempt = frozenset(moved | ({n for n in eff.packages if n in TORCH_RELEVANT} if latest else set()))
+    exempt = frozenset(moved | {canonicalize_name(Requirement(k).name) for k in kept}
+                       | ({n for n in eff.packages if n in TORCH_RELEVANT} if latest else set()))
     priority = tuple(n for n in profile.main_packages if n != "torch")
     finder = Latest(eff, additions, target, exempt, priority, lambda c: _conflict(c, specs, moved), mirrors) if latest else None
     if finder:
@@ -77,13 +87,70 @@ def plan_moves(profile, rec: dict, specs: list[str], *, latest: bool, lock: str 
         res = check_compat([eff], additions, target=target, mirrors=mirrors, exempt=exempt, priority=priority, enrich=False)
         if not res.ok:
             raise _conflict(res.conflict, specs, moved)
-    return Moves(eff, tuple(specs), tuple(ack), tuple(additions), exempt, target, finder)
+    return Moves(eff, tuple(specs), tuple(ack), tuple(additions), exempt, target, finder, tuple(kept), rebased)
 
 
-def resolve(uv, moves: Moves, plan: InstallPlan, out: Path, *, progress, warn) -> tuple[Moves, Lock]:
-    """The new lock, by uv; under --latest a release uv refuses is left out and the next newest tried."""
+def named_once(specs: list[str]) -> list[str]:
+    """Each package named once: two different SPECs for one name are refused (exit 2), naming both; a repeat is dropped."""
+    seen: dict[str, str] = {}
+    for spec, req in zip(specs, parse_additions(specs)):
+        name = canonicalize_name(req.name)
+        if name in seen and Requirement(seen[name]) != req:
+            raise UsageError(f"{req.name} is named twice, as {seen[name]} and as {spec}",
+                             f"name {req.name} once, with the version you want (one SPEC may hold a range, e.g. '{req.name}>=A,<B')")
+        seen.setdefault(name, spec)
+    return list(seen.values())
+
+
+def kept_moves(profile, rec: dict, named: set[str]) -> list[str]:
+    """What upgrades since the environment was last installed (or moved to a new lock as it is) moved among the
+    profile's pins, pinned at the version installed now, so that an upgrade of something else leaves them where they are.
+    A record from before upgrades kept "moved" says it with its SPECs."""
+    moved: list[str] = []
+    for h in rec.get("history") or []:
+        if not isinstance(h, dict) or h.get("action") not in ("install", "upgrade"):
+            continue
+        if h.get("action") == "install" or h.get("rebased"):
+            moved = []
+        names = h.get("moved") if isinstance(h.get("moved"), list) else _names(h.get("specs"))
+        moved += [n for n in names if isinstance(n, str)] if h.get("action") == "upgrade" else []
+    pins, have = {**profile.packages, **profile.skyrl}, rec.get("packages") or {}
+    return [f"{n}=={have[n]}" for n in dict.fromkeys(moved) if n in pins and n in have and n not in named]
+
+
+def _names(specs) -> list[str]:
+    out = []
+    for s in specs if isinstance(specs, list) else []:
+        try:
+            out.append(canonicalize_name(Requirement(s).name))
+        except (InvalidRequirement, TypeError):
+            continue
+    return out
+
+
+def unasked(moves: Moves, old: dict[str, str], new: Lock, skip: set[str]) -> list[tuple[str, str, str | None]]:
+    """Packages the environment holds that an upgrade of named packages would move or remove though nobody named
+    them (`old`: the record's packages, so undoing a drift is no move; `skip`: reinstalled anyway)."""
+    if not moves.specs or moves.rebased or moves.latest:
+        return []
+    named = moves.named
+    return [(n, a, b) for n, a, b in diff(old, new) if a is not None and n not in named and n not in skip]
+
+
+def refuse_unasked(moves: Moves, rows: list[tuple[str, str, str | None]]) -> ConflictError:
+    listing = "; ".join(f"{n} {a} → {b or 'removed'}" for n, a, b in rows)
+    take = " ".join(f"{n}=={b}" for n, _, b in rows if b)
+    return ConflictError(f"upgrade {' '.join(moves.specs)} would also move what you did not name: {listing}",
+                         f"to accept that, name them too: `skyrl-setup upgrade {' '.join(moves.specs)} {take}`; "
+                         "or choose versions of what you named that keep them", details={"unasked": [
+                             {"name": n, "old": a, "new": b} for n, a, b in rows]})
+
+
+def resolve(uv, moves: Moves, plan: InstallPlan, out: Path, *, progress, warn, own: Lock | None = None) -> tuple[Moves, Lock]:
+    """The new lock, by uv; under --latest a release uv refuses is left out and the next newest tried. `own`: the
+    lock the environment was built from, whose versions what is not moved keeps (unless the upgrade is a new base)."""
     eff = moves.profile
-    held = plan.lock or (plan.route.lock if plan.route else None)
+    held = (None if moves.rebased else own) or plan.lock or (plan.route.lock if plan.route else None)
     if held is not None and not moves.latest:
         # first with what the upgrade does not move held at the old lock's versions (and so past the date
         # cutoff, which a mirror without upload times would otherwise apply to every file); as before where that fails
@@ -109,6 +176,16 @@ def resolve(uv, moves: Moves, plan: InstallPlan, out: Path, *, progress, warn) -
     for row in moves.latest.left_out if moves.latest else ():
         warn(f"{row['name']} {row['version']} left out: {row['reason']}")
     return dataclasses.replace(moves, profile=eff), load_lock(made, plan.python.version, plan.platform)
+
+
+def own_lock(rec: dict, plan: InstallPlan) -> Lock | None:
+    """The lock the environment was built from (an upgrade's is kept in its generation), if it is still that file."""
+    path, sha = (rec.get("lock") or {}).get("path"), (rec.get("lock") or {}).get("sha256")
+    try:
+        found = load_lock(Path(path), plan.python.version, plan.platform) if path else None
+    except SetupError:
+        return None
+    return found if found is not None and found.sha256 == sha else None
 
 
 def effective_profile(profile, specs: list[str], latest: bool):

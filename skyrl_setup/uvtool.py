@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 from packaging.version import Version
 
+from skyrl_setup import settings
 from skyrl_setup.children import die_with_parent
 from skyrl_setup.errors import ConflictError, OperationError, PreconditionError, SetupError
 from skyrl_setup.failpoints import hit
@@ -86,7 +87,7 @@ class Uv:
     @classmethod
     def locate(cls) -> Uv:
         """The uv to use, found once per process (find_uv_bin reads sysconfig, which is not thread-safe)."""
-        key = os.environ.get("SKYRL_SETUP_UV", "")
+        key = settings.current().uv or ""
         with _LOCATE_LOCK:
             if key not in _located:
                 _located[key] = cls._locate()
@@ -94,7 +95,7 @@ class Uv:
 
     @classmethod
     def _locate(cls) -> Uv:
-        explicit = os.environ.get("SKYRL_SETUP_UV")
+        explicit = settings.current().uv
         if explicit:
             uv = cls(explicit)
         else:

@@ -6,6 +6,7 @@ here); the dist-info folders answer in milliseconds.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 _DIST_RE = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
+# uv writes VIRTUAL_ENV='...'; venv "...", from Python 3.12 as `export VIRTUAL_ENV="..."` (beside a cygpath line)
+_ACTIVATE_RE = re.compile(r"""^[ \t]*(?:export[ \t]+)?VIRTUAL_ENV=(?:'([^']*)'|"([^"$`]*)")[ \t]*$""", re.M)
 
 
 def site_packages(venv: Path) -> Path | None:
@@ -34,8 +37,49 @@ def installed_versions(venv: Path) -> dict[str, str] | None:
     return out
 
 
+def activate_names(venv: Path) -> Path | None:
+    """The path `venv`'s bin/activate sets as VIRTUAL_ENV: where the venv was made (its scripts' shebangs name it too)."""
+    try:
+        text = (venv / "bin" / "activate").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    m = _ACTIVATE_RE.search(text)
+    return Path(m.group(1) or m.group(2)) if m else None
+
+
+def built_elsewhere(gen: Path, rec: dict | None, store: Path) -> Path | None:
+    """The store generation `gen` was built in, where that is not `store` (moved or copied here: its scripts and
+    bin/activate still name the old path). A record from before it kept "store" is judged by what bin/activate names."""
+    if rec is None:
+        return None
+    was = Path(rec["store"]) if isinstance(rec.get("store"), str) else None
+    if was is None:
+        named = activate_names(gen)
+        was = named.parent if named else None
+    if was is None:
+        return None
+    try:
+        return None if os.path.samefile(was, store) else was
+    except OSError:  # the old place is gone: moved
+        return was
+
+
+def made_here(venv: Path) -> bool:
+    """`venv` is where it was made: a venv moved or copied elsewhere activates, and runs its scripts with, the old path."""
+    named = activate_names(venv)
+    if named is None:
+        return True  # nothing names a place (not made by uv or venv): nothing to contradict
+    try:
+        return os.path.samefile(named, venv)
+    except OSError:
+        return False
+
+
 def interpreter_runs(venv: Path) -> bool:
-    """The environment's python starts (a venv whose interpreter link dangles is broken, not current)."""
+    """The environment's python starts, where it is (a venv whose interpreter link dangles is broken, not current; one
+    moved since it was made runs its scripts and activates with the old path: not current either)."""
+    if not made_here(venv):
+        return False
     try:  # no pipes: a child that the environment's .pth starts and that keeps them open is not waited for
         return subprocess.run([str(venv / "bin" / "python"), "-I", "-c", ""], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=60).returncode == 0

@@ -16,7 +16,7 @@ import pytest
 
 from skyrl_setup import checkout, skyrl_source
 from skyrl_setup.errors import UsageError
-from tests.conftest import REPO, clean_env, cli
+from tests.conftest import REPO, cli, pypi_env
 
 TODAY = (REPO.parent / "shared" / "skyrl-checkout-2026-08-21").resolve()  # ../shared may be a link
 OLD = (REPO.parent / "shared" / "skyrl-checkout-0.3.0").resolve()
@@ -78,13 +78,8 @@ def test_a_checkout_is_judged_by_its_nearest_release_with_its_own_extra_and_both
 
 # -- real PyPI ------------------------------------------------------------------------------------------
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = clean_env()
-    env.update({"SKYRL_SETUP_HOME": str(tmp_path / "home"), "SKYRL_SETUP_LOG_DIR": str(tmp_path / "logs"),
-                "UV_PYTHON_DOWNLOADS": "never"})
-    if "UV_CACHE_DIR" in os.environ:  # honour a cache the machine configures
-        env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
-    return env
+def _env(tmp_path: Path, cache: Path) -> dict[str, str]:
+    return pypi_env(tmp_path, cache)  # the session's own uv cache (conftest.pypi_cache)
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -105,10 +100,10 @@ def _versions(plan: dict) -> dict[str, str]:
 @needs_today
 @pytest.mark.network
 @pytest.mark.parametrize("backend, extra", [("vllm", "fsdp"), ("megatron", "megatron")])
-def test_dry_run_plans_from_the_checkouts_lock(tmp_path, backend, extra):
+def test_dry_run_plans_from_the_checkouts_lock(tmp_path, backend, extra, pypi_cache):
     co = _copy(tmp_path)
     r = cli("install", "--project", str(co), "--backend", backend, "--dry-run", "--venv", str(tmp_path / "env"), "--json",
-            env=_env(tmp_path), timeout=900)
+            env=_env(tmp_path, pypi_cache), timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     plan = r.data["plan"]
     v = _versions(plan)
@@ -127,9 +122,9 @@ def test_dry_run_plans_from_the_checkouts_lock(tmp_path, backend, extra):
 
 @needs_today
 @pytest.mark.network
-def test_lock_from_a_checkout_between_releases_is_reproducible(tmp_path):
+def test_lock_from_a_checkout_between_releases_is_reproducible(tmp_path, pypi_cache):
     co = _copy(tmp_path)
-    env = _env(tmp_path)
+    env = _env(tmp_path, pypi_cache)
     r = cli("lock", "--from-skyrl", str(co), env=env, timeout=60)
     assert r.returncode == 2 and "-o DIR" in r.stderr  # not a catalog release: never written over the committed locks
     digests = []
@@ -147,10 +142,10 @@ def test_lock_from_a_checkout_between_releases_is_reproducible(tmp_path):
 @needs_today
 @pytest.mark.network
 @pytest.mark.slow
-def test_the_checkouts_pypi_route_is_built_and_judged_on_its_own_modules(tmp_path):
+def test_the_checkouts_pypi_route_is_built_and_judged_on_its_own_modules(tmp_path, pypi_cache):
     co = _copy(tmp_path)
     r = cli("install", "--project", str(co), "--backend", "vllm", "--venv", str(tmp_path / "env"), "--json",
-            env=_env(tmp_path), timeout=1800)
+            env=_env(tmp_path, pypi_cache), timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
     doc = r.data
     versions = {i["module"]: i["version"] for i in doc["imports"] if i["status"] == "ok"}

@@ -203,3 +203,114 @@ def test_disk_warning_states_its_threshold(tmp_path):
     assert low.status == "warning" and low.summary.endswith(f"below the {human_bytes(above)} doctor asks for"), low
     [fine] = check_disk(tmp_path, None, warn_below=1)
     assert fine.status == "ok" and "below" not in fine.summary
+
+
+# -- the probes' interpreters (issue 23, item 8): torch is imported once for the real imports and the GPU checks --
+
+H100 = "NVIDIA H100 80GB HBM3:79.6:9.0"
+COUNTING_TORCH = """
+import os as _os
+with open(_os.environ["FAKE_TORCH_LOG"], "a") as _fh:
+    _fh.write(f"{_os.getpid()}\\n")
+if _os.environ.get("FAKE_TORCH_EXIT"):
+    _os._exit(int(_os.environ["FAKE_TORCH_EXIT"]))  # importing torch kills the interpreter
+__version__ = "2.7.1+cu128"
+class version:
+    cuda = "12.8"
+class _Props:
+    name, major, minor = "NVIDIA H100 80GB HBM3", 9, 0
+def _props(i):
+    if _os.environ.get("FAKE_TORCH_CRASH"):
+        _os._exit(7)  # a segfault in the driver, as the probe meets it
+    return _Props()
+_PID = _os.getpid()
+def _available():  # FAKE_TORCH_BAD_FORK: a process forked after the import cannot use CUDA (as after cuInit)
+    return not (_os.environ.get("FAKE_TORCH_BAD_FORK") and _os.getpid() != _PID)
+class _Cuda:
+    is_available = staticmethod(_available)
+    is_initialized = staticmethod(lambda: bool(_os.environ.get("FAKE_TORCH_CUDA_UP")))
+    device_count = staticmethod(lambda: 1)
+    get_arch_list = staticmethod(lambda: ["sm_80", "sm_90"])
+    get_device_properties = staticmethod(_props)
+    synchronize = staticmethod(lambda i=None: None)
+cuda = _Cuda()
+class Generator:
+    def manual_seed(self, seed): return self
+class _Tensor:
+    def to(self, dev): return self
+    def cpu(self): return self
+    def __matmul__(self, other): return self
+    def __sub__(self, other): return self
+    def abs(self): return self
+    def max(self): return self
+    def item(self): return 0.0
+def randn(*a, **k): return _Tensor()
+def device(*a): return a
+"""
+
+
+def counting_env(tmp_path: Path, extra: dict[str, str] | None = None) -> Path:
+    """A bare venv whose torch logs each interpreter that imports it; `extra`: more packages, name -> __init__ code."""
+    import sys
+    venv = tmp_path / "counting"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python3.*/site-packages"))
+    for name, code in {"torch": COUNTING_TORCH, **(extra or {})}.items():
+        (site / name).mkdir()
+        (site / name / "__init__.py").write_text(code)
+    (site / "torch" / "version.py").write_text("cuda = '12.8'\n")
+    info = site / "torch-2.7.1+cu128.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torch\nVersion: 2.7.1+cu128\n\n")
+    (info / "RECORD").write_text("")
+    return venv / "bin" / "python"
+
+
+def doctor_gpu(env, python: Path, log: Path, **extra):
+    r = cli("doctor", "--python", str(python), "--json",
+            env=dict(env, SKYRL_SETUP_CUDA_DRIVER="580.159.04", SKYRL_SETUP_GPUS=H100, FAKE_TORCH_LOG=str(log), **extra))
+    return r, checks(r.data)
+
+
+@pytest.mark.parametrize("cuda_up", ["", "1"])  # "1": importing torch initialized CUDA: no forks, all in one process
+def test_torch_is_imported_once_for_the_real_imports_and_the_torch_probe(env, tmp_path, cuda_up):
+    log = tmp_path / "torch-imports.log"
+    r, c = doctor_gpu(env, counting_env(tmp_path), log, FAKE_TORCH_CUDA_UP=cuda_up)
+    assert c["gpu0.torch"]["status"] == "ok" and "torch 2.7.1+cu128 512×512 matmul matches the CPU" in c["gpu0.torch"]["summary"]
+    assert c["env.imports"]["status"] == "ok" and "torch 2.7.1+cu128" in c["env.imports"]["summary"]
+    assert c["env.arch0"]["status"] == "ok" and r.data["probes"]["torch"]["arch_list"] == ["sm_80", "sm_90"]
+    assert len(log.read_text().split()) == 1, log.read_text()  # one interpreter imported torch, not one per probe
+
+
+def test_an_import_that_kills_its_interpreter_costs_no_other_finding(env, tmp_path):
+    log = tmp_path / "torch-imports.log"
+    python = counting_env(tmp_path, {"sglang": "import os\nos._exit(9)\n"})
+    _, c = doctor_gpu(env, python, log)
+    assert "import sglang fails: import killed the interpreter (interpreter exited with status 9)" in c["env.import.sglang"]["summary"]
+    assert "No module named 'flashinfer'" in c["env.import.flashinfer"]["summary"]  # reached: each import in a fork of its own
+    assert c["gpu0.torch"]["status"] == "ok", c.get("gpu.torch_probe")
+    assert len(log.read_text().split()) == 1
+
+
+def test_a_torch_probe_failing_in_the_fork_is_asked_again_in_an_interpreter_of_its_own(env, tmp_path):
+    log = tmp_path / "torch-imports.log"
+    _, c = doctor_gpu(env, counting_env(tmp_path), log, FAKE_TORCH_BAD_FORK="1")
+    assert c["gpu0.torch"]["status"] == "ok", c.get("gpu.torch_probe")  # not a finding of the fork's
+    assert len(log.read_text().split()) == 2
+
+
+def test_importing_torch_that_kills_the_interpreter(env, tmp_path):
+    log = tmp_path / "torch-imports.log"
+    _, c = doctor_gpu(env, counting_env(tmp_path), log, FAKE_TORCH_EXIT="5")
+    assert "import torch fails: import killed the interpreter (interpreter exited with status 5)" in c["env.import.torch"]["summary"]
+    assert "not reached" in c["env.import.sglang"]["summary"]
+    probe = c["gpu.torch_probe"]  # asked again in an interpreter of its own: the same death
+    assert probe["status"] == "error" and probe["summary"].startswith("crash: exit status 5"), probe
+
+
+def test_a_torch_probe_that_kills_the_interpreter_keeps_the_imports(env, tmp_path):
+    log = tmp_path / "torch-imports.log"
+    r, c = doctor_gpu(env, counting_env(tmp_path), log, FAKE_TORCH_CRASH="1")
+    assert c["gpu.torch_probe"]["status"] == "error" and c["gpu.torch_probe"]["summary"].startswith("crash: exit status 7"), c["gpu.torch_probe"]
+    assert c["env.imports"]["status"] == "ok" and "torch 2.7.1+cu128" in c["env.imports"]["summary"]
+    assert "env.import.torch" not in c and r.returncode == 1

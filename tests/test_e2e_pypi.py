@@ -2,19 +2,19 @@
 verdict on SkyRL's own code there.
 
 About 4 GB of wheels per backend: a minute or two with a cold uv cache on this network, seconds
-warm (uv's default cache is used on purpose, as a user's would be). PyTorch's index is not
+warm. The uv cache is the session's own (conftest.pypi_cache: removed when it ends; SKYRL_TEST_UV_CACHE keeps one),
+never the caller's. PyTorch's index is not
 reachable from here, so installs take the PyPI route of SkyRL's versions (said in the plan).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, clean_env, cli, venv_run
+from tests.conftest import REPO, cli, pypi_env, venv_run
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 SKYRL_SOURCES = {"skyrl-train-0.3.0": REPO.parent / "shared" / "skyrl-release-0.3.0",
@@ -22,14 +22,8 @@ SKYRL_SOURCES = {"skyrl-train-0.3.0": REPO.parent / "shared" / "skyrl-release-0.
 SKYRL_IMPORTS = "import skyrl_train.entrypoints.main_base, skyrl_train.trainer, skyrl_train.generators.skyrl_gym_generator, skyrl_gym.metrics"
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = clean_env()
-    env.update({"SKYRL_SETUP_HOME": str(tmp_path / "home"), "SKYRL_SETUP_LOG_DIR": str(tmp_path / "logs"),
-                "UV_PYTHON_DOWNLOADS": "never"})
-    for key in ("UV_CACHE_DIR",):  # honour a cache the machine configures
-        if key in os.environ:
-            env[key] = os.environ[key]
-    return env
+def _env(tmp_path: Path, cache: Path) -> dict[str, str]:
+    return pypi_env(tmp_path, cache)  # the session's own uv cache (conftest.pypi_cache), shared by these tests
 
 
 def _blockers(doc: dict) -> list[tuple[str, str]]:
@@ -42,8 +36,8 @@ def _blockers(doc: dict) -> list[tuple[str, str]]:
 EXPECTED_BLOCKERS = [("artifact", "skyrl_train.model_wrapper:20")]
 
 
-def test_real_sglang_lock_installs_and_skyrl_imports(tmp_path):
-    env = _env(tmp_path)
+def test_real_sglang_lock_installs_and_skyrl_imports(tmp_path, pypi_cache):
+    env = _env(tmp_path, pypi_cache)
     venv = tmp_path / "sglang"
     r = cli("install", "--venv", str(venv), "--json", env=env, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -71,8 +65,8 @@ def test_real_sglang_lock_installs_and_skyrl_imports(tmp_path):
     assert "torch==2.7.*" in req, req
 
 
-def test_real_vllm_lock_has_skyrl_transformers(tmp_path):
-    env = _env(tmp_path)
+def test_real_vllm_lock_has_skyrl_transformers(tmp_path, pypi_cache):
+    env = _env(tmp_path, pypi_cache)
     venv = tmp_path / "vllm"
     r = cli("install", "--backend", "vllm", "--venv", str(venv), "--json", env=env, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -88,13 +82,13 @@ def test_real_vllm_lock_has_skyrl_transformers(tmp_path):
 
 
 @pytest.mark.parametrize("release", sorted(SKYRL_SOURCES))
-def test_make_lock_reproduces_the_committed_lockfiles(tmp_path, release):
+def test_make_lock_reproduces_the_committed_lockfiles(tmp_path, release, pypi_cache):
     """`make lock` regenerates each release's committed lockfiles byte for byte from SkyRL's uv.lock (PyPI for
     the PyPI route)."""
     source = SKYRL_SOURCES[release]
     if not (source / "uv.lock").is_file():
         pytest.skip("SkyRL's release files are not beside this checkout")
-    env = _env(tmp_path)
+    env = _env(tmp_path, pypi_cache)
     out = tmp_path / "out"
     r = cli("lock", "--from-skyrl", str(source), "-o", str(out), env=env, timeout=2400)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -105,8 +99,8 @@ def test_make_lock_reproduces_the_committed_lockfiles(tmp_path, release):
         assert (out / name).read_bytes() == (REPO / "lockfiles" / release / name).read_bytes(), name
 
 
-def test_make_lock_reproduces_skyrl_0_4_0_from_its_published_requirements(tmp_path):
-    env = _env(tmp_path)
+def test_make_lock_reproduces_skyrl_0_4_0_from_its_published_requirements(tmp_path, pypi_cache):
+    env = _env(tmp_path, pypi_cache)
     r = cli("lock", "--skyrl", "skyrl==0.4.0", "--backend", "vllm", "-o", str(tmp_path / "out"), env=env, timeout=1200)
     assert r.returncode == 0, r.stderr[-2000:]
     committed = sorted((REPO / "lockfiles" / "skyrl-0.4.0").glob("pylock.*.toml"))
@@ -114,10 +108,10 @@ def test_make_lock_reproduces_skyrl_0_4_0_from_its_published_requirements(tmp_pa
     assert (tmp_path / "out" / committed[0].name).read_bytes() == committed[0].read_bytes()
 
 
-def test_real_skyrl_0_4_0_installs_and_is_judged_on_its_own_modules(tmp_path):
+def test_real_skyrl_0_4_0_installs_and_is_judged_on_its_own_modules(tmp_path, pypi_cache):
     """The newest SkyRL, one flag away: PyPI alone serves it but for flash-attn (an artifact whose CUDA 13 build
     only Astral's index has) and the kernels PyPI lacks (named in the lock's changes)."""
-    env = _env(tmp_path)
+    env = _env(tmp_path, pypi_cache)
     venv = tmp_path / "skyrl040"
     r = cli("install", "--skyrl", "0.4.0", "--backend", "vllm", "--venv", str(venv), "--json", env=env, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -1,6 +1,7 @@
 """The suite does not depend on the caller's own settings (issue 23, item 6): a proxy, a user-level uv.toml.
 
-(XDG_*, UV_* and PIP_* variables: tests/test_help_and_flags.py::test_clean_env_drops_the_callers_tool_settings.)
+(XDG_*, UV_* and PIP_* variables: tests/test_help_and_flags.py::test_clean_env_drops_the_callers_tool_settings, and
+below for the suite's own process; the real-PyPI tests' uv cache: below.)
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.conftest import DEAD_URL, base_env, cli
+from tests.conftest import DEAD_URL, base_env, clean_env, cli, pypi_env
 
 PROXIES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
@@ -36,3 +37,26 @@ def test_a_user_level_uv_toml_is_not_read(index, data_dir, tmp_path, monkeypatch
     env = base_env(index, tmp_path / "cold-uv-cache", data_dir, tmp_path / "home")
     r = cli("install", "--venv", str(tmp_path / "e"), "--no-verify", env=env)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_suites_own_process_holds_none_of_the_callers_tool_settings():
+    """In-process tests read the environment too (detect_index, settings, platformdirs): conftest drops the
+    caller's XDG_*, UV_*, PIP_* and SKYRL_SETUP_* (but SKYRL_SETUP_UV, asked for on purpose) before any test runs."""
+    left = [k for k in os.environ if k.startswith(("XDG_", "UV_", "PIP_", "SKYRL_SETUP_", "VIRTUAL_ENV"))]
+    assert sorted(left) == sorted(k for k in ("PIP_CONFIG_FILE", "SKYRL_SETUP_UV") if k in os.environ), left
+    assert os.environ["PIP_CONFIG_FILE"] == os.devnull
+
+
+def test_version_manager_shims_are_not_on_a_childs_path(monkeypatch):
+    """A pyenv shim answers for the caller's pyenv version, and costs uv's interpreter discovery ~0.1 s a call."""
+    monkeypatch.setenv("PATH", os.pathsep.join(["/home/u/.pyenv/plugins/pyenv-virtualenv/shims", "/home/u/.pyenv/shims/",
+                                                "/home/u/.pyenv/bin", "/usr/bin"]))
+    assert clean_env()["PATH"] == os.pathsep.join(["/home/u/.pyenv/bin", "/usr/bin"])
+
+
+def test_the_real_pypi_tests_use_the_sessions_uv_cache_never_the_callers(monkeypatch, tmp_path):
+    monkeypatch.setenv("UV_CACHE_DIR", "/caller/uv-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/caller/cache")
+    env = pypi_env(tmp_path, tmp_path / "session-cache")
+    assert env["UV_CACHE_DIR"] == str(tmp_path / "session-cache")
+    assert not [v for v in env.values() if v.startswith("/caller/")]

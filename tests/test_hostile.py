@@ -183,6 +183,30 @@ def test_09_signals_during_upgrade(signals_env, point, sig):
     assert set(Path("/tmp").glob("skyrl-setup-upgrade-*")) <= upgrade_dirs  # defect 18: nothing left in /tmp
 
 
+@pytest.mark.parametrize("gap", [0.0005, 0.002, 0.01])
+@pytest.mark.parametrize("point", ["synced", "swapped"])
+def test_09_three_signals_within_milliseconds_end_in_one_error(signals_env, tmp_path, point, gap):
+    """Issue 25, item 10: SIGTERM, SIGINT and SIGHUP within about 2 ms during `install --force` gave raw tracebacks,
+    no JSON and exit -2/-15/1: the later signals broke the cleanup and the report the first one started. The first
+    decides (SIGTERM: 143); the others change nothing."""
+    venv, env = signals_env
+    before, gate = os.readlink(venv), tmp_path / "gate"
+    a = spawn(["install", "--venv", str(venv), "--force", "--json"], dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:wait={gate}"))
+    try:
+        wait_reached(gate, 1, timeout=300)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            a.send_signal(sig)
+            time.sleep(gap)
+        out, err = a.communicate(timeout=120)
+    finally:
+        a.kill()
+    r = subprocess.CompletedProcess(a.args, a.returncode, out, err)
+    assert_interrupted(r, signal.SIGTERM, swapped=point == "swapped")
+    assert (os.readlink(venv) == before) == (point != "swapped")
+    assert_no_children(venv)
+    assert_consistent(venv)
+
+
 @pytest.mark.parametrize("how", ["term", "hup", "kill"])
 def test_08_the_import_check_child_dies_with_the_tool(env, sglang_env, tmp_path, how):
     gate = tmp_path / "gate"

@@ -111,3 +111,21 @@ def test_manifest_lines_by_name_and_by_url():
     assert lines[0] == f"numpy==2.0.0 --hash=sha256:{'a' * 64}"
     assert lines[1] == f"torch==2.7.0+cu128 --hash=sha256:{'b' * 64}"
     assert lines[2].startswith("vllm @ https://github.com/") and lines[3].startswith("local @ file:///")
+
+
+def test_the_keyring_provider_uvs_setting_first_then_pips(tmp_path):
+    assert not detect_index(_env(tmp_path), cwd=tmp_path).uses_keyring
+    cfg = detect_index(_env(tmp_path, UV_KEYRING_PROVIDER="subprocess", PIP_KEYRING_PROVIDER="disabled"), cwd=tmp_path)
+    assert (cfg.uses_keyring, cfg.keyring_from, cfg.uv_env()) == (True, "uv", {})  # uv reads its own
+    off = detect_index(_env(tmp_path, UV_KEYRING_PROVIDER="disabled", PIP_KEYRING_PROVIDER="subprocess"), cwd=tmp_path)
+    assert not off.uses_keyring
+    conf = tmp_path / "uv.toml"
+    conf.write_text('[pip]\nkeyring-provider = "subprocess"\n')
+    assert detect_index(_env(tmp_path), cwd=tmp_path).uses_keyring
+    conf.unlink()
+    pip_conf = tmp_path / "pip.conf"
+    pip_conf.write_text(f"[global]\nindex-url = {ART}\n[install]\nkeyring-provider = subprocess\n")
+    cfg = detect_index(_env(tmp_path, PIP_CONFIG_FILE=str(pip_conf)), cwd=tmp_path)
+    assert cfg.uses_keyring and cfg.uv_env() == {"UV_KEYRING_PROVIDER": "subprocess", "UV_DEFAULT_INDEX": ART}
+    # pip's `auto` asks the keyring only when it may prompt: never here
+    assert not detect_index(_env(tmp_path, PIP_KEYRING_PROVIDER="auto"), cwd=tmp_path).uses_keyring

@@ -109,3 +109,22 @@ def test_with_asks_each_place_once_for_the_pre_check_and_the_plan(behind_firewal
     assert r.data["plan"]["route"]["route"] == "skyrl"
     assert index.requests == [] and len(silent.held) <= 1
     assert mirror.heads and max(Counter(mirror.heads).values()) == 1, mirror.heads
+
+
+def test_a_pypi_mirror_given_as_the_extra_index_does_not_stand_in_for_pytorchs(behind_firewall, index, env, tmp_path):
+    """The stand-in probe judges what an index serves: a plain PyPI mirror lists torch too, but no +cu128 build of it,
+    so the skyrl route (PyTorch's cu128 wheels) is not available through it; the pypi route is taken, and says why."""
+    mirror, silent = behind_firewall
+    pypi_like = LocalIndex(index.root, {}, source=index).start()
+    try:
+        env = _configure(env, mirror, silent, "UV_INDEX_URL", tmp_path)
+        env["UV_INDEX"] = pypi_like.url("pypi")
+        r = cli("install", "--dry-run", "--json", "--venv", str(tmp_path / "dry"), env=env)
+        assert r.returncode == 0, r.stderr
+        route = r.data["plan"]["route"]
+        assert route["route"] == "pypi", route
+        assert "+cu128" in route["skipped"][0] and "torch" in route["skipped"][0], route["skipped"]
+        assert pypi_like.requests == ["/pypi/simple/torch/"]  # one GET of its torch page
+        assert index.requests == []
+    finally:
+        pypi_like.stop()

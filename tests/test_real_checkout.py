@@ -23,13 +23,12 @@ CHECKOUT = REPO.parent / "shared" / "skyrl-checkout-0.3.0"
 OWN = ("skyrl_train", "skyrl_gym")  # the checkout's import packages
 
 
-def _uv(*args: str, cwd: Path) -> None:
+def _uv(*args: str, cwd: Path, cache: Path) -> None:
     from uv import find_uv_bin
 
     env = clean_env()
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    if "UV_CACHE_DIR" in os.environ:  # honour a cache the machine configures
-        env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
+    env["UV_CACHE_DIR"] = str(cache)  # the session's own (conftest.pypi_cache), never the caller's
     p = subprocess.run([find_uv_bin(), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
 
@@ -50,21 +49,21 @@ def _copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(params=["finder", "pth"])
-def editable_env(request, tmp_path) -> tuple[Path, Path]:
+def editable_env(request, tmp_path, pypi_cache) -> tuple[Path, Path]:
     """skyrl-train editable with setuptools' default finder; skyrl-gym the same ('finder') or as a path
     entry in a .pth ('pth': setuptools' compat mode, the way hatchling, flit and poetry do it)."""
     if not CHECKOUT.is_dir() or not PYENV_312:
         pytest.skip("needs the shared SkyRL checkout and a Python 3.12")
     co = _copy(tmp_path)
-    _uv("venv", "-q", "--python", str(PYENV_312[0]), "env", cwd=tmp_path)
+    _uv("venv", "-q", "--python", str(PYENV_312[0]), "env", cwd=tmp_path, cache=pypi_cache)
     py = tmp_path / "env" / "bin" / "python"
-    _uv("pip", "install", "-q", "--python", str(py), "setuptools>=80", "wheel", cwd=tmp_path)
+    _uv("pip", "install", "-q", "--python", str(py), "setuptools>=80", "wheel", cwd=tmp_path, cache=pypi_cache)
     install = ["pip", "install", "-q", "--python", str(py), "--no-deps", "--no-build-isolation"]
     if request.param == "finder":
-        _uv(*install, "-e", str(co / "skyrl-train"), "-e", str(co / "skyrl-gym"), cwd=tmp_path)
+        _uv(*install, "-e", str(co / "skyrl-train"), "-e", str(co / "skyrl-gym"), cwd=tmp_path, cache=pypi_cache)
     else:
-        _uv(*install, "-e", str(co / "skyrl-train"), cwd=tmp_path)
-        _uv(*install, "--config-settings", "editable_mode=compat", "-e", str(co / "skyrl-gym"), cwd=tmp_path)
+        _uv(*install, "-e", str(co / "skyrl-train"), cwd=tmp_path, cache=pypi_cache)
+        _uv(*install, "--config-settings", "editable_mode=compat", "-e", str(co / "skyrl-gym"), cwd=tmp_path, cache=pypi_cache)
     return py, co
 
 

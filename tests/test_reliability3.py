@@ -6,8 +6,11 @@ index; kills hit the real process at named failpoints; ENOSPC comes from a real 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pty
+import re
 import shutil
 import signal
 import stat
@@ -19,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYENV_312, REPO, base_env, built_env, cli
+from tests.conftest import PYENV_312, REPO, base_env, built_env, cli, mirror_map, venv_run
+from tests.support.index import LocalIndex, _File
+from tests.support.wheels import FakeDist, build_wheel
 from tests.support.hostile import alive, cli_with, fill, holder_pth, member, release, repack, small_tmpfs, special, without_dac
 from tests.test_hostile import gen_of, one_error
 from tests.test_reliability import assert_consistent, spawn, store_of, wait_reached
@@ -339,3 +344,181 @@ def test_19_a_killed_lock_leaves_no_temporary_folder_for_long(env, index, tmp_pa
     r = cli(*args, env=env)
     assert r.returncode == 0, r.stderr
     assert list(out.glob(".lock-*")) == []
+
+
+# -- 4, 6, 20: what a generation shares, where it was built, which one is live ------------------------
+
+def _site(venv: Path) -> Path:
+    return next((venv / "lib").glob("python3.*/site-packages"))
+
+
+def _check(r, check_id: str) -> dict:
+    found = [c for c in r.data["checks"] if c["id"] == check_id]
+    assert len(found) == 1, (check_id, [c["id"] for c in r.data["checks"]])
+    return found[0]
+
+
+@pytest.mark.parametrize("mode", ["chosen", "copy"])
+def test_04_an_edit_in_one_generation_never_silently_changes_another(env, tmp_path, mode):
+    env = dict(env, UV_CACHE_DIR=str(tmp_path / "cache"))  # the edit reaches uv's cache too: never the shared one
+    if mode == "copy":
+        env["UV_LINK_MODE"] = "copy"  # the user's own choice is kept, and said
+    venv = tmp_path / "env"
+    assert cli("install", "--venv", str(venv), env=env).returncode == 0
+    r = cli("install", "--venv", str(venv), "--force", "--json", env=env)
+    assert r.returncode == 0 and r.data["generation"] == 2, r.stderr
+    rel = (_site(venv) / "sglang" / "__init__.py").relative_to(venv)
+    live, earlier = store_of(venv) / "gen-0002" / rel, store_of(venv) / "gen-0001" / rel
+    before = earlier.read_bytes()
+    time.sleep(1.1)  # an edit comes later than the build (the record's time is whole seconds)
+    with open(live, "r+b") as fh:  # in place, as `sed -i` does not but many editors and patch scripts do
+        fh.seek(0, os.SEEK_END)
+        fh.write(b"\nEDITED_IN_GEN_2 = True\n")
+    r = cli("rollback", "--venv", str(venv), env=env)
+    if earlier.read_bytes() == before:  # an independent copy (clone, copy): the edit stayed in generation 2
+        assert r.returncode == 0 and gen_of(venv) == 1, r.stderr
+    else:  # a hard link: the edit reached generation 1, and rollback says so instead of going there
+        assert r.returncode == 1 and "generation 1" in one_error(r) and "sglang/__init__.py" in one_error(r), r.stderr
+        assert "uv cache clean sglang" in r.stderr and gen_of(venv) == 2
+        d = cli("doctor", "--venv", str(venv), "--json", "--no-gpu-probe", env=env)
+        files = _check(d, "env.files")
+        assert files["status"] == "error" and "sglang/__init__.py" in files["summary"], files
+    for g in (1, 2):
+        rec = json.loads((store_of(venv) / f"gen-{g:04d}" / "skyrl-setup.json").read_text())
+        assert rec["link_mode"] == ("copy" if mode == "copy" else rec["link_mode"]) and rec["link_mode"] in ("clone", "hardlink", "copy")
+
+
+def test_06_a_moved_environment_is_found_out_and_rebuilt(env, tmp_path):
+    old = tmp_path / "a" / "env"
+    assert cli("install", "--venv", str(old), env=env).returncode == 0
+    (tmp_path / "b").mkdir()
+    new = tmp_path / "b" / "env"
+    os.rename(old, new)  # mv of both: the link and its store
+    os.rename(store_of(old), store_of(new))
+    assert str(store_of(old)) in (new / "bin" / "activate").read_text()  # what moving a venv does
+    d = cli("doctor", "--venv", str(new), "--json", "--no-gpu-probe", env=env)
+    moved = _check(d, "env.moved")
+    assert moved["status"] == "error" and str(store_of(old)) in moved["summary"], moved
+    assert moved["fix"].startswith(f"skyrl-setup install --force --venv {new}"), moved
+    r = cli("install", "--venv", str(new), "--json", env=env)  # not a no-op: rebuilt where it is now
+    assert r.returncode == 0 and r.data["noop"] is False and r.data["generation"] == 2, r.stderr
+    assert str(store_of(new) / "gen-0002") in (new / "bin" / "activate").read_text()
+    assert json.loads((new / "skyrl-setup.json").read_text())["store"] == str(store_of(new))
+    assert _check(cli("doctor", "--venv", str(new), "--json", "--no-gpu-probe", env=env), "env.moved")["status"] == "ok"
+    r = cli("rollback", "--venv", str(new), env=env)  # generation 1 still names the old place
+    assert r.returncode == 1 and str(store_of(old)) in one_error(r) and gen_of(new) == 2, r.stderr
+
+
+def test_20_doctor_reports_a_link_its_bookkeeping_disagrees_with(env, tmpfs, tmp_path):
+    env = dict(env, SKYRL_SETUP_DISK_MARGIN="0")
+    venv, filler, code, _, _ = fail_after_swap(env, tmpfs, tmp_path / "gate")
+    assert code == 4 and gen_of(venv) == 2
+    filler.unlink()
+    live = _check(cli("doctor", "--venv", str(venv), "--json", "--no-gpu-probe", env=env), "env.live")
+    assert live["status"] == "warning" and "generation 2" in live["summary"] and "not marked live" in live["summary"], live
+    assert f"skyrl-setup install --venv {venv}" in live["fix"], live
+    assert cli("install", "--venv", str(venv), env=env).returncode == 0  # the fix: a run that takes the lock
+    assert _check(cli("doctor", "--venv", str(venv), "--json", "--no-gpu-probe", env=env), "env.live")["status"] == "ok"
+
+
+# -- 16: a lock's requires-python --------------------------------------------------------------------
+
+def test_16_a_lock_for_another_python_is_refused_before_anything_is_built(env, tmp_path):
+    src = next(Path(env["SKYRL_SETUP_DATA_DIR"], "lockfiles").glob("*/pylock.sglang-skyrl-cu128.toml"))
+    text = src.read_text()
+    text = re.sub(r"(?m)^requires-python = .*$", 'requires-python = ">=3.13"', text) if "requires-python" in text \
+        else 'requires-python = ">=3.13"\n' + text
+    lock = tmp_path / "pylock.py313.toml"
+    lock.write_text(text)
+    venv = tmp_path / "env"
+    r = cli("install", "--lock", str(lock), "--venv", str(venv), env=env)
+    assert r.returncode == 4 and ">=3.13" in one_error(r) and "is 3.12." in one_error(r), r.stderr
+    assert "hint:" in r.stderr and not venv.exists() and not store_of(venv).exists()
+    r = cli("install", "--lock", str(lock), "--venv", str(venv), "--python", str(PYENV_312[0]), env=env)
+    assert r.returncode == 2 and ">=3.13" in one_error(r) and str(PYENV_312[0]) in one_error(r), r.stderr
+    assert not venv.exists()
+
+
+# -- 7: an upgrade starts from the environment, and moves only what is named ---------------------------
+
+def _versions(venv: Path, *mods: str) -> list[str]:
+    code = "import importlib; print(' '.join(importlib.import_module(m).__version__.split('+')[0] for m in %r))" % (mods,)
+    return venv_run(venv, code).stdout.split()
+
+
+def test_07_an_upgrade_keeps_what_earlier_upgrades_installed(env, tmp_path):
+    venv = tmp_path / "env"
+    assert cli("install", "--venv", str(venv), env=env).returncode == 0
+    assert cli("upgrade", "sglang==0.4.9.post1", "--venv", str(venv), env=env).returncode == 0
+    r = cli("upgrade", "ray==2.51.1", "--venv", str(venv), "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert [c for c in r.data["changes"] if c["name"] == "sglang"] == [], r.data["changes"]
+    assert _versions(venv, "sglang") == ["0.4.9.post1"]
+    r = cli("upgrade", "--venv", str(venv), "--json", env=env)  # nothing named: nothing of the user's moves either
+    assert r.returncode == 0 and [c for c in r.data["changes"] if c["name"] == "sglang"] == [], r.stderr
+    assert _versions(venv, "sglang") == ["0.4.9.post1"]
+    r = cli("upgrade", "sglang==0.4.8.post1", "--venv", str(venv), "--json", env=env)  # named: it moves back
+    assert r.returncode == 0 and {"name": "sglang", "old": "0.4.9.post1", "new": "0.4.8.post1"} in r.data["changes"], r.stderr
+
+
+def test_07_two_versions_of_one_package_are_refused(env, tmp_path):
+    venv = tmp_path / "env"
+    assert cli("install", "--venv", str(venv), env=env).returncode == 0
+    for specs in (["sglang==0.4.9.post1", "sglang==0.4.8.post1"], ["sglang==0.4.9.post1", "SGLang>=0.4"]):
+        r = cli("upgrade", *specs, "--venv", str(venv), env=env)
+        assert r.returncode == 2 and all(s in one_error(r) for s in specs), (specs, r.stderr)
+        assert gen_of(venv) == 1
+    r = cli("upgrade", "sglang==0.4.9.post1", "sglang==0.4.9.post1", "--venv", str(venv), env=env)  # the same twice
+    assert r.returncode == 0 and _versions(venv, "sglang") == ["0.4.9.post1"], r.stderr
+
+
+@pytest.fixture
+def plugin_index(index, tmp_path):
+    """The test index and two more files: a plugin that needs an older nvidia-nccl-cu12 (which nothing pins), and that."""
+    mine = LocalIndex(tmp_path / "idx", {}, source=index)
+    mine.files = {i: {n: list(v) for n, v in projects.items()} for i, projects in index.files.items()}
+    for d in (FakeDist("nccl-pinning-plugin", "1.0", ("nvidia-nccl-cu12==2.21.5",)),
+              FakeDist("nvidia-nccl-cu12", "2.21.5", module="_none_nccl")):
+        p = build_wheel(d, tmp_path / "idx-files")
+        mine.files["pypi"].setdefault(d.dist_name.replace("_", "-"), []).append(_File(d, p, hashlib.sha256(p.read_bytes()).hexdigest()))
+    yield mine.start()
+    mine.stop()
+
+
+def test_07_a_package_nobody_named_is_not_moved_unasked(env, tmp_path, plugin_index):
+    venv = tmp_path / "env"
+    assert cli("install", "--venv", str(venv), env=env).returncode == 0
+    env = dict(env, UV_INDEX_URL=plugin_index.url(), SKYRL_SETUP_MIRRORS=mirror_map(plugin_index))
+    args = ["upgrade", "nccl-pinning-plugin==1.0"]
+    r = cli(*args, "--venv", str(venv), env=env)
+    assert r.returncode == 3 and "nvidia-nccl-cu12 2.26.2 → 2.21.5" in one_error(r), r.stderr
+    assert "nvidia-nccl-cu12==2.21.5" in r.stderr and gen_of(venv) == 1  # the hint names the move that accepts it
+    r = cli(*args, "nvidia-nccl-cu12==2.21.5", "--venv", str(venv), "--json", env=env)
+    assert r.returncode == 0 and {"name": "nvidia-nccl-cu12", "old": "2.26.2", "new": "2.21.5"} in r.data["changes"], r.stderr
+    assert cli("rollback", "--venv", str(venv), env=env).returncode == 0
+    master, slave = pty.openpty()  # at a terminal the question is asked, and a yes moves it
+    try:
+        os.write(master, b"y\n")
+        p = subprocess.run([sys.executable, "-m", "skyrl_setup", *args, "--venv", str(venv)], stdin=slave, capture_output=True,
+                           text=True, env=env, timeout=300, cwd=REPO)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert p.returncode == 0 and "also move nvidia-nccl-cu12, which you did not name?" in p.stderr, p.stderr
+    assert json.loads((venv / "skyrl-setup.json").read_text())["packages"]["nvidia-nccl-cu12"] == "2.21.5"
+
+
+def test_04_the_link_mode_is_chosen_where_the_store_is(tmp_path, monkeypatch):
+    from skyrl_setup import sharing
+
+    monkeypatch.delenv("UV_LINK_MODE", raising=False)
+    (tmp_path / "a").write_text("x")
+    reflinks = subprocess.run(["cp", "--reflink=always", str(tmp_path / "a"), str(tmp_path / "b")], capture_output=True).returncode == 0
+    for p in (tmp_path / "a", tmp_path / "b"):
+        p.unlink(missing_ok=True)
+    assert sharing.choose_link_mode(tmp_path)[0] == ("clone" if reflinks else "hardlink")  # as cp finds it
+    assert list(tmp_path.iterdir()) == []  # the probe leaves nothing behind
+    monkeypatch.setattr(sharing, "can_clone", lambda folder: True)
+    assert sharing.choose_link_mode(tmp_path)[0] == "clone"
+    monkeypatch.setenv("UV_LINK_MODE", "copy")  # the user's own choice wins
+    assert sharing.choose_link_mode(tmp_path) == ("copy", "UV_LINK_MODE")

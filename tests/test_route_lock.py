@@ -169,3 +169,20 @@ def test_dockerfile_copies_the_lock_install_takes_here(fi_env, pypi_only, tmp_pa
     assert "# The lock: route pypi, as `skyrl-setup install` takes it on the host that wrote this." in header
     assert "not taken here: skyrl (cu128)" in header and "503" in header  # and why, as the plan says it
     assert r.data["lock_source"] == "committed lockfile, route pypi"
+
+
+def test_lock_refuses_a_source_whose_python_is_not_the_profiles(skyrl_checkout, env, tmp_path):
+    """Issue 25, item 16: a SkyRL source that requires Python >= 3.13 gets no lockfiles for the profile's 3.12."""
+    root = tmp_path / "skyrl-train"
+    shutil.copytree(skyrl_checkout, root)
+    for name in ("pyproject.toml", "uv.lock"):
+        text = (root / name).read_text()
+        assert 'requires-python = "==3.12.*"' in text, name
+        (root / name).write_text(text.replace('requires-python = "==3.12.*"', 'requires-python = ">=3.13"'))
+    out = tmp_path / "out"
+    r = cli("lock", "--from-skyrl", str(root), "--backend", "sglang", "-o", str(out), env=env)
+    assert r.returncode == 2, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and ">=3.13" in errors[0] and "3.12" in errors[0], r.stderr
+    assert "hint:" in r.stderr
+    assert not list(out.glob("pylock.*.toml"))  # none written, not even the first route's

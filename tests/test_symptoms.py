@@ -207,3 +207,29 @@ def test_healthy_env_has_no_symptom(env, installed_sglang):
     r, c = doctor(env, venv)  # with the probes (no driver here: no GPU probe runs, the imports do)
     assert c["env.imports"]["status"] == "ok", c["env.imports"]
     assert "torch 2.7.1" in c["env.imports"]["summary"] and "flashinfer 0.5.3" in c["env.imports"]["summary"]
+
+
+def test_kernel_scan_reads_only_the_engine_kernels_metadata(tmp_path, monkeypatch):
+    """Doctor's arch scan opens the metadata of the engine kernels installed, not of every distribution (FACTS §10:
+    394 of them on the H200's python3, 0.62 s)."""
+    from importlib import metadata
+
+    from skyrl_setup.doctor.symptom_checks import kernel_arches
+
+    site = tmp_path / "lib" / "python3.12" / "site-packages"
+    names = {f"pkg{i}": "1.0" for i in range(40)} | {"sgl-kernel": "0.3.20"}
+    for name, v in names.items():
+        info = site / f"{name.replace('-', '_')}-{v}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {v}\n\n")
+        (info / "RECORD").write_text("sgl_kernel/ops.so,,\n" if name == "sgl-kernel" else "")
+    (site / "sgl_kernel").mkdir()
+    (site / "sgl_kernel" / "ops.so").write_bytes(b"\x7fELF" + fatbin.container([(2, 90)]))
+    read = []
+    real = metadata.PathDistribution.read_text
+    monkeypatch.setattr(metadata.PathDistribution, "read_text", lambda self, f: read.append((self._path.name, f)) or real(self, f))
+    facts = {"prefix": str(tmp_path), "distributions": {n: {"version": v, "requires": []} for n, v in names.items()}}
+    found = kernel_arches(facts)
+    assert set(found) == {"sgl-kernel"} and found["sgl-kernel"]["arches"].names() == ["sm_90"], found
+    assert {d for d, _ in read} == {"sgl_kernel-0.3.20.dist-info"}, read
+    assert kernel_arches(dict(facts, distributions={})) == {}  # none installed, as the facts say: nothing opened

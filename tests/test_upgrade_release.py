@@ -159,6 +159,10 @@ def test_profiles_shows_each_backends_default_and_newest_release_beside_the_pins
     assert sglang["default"]["id"] == sglang["newest"]["id"] == "skyrl-train-0.3.2"
     assert sglang["all"] == ["skyrl-train-0.3.0", "skyrl-train-0.3.1", "skyrl-train-0.3.2"]
     assert docs["sglang-matrix"]["releases"] == {"shown": None, "default": None, "newest": None, "all": []}
+    # this world's 0.3.2 has lockfiles for sglang and vllm only: the others say so rather than list pins nobody tested
+    assert r.data["missing_lockfiles"] == ["flashrl", "megatron"]
+    assert docs["megatron"]["lockfiles"] == "missing" and docs["megatron"]["torch"] is None
+    assert docs["vllm"]["lockfiles"] == "present"
     rows = {row["package"]: row for row in docs["sglang"]["comparison"]}
     assert rows["sglang"]["installs"] == "0.4.10" and rows["torch"]["installs"] == "2.8.0"  # the default release's lock
     assert rows["torch"]["matrix"] == "2.9.1" and rows["sglang"]["matrix"].startswith("0.4.x+")  # the matrix's, beside it

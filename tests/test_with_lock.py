@@ -156,3 +156,23 @@ def test_upgrade_resolves_behind_a_mirror_without_upload_times(env, sglang_env, 
     assert r.returncode == 0, r.stderr
     assert [c for c in r.data["changes"] if c["name"] == "sglang"] == [{"name": "sglang", "old": "0.4.8.post1", "new": "0.4.9.post1"}]
     assert [c["name"] for c in r.data["changes"]] == ["sglang"]
+
+
+def _versions(path: Path) -> dict[str, str]:
+    return {p.name: p.version for p in load_lock(path).packages}
+
+
+def test_lock_from_skyrl_resolves_behind_a_mirror_without_upload_times(env, html_mirror, index, skyrl_checkout, tmp_path):
+    """The pypi route's resolution holds SkyRL's versions: the date cutoff is not applied to what SkyRL's lock pins, so
+    the lockfiles come out with the same versions as through an index that serves upload times."""
+    out = tmp_path / "out"
+    index.inject(r"/simple/", "status", 503)  # only the mirror answers (of PyPI: the pypi route is PyPI's alone)
+    r = cli("lock", "--from-skyrl", str(skyrl_checkout), "--backend", "sglang", "-o", str(out), "--json",
+            env=dict(env, UV_INDEX_URL=html_mirror.url()))
+    index.clear()
+    assert r.returncode == 0, r.stderr
+    committed = Path(env["SKYRL_SETUP_DATA_DIR"]) / "lockfiles" / "skyrl-train-0.3.1"
+    names = sorted(Path(row["lockfile"]).name for row in r.data["lockfiles"])
+    assert names == ["pylock.sglang-pypi-cu126-linux_x86_64.toml", "pylock.sglang-skyrl-cu128.toml"]
+    for name in names:
+        assert _versions(out / name) == _versions(committed / name), name

@@ -13,7 +13,7 @@ import signal
 import sys
 import traceback
 
-from skyrl_setup import envstore
+from skyrl_setup import envstore, settings
 from skyrl_setup.errors import ExitCode, OperationError, PreconditionError, SetupError, UsageError
 from skyrl_setup.humanize import sh
 from skyrl_setup.requests import Request
@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     screen = render.Screen(verbose="-v" in argv or "--verbose" in argv)
     command = next((a for a in argv if not a.startswith("-")), None)  # a usage error still names its command
     command = command if command in COMMANDS else None
-    for sig in (signal.SIGTERM, signal.SIGHUP):  # a kill or a closed terminal: unwind like Ctrl-C
+    # Ctrl-C, a kill or a closed terminal: one unwinding for whichever comes first; SIGINT too, so that a burst of
+    # signals (a terminal that closes while Ctrl-C is pressed) cannot break the cleanup the first one started
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate)
     try:
         request, output = parse(argv)
@@ -57,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             raise PreconditionError("stdout is closed: the JSON document would have nowhere to go",
                                     "run it with stdout open (a file or a pipe: `> result.json`), or without --json")
         screen.verbose = output.verbose
-        result = command_function(request)(request, render.HumanUI(screen, json_mode=json_mode))
+        ui = render.HumanUI(screen, json_mode=json_mode)
+        for warning in settings.fix(settings.load()).warnings():
+            ui.warn(warning)
+        result = command_function(request)(request, ui)
         if json_mode:
             render.emit_result(result)
         else:
@@ -94,7 +99,7 @@ def _reopen_closed_streams() -> set[int]:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so every cleanup runs."""
+    """SIGINT, SIGTERM or SIGHUP, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so every cleanup runs."""
 
     def __init__(self, signum: int):
         super().__init__(signum)
@@ -105,8 +110,12 @@ _terminating: list[int] = []
 
 
 def _terminate(signum, _frame):
-    if not _terminating:  # a second signal must not break the cleanup the first one started
+    if not _terminating:  # a later signal must not break the cleanup the first one started
         _terminating.append(signum)
+        # ignored from here on, by the kernel: also while the interpreter shuts down, when no Python handler is left
+        # and SIGHUP's or SIGTERM's default action would end the process with no exit code of ours
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         raise Terminated(signum)
 
 

@@ -83,8 +83,8 @@ class HumanUI:
             self.screen.print(f"[bold]→[/] {escape(redact(text))}")
 
     def warn(self, text: str) -> None:
-        if not self.json_mode:
-            self.screen.print(f"[yellow]warning:[/] {escape(redact(text))}")
+        """Also under --json: stderr is not the document, and a warning must not vanish with the progress lines."""
+        self.screen.print(f"[yellow]warning:[/] {escape(redact(text))}")
 
     def show(self, name: str, data: Mapping) -> None:
         if not self.json_mode:

@@ -10,7 +10,7 @@ from skyrl_setup.cli.render import MARKS, Screen, t, view
 from skyrl_setup.results import plain
 
 GROUPS = {"system": "System", "env": "Environment", "skyrl": "SkyRL training", "gpu": "GPU",
-          "symptom": "Known symptoms (version matrix §7)", "fit": "Model fit (version matrix §4)"}
+          "symptom": "Known symptoms", "fit": "Model fit"}
 
 
 def _group(check_id: str) -> str:
@@ -63,7 +63,7 @@ def cluster(screen: Screen, d) -> None:
     screen.print(f"[{'red' if d['failing'] else 'green'}]{d['failing']} of {len(d['nodes'])} node(s) need attention[/]")
     fit = d["model_fit"]
     if fit:
-        screen.print("[bold]Model fit (version matrix §4)[/]")
+        screen.print("[bold]Model fit[/]")
         for address, f in fit["per_node"].items():
             levels = [lv for lv in ("minimum", "recommended") if f[lv]["met"]]
             screen.print(f"  {t(address)}: {t(f['describe'])}; meets "

@@ -35,7 +35,8 @@ def plan(screen: Screen, p) -> None:
         rows.append(("files from", "; ".join(r["describe"] for r in p["fetch"])))
     for a in p["artifacts"]:
         where = a["location"] if a["status"] != "unreachable" else f"unreachable ({a['error']})"
-        rows.append((a["name"], f"{a['version']} {'required' if a['required'] else 'optional'}, from {a['status']}: {where}"))
+        need = "required to build" if a["required"] else "built without it if missing; the verdict says if SkyRL needs it"
+        rows.append((a["name"], f"{a['version']} ({need}), from {a['status']}: {where}"))
     rows += [("  vs SkyRL's lock", line) for line in p.get("lock_changes", [])]
     if p["build_from_source"]:
         rows.append(("built from source", ", ".join(p["build_from_source"])))

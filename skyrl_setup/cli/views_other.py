@@ -19,7 +19,9 @@ def profiles(screen: Screen, d) -> None:
         for r in p["comparison"]:
             table.add_row(t(r["package"]), t(r["matrix"] or "-"), t(r["skyrl_tested"] or "-"), t(r["installs"] or "-"), t(r["why"]))
         screen.print(table)
-        screen.print(f"  [dim]python {t(p['python'])}, cuda {t(', '.join(p['cuda']))}; versions from {t(p['versions_from'])}[/]")
+        versions = f"versions from {t(p['versions_from'])}"
+        screen.print(f"  [dim]python {t(p['python'])}, cuda {t(', '.join(p['cuda']))};[/] " +
+                     (f"[red]{versions}[/]" if p.get("lockfiles") == "missing" else f"[dim]{versions}[/]"))
         if p["releases"]["shown"]:
             screen.print(f"  {_releases_line(p['releases'])}")
         if screen.verbose:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
+import hashlib
 from pathlib import Path
 
 from skyrl_setup import profiles
 from skyrl_setup.cuda_policy import choose_variant
-from skyrl_setup.dockerfile import Choice, render, tool_wheel
-from skyrl_setup.errors import UsageError
+from skyrl_setup.dockerfile import Choice, context_lock_name, refuse_credentials, render, write_context
+from skyrl_setup.errors import OperationError, UsageError
 from skyrl_setup.planner import select_lock
 from skyrl_setup.requests import DockerfileRequest
 from skyrl_setup.results import Result
 from skyrl_setup.routes import committed_lock
+from skyrl_setup.toolwheel import tool_wheel
 from skyrl_setup.ui import UI
 
 PLATFORM = "linux_x86_64"  # NVIDIA's CUDA images that the Dockerfile starts from
@@ -44,19 +45,25 @@ def run(req: DockerfileRequest, ui: UI) -> Result:
     if lock.tool.get("cuda"):
         choice = choose_variant(profile.variants, None, lock.tool["cuda"]) if lock.tool["cuda"] in profile.variants else choice
     out = Path(req.output or f"skyrl-{profile.name}-docker")
-    if out.exists() and not out.is_dir():
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
         raise UsageError(f"-o {out}: exists and is not a directory", "give a folder for the build context")
-    out.mkdir(parents=True, exist_ok=True)
-    wheel = tool_wheel(out)
+    try:
+        blob = lock.path.read_bytes()  # read once: what is checked is what the context gets
+    except OSError as exc:
+        raise UsageError(f"lockfile {lock.path}: cannot read ({exc.strerror or exc})", "check the path given with --lock") from None
+    refuse_credentials(lock, blob)
+    if hashlib.sha256(blob).hexdigest() != lock.sha256:
+        raise OperationError(f"lockfile {lock.path} changed while it was read", "run the command again")
+    lock_file = context_lock_name(lock, profile.name, choice.variant, PLATFORM)
+    wheel_name, wheel = tool_wheel()
     strict = req.strict
-    ctx = render(profile, lock, choice.variant, wheel.name, why, strict=strict)
-    if lock.path.resolve() != (out / lock.path.name).resolve():
-        shutil.copyfile(lock.path, out / lock.path.name)
-    (out / "Dockerfile").write_text(ctx.dockerfile, encoding="utf-8")
+    ctx = render(profile, lock, choice.variant, wheel_name, why, strict=strict, lock_file=lock_file)
+    write_context(out, {lock_file: blob, wheel_name: wheel, "Dockerfile": ctx.dockerfile.encode("utf-8")}, force=req.force)
     return Result("dockerfile", {"dir": str(out), "dockerfile": str(out / "Dockerfile"), "base_image": ctx.base_image,
-                                 "cuda": ctx.cuda, "lock": str(out / lock.path.name), "lock_sha256": lock.sha256,
+                                 "cuda": ctx.cuda, "lock": str(out / lock_file), "lock_sha256": lock.sha256,
+                                 "lock_origin": str(lock.path),
                                  "lock_source": source, "route": route.route if route else lock.tool.get("route"),
-                                 "routes_not_taken": list(route.skipped) if route else [], "tool_wheel": str(wheel),
+                                 "routes_not_taken": list(route.skipped) if route else [], "tool_wheel": str(out / wheel_name),
                                  "install": list(ctx.install_argv), "doctor": list(ctx.doctor_argv), "strict": strict,
                                  "backend": profile.name})
 

@@ -1,8 +1,9 @@
 """`skyrl-setup doctor`: system, environment and GPU checks, each with a fix.
 
 The slow parts (the environment's own description, the driver-level kernel probe, the
-torch probe, Python discovery) run as subprocesses in parallel, each with a timeout, so
-doctor's wall time is about the slowest probe's.
+real imports with the torch probe after them, Python discovery) run as subprocesses in parallel,
+each with a timeout, so doctor's wall time is about the slowest probe's: on a GPU host the one
+interpreter that imports torch (once, for its imports and its GPU checks alike).
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from skyrl_setup import releases, modelsize, preflight, profiles
+from skyrl_setup import releases, modelsize, preflight, profiles, settings
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
 from skyrl_setup.humanize import sh
-from skyrl_setup.doctor import (FAIL_ON, Check, env_checks, error_count, failing, fit_checks, gpu_checks, guarded, index_checks,
+from skyrl_setup.doctor import (FAIL_ON, Check, env_checks, error_count, failing, fit_checks, gpu_checks, guarded,
                                 skyrl_checks, symptom_checks, system_checks)
 from skyrl_setup.envstore import Store
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
-from skyrl_setup.probe import driver_probe, run_json, script, torch_probe
+from skyrl_setup.probe import driver_probe, run_json, script
 from skyrl_setup.redact import secret_if_named
 from skyrl_setup.requests import DoctorRequest
 from skyrl_setup.results import Result
@@ -55,28 +56,34 @@ def run(req: DoctorRequest, ui: UI) -> Result:
     profile = profiles.load(backend or (record or {}).get("backend") or "sglang",
                             req.skyrl or releases.of_record(record))
     driver = detect_driver()
-    sysinfo = detect_system()
     probes = not req.no_gpu_probe
     have_env = python.exists() or python.is_symlink()  # a dangling interpreter link is a broken env, not none
 
-    try:
-        Uv.locate()  # once, before the threads that use it
-    except SetupError:
-        pass
     with ThreadPoolExecutor(max_workers=8) as pool:
-        f_index = pool.submit(_index_facts, record, profile, sysinfo.platform, driver)  # may probe hosts: a route is chosen
+        # First, the one interpreter that imports the stack (torch: seconds) for the real imports and the torch
+        # probe: doctor's longest wait; everything else runs beside it.
+        check_env = symptom_checks.check_env_modules(profile)
+        f_probe = pool.submit(_env_probe, python, profile, driver, check_env) if have_env and probes else None
         f_env = pool.submit(run_json, [str(python), script("env_script")]) if have_env else None
-        f_drv = pool.submit(driver_probe, os.environ.get("SKYRL_SETUP_PROBE_PTX")) if probes else None
-        want_torch = probes and have_env and driver.version is not None
-        f_torch = pool.submit(torch_probe, python) if want_torch else None
+        f_drv = pool.submit(driver_probe, settings.current().probe_ptx) if probes else None
+        sysinfo = detect_system()
+        try:
+            Uv.locate()  # once, before the threads that use it
+        except SetupError:
+            pass
+        f_index = pool.submit(_index_facts, record, profile, sysinfo.platform, driver)  # may probe hosts: a route is chosen
         f_py = pool.submit(_python, profile)
-        # SkyRL's code paths: read statically always; imported for real only with the probes
-        f_skyrl = pool.submit(_verdict, python, profile, driver, probes, bool((record or {}).get("project"))) if have_env else None
+        # SkyRL's code paths: read statically always; imported for real (in the probe interpreter) only with the probes
+        f_skyrl = pool.submit(_verdict, python, profile, driver, _later(f_probe) if f_probe else (),
+                              bool((record or {}).get("project"))) if have_env else None
         f_cache = pool.submit(_uv_cache_dir)
-        f_imp = pool.submit(symptom_checks.import_probe, python, profile) if have_env and probes else None  # imports: seconds
         facts = _mark_secrets(f_env.result()) if f_env else None
+        kernels_ok = facts is not None and facts.get("status") != "error" and driver.gpus
+        f_kern = pool.submit(symptom_checks.kernel_arches, facts) if kernels_ok else None  # beside the probe, too
         drv = f_drv.result() if f_drv else None
-        torch_res = f_torch.result() if f_torch else ({"skipped": "no NVIDIA driver: no GPU for torch to use"} if probes and have_env else None)
+        imports, torch_res = f_probe.result() if f_probe else (None, None)
+        if torch_res is None and probes and have_env:
+            torch_res = {"skipped": "no NVIDIA driver: no GPU for torch to use"}
         found, py_error = f_py.result()
         cache = f_cache.result()
         verdict = f_skyrl.result() if f_skyrl else None
@@ -92,14 +99,15 @@ def run(req: DoctorRequest, ui: UI) -> Result:
     checks += guarded("system.disk", system_checks.check_disk, env_path, cache)
     checks += guarded("system.uv_cache", system_checks.check_cache_fs, env_path, cache)
     index_lock = judged.lock if judged and index_facts is not None else None  # None: mirrors unreadable, nothing probed
-    checks += guarded("system.index", index_checks.check_index, index_cfg, index_lock, index_facts or [])
+    checks += guarded("system.index", _index_check, index_cfg, index_lock, index_facts or [])
     checks += _env_checks(facts, profile, record, venv, python, driver, torch_res, judged)
     if facts is not None and facts.get("status") != "error":
         checks += guarded("skyrl.ready", skyrl_checks.check_verdict, verdict, probes)
     checks += guarded("gpu.driver_probe", gpu_checks.check_driver_probe, drv, driver)
     checks += guarded("gpu.torch_probe", gpu_checks.check_torch_probe, torch_res if probes else None, profile, driver)
-    checks += symptom_checks.symptoms(facts, f_imp.result() if f_imp else None, torch_res, driver, profile,
-                                      str(venv) if venv else None, found, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    checks += symptom_checks.symptoms(facts, [r for r in imports if r.module in check_env] if imports is not None else None,
+                                      torch_res, driver, profile, str(venv) if venv else None, found,
+                                      os.environ.get("CUDA_VISIBLE_DEVICES"), f_kern.result if f_kern else None)
     if model:
         checks += guarded("fit", fit_checks.check_fit, model, driver.gpus)
 
@@ -130,7 +138,25 @@ def _mark_secrets(facts: dict | None) -> dict | None:
     return facts
 
 
-def _verdict(python: Path, profile, driver: DriverInfo, real_imports: bool, checkout: bool):
+def _env_probe(python: Path, profile, driver: DriverInfo, check_env: list[str]) -> tuple[list, dict | None]:
+    """check_env.py's imports and SkyRL's real imports (readiness), with the torch probe where a driver is, from one
+    interpreter that imports torch once (FACTS §10: an import per probe made doctor 1.35–1.7× `import torch`)."""
+    from skyrl_setup.readiness import real_import_list
+    from skyrl_setup.verify import imports_and_torch, run_imports
+
+    real = real_import_list(profile, driver.usable) if profile.skyrl_entry else []
+    modules = list(dict.fromkeys(check_env + real))
+    if driver.version is None:
+        return run_imports(python, modules, timeout=600), None
+    return imports_and_torch(python, modules, timeout=600)
+
+
+def _later(f_probe):
+    """The probe's import results for readiness.assess, waited for only where it reads them: after its static check."""
+    yield from f_probe.result()[0]
+
+
+def _verdict(python: Path, profile, driver: DriverInfo, imports, checkout: bool):
     from skyrl_setup import readiness
     from skyrl_setup.artifacts import wheel_filename
 
@@ -142,7 +168,6 @@ def _verdict(python: Path, profile, driver: DriverInfo, real_imports: bool, chec
         torch = None
     variant = next((v for v in profile.variants if torch and torch.endswith(f"+{v}")), profile.variants[0])
     wheels = {a.name: wheel_filename(a, variant, torch.split("+")[0], profile.python) for a in profile.artifacts} if torch else {}
-    imports = None if real_imports else ()
     return readiness.assess(python, profile, gpu_usable=driver.usable, wheels=wheels, imports=imports, checkout=checkout)
 
 
@@ -157,6 +182,7 @@ def _index_facts(record, profile, platform: str, driver: DriverInfo):
     """The configured index, the lock the environment is judged against (resolver.basis), and whether that
     lock's files are reachable the way install fetches them."""
     from skyrl_setup.detect.index_config import detect_index
+    from skyrl_setup.doctor import index_checks  # httpx: imported here, in a thread beside the probe interpreter
     from skyrl_setup.index_route import routes_for
     from skyrl_setup.mirrors import Mirrors
     from skyrl_setup.resolver.basis import env_basis
@@ -170,6 +196,12 @@ def _index_facts(record, profile, platform: str, driver: DriverInfo):
     lock = judged.lock if judged else None
     routes = routes_for(lock, profile, mirrors, profile.artifacts, cfg) if lock else ()
     return cfg, judged, index_checks.probe_routes(lock, routes, cfg, mirrors)
+
+
+def _index_check(cfg, lock, facts):
+    from skyrl_setup.doctor import index_checks
+
+    return index_checks.check_index(cfg, lock, facts)
 
 
 def _uv_cache_dir() -> Path | None:

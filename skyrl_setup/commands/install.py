@@ -21,7 +21,6 @@ from skyrl_setup.failpoints import hit
 from skyrl_setup.humanize import sh
 from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.requests import InstallRequest
-from skyrl_setup.resources import lockfiles_dir
 from skyrl_setup.results import Result
 from skyrl_setup.ui import UI
 

@@ -125,6 +125,8 @@ def _from_skyrl(req: LockRequest, ui: UI) -> Result:
         if n in profiles.available() and not releases.having(n):
             raise UsageError(f"the {n} profile is not built from SkyRL's lock", f"drop --from-skyrl: `skyrl-setup lock --backend {n}`")
     chosen = [profiles.load(n, release) if release else checkout.profile_for(n, source) for n in names]
+    for p in chosen:
+        skyrl_locks.require_python(source, p)
     platform = req.platform or "linux_x86_64"
     out_dir = Path(req.output) if req.output else lockfiles_dir() / release.id
     uv = Uv.locate()

@@ -39,10 +39,19 @@ def release_rows(p, catalog) -> dict:
 
 def run(req: ProfilesRequest, ui: UI) -> Result:
     catalog = releases.catalog()
-    docs = []
+    docs, missing = [], []
     for p in profiles.load_all(req.skyrl):
         source = (f"SkyRL's lock ({p.skyrl_extra} extra), routes: {', '.join(p.routes)}" if p.from_skyrl
                   else "the version matrix's pins")
-        docs.append({**p.summary_json(), "comparison": rows(p), "versions_from": source, "notes": list(p.notes),
-                     "releases": release_rows(p, catalog)})
-    return Result("profiles", {"profiles": docs, "skyrl": req.skyrl})
+        doc = {**p.summary_json(), "comparison": rows(p), "versions_from": source, "notes": list(p.notes),
+               "releases": release_rows(p, catalog), "lockfiles": "present"}
+        if p.from_skyrl and "torch" not in p.packages:  # its pins are the lock's: without the lock nothing is known
+            checkout_only = p.release is not None and releases.needs_checkout(p.release, p.name)
+            doc.update(torch=None, lockfiles="checkout only" if checkout_only else "missing")
+            doc["versions_from"] = (f"your checkout only ({checkout_only})" if checkout_only else
+                                    f"nothing: no committed lockfile in {p.lock_dir}; make them with `skyrl-setup lock --from-skyrl DIR`")
+            if not checkout_only:
+                missing.append(p.name)
+        docs.append(doc)
+    # a listing succeeds; `doctor` and `install` are where a missing lockfile is an error
+    return Result("profiles", {"profiles": docs, "skyrl": req.skyrl, "missing_lockfiles": missing})

@@ -6,9 +6,12 @@ from skyrl_setup.envstore import Store, now_iso
 from skyrl_setup.errors import OperationError
 from skyrl_setup.existing_env import check_backend, no_env, store_for
 from skyrl_setup.failpoints import hit
+from skyrl_setup.humanize import sh
 from skyrl_setup.requests import RollbackRequest
 from skyrl_setup.results import Result
+from skyrl_setup.sharing import edits_since_built
 from skyrl_setup.ui import UI
+from skyrl_setup.venvinfo import built_elsewhere
 
 
 def run(req: RollbackRequest, ui: UI) -> Result:
@@ -21,6 +24,7 @@ def run(req: RollbackRequest, ui: UI) -> Result:
             raise _no_earlier(store, cur, req.backend)
         old = store.record(prev) or {}
         check_backend(store, store.record() or old, req.backend)
+        _check_intact(store, prev, old)
         store.note_rollback(prev)
         store.swap_to(prev)
         hit("rollback-swapped")
@@ -28,6 +32,23 @@ def run(req: RollbackRequest, ui: UI) -> Result:
         store.commit(prev, record=old)
     return Result("rollback", {"venv": str(store.target), "generation": prev, "previous_generation": cur,
                                "backend": old.get("backend"), "lock_sha256": old.get("lock", {}).get("sha256")})
+
+
+def _check_intact(store: Store, n: int, rec: dict) -> None:
+    """Go back only to the environment that was verified: one built in this store, whose shared files nobody edited."""
+    was = built_elsewhere(store.gen_path(n), rec, store.root)
+    if was is not None:
+        raise OperationError(f"generation {n} of {store.target} was built in {was}: its bin/activate and scripts name "
+                             f"{was / store.gen_path(n).name}, so it cannot run from {store.root}",
+                             f"build one here instead: skyrl-setup install --force --venv {sh(store.target)}")
+    found = edits_since_built(store.gen_path(n), rec)
+    if found and found.files:
+        raise OperationError(f"generation {n} of {store.target} was changed after it was built: {len(found.files)} file(s) "
+                             f"differ from their package's RECORD ({found.sample()}); they are hard links shared with other "
+                             "generations and uv's cache, so an edit made elsewhere reached it; nothing was rolled back",
+                             f"restore those files, or build afresh: uv cache clean {' '.join(found.packages)}, then "
+                             f"skyrl-setup install --force --venv {sh(store.target)}",
+                             details={"changed": [f"{d}: {p}" for d, p in found.files]})
 
 
 def _no_earlier(store: Store, cur: int | None, backend: str | None) -> Exception:

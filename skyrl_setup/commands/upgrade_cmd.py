@@ -20,7 +20,7 @@ from skyrl_setup.planner import gather_plan, preflight_disk
 from skyrl_setup.requests import UpgradeRequest
 from skyrl_setup.results import Result
 from skyrl_setup.ui import UI
-from skyrl_setup.upgrade_plan import diff, plan_moves, refuse_torch_move, resolve
+from skyrl_setup.upgrade_plan import diff, own_lock, plan_moves, refuse_torch_move, refuse_unasked, resolve, unasked
 from skyrl_setup.uvtool import Uv
 from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
 
@@ -57,7 +57,8 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
             refuse_torch_move(rec, plan.lock, list(moves.ack))
         if moves.resolves or req.lock is None and plan.lock is None:
             ui.step("resolving the new lock")
-            moves, lock = resolve(uv, moves, plan, tmp / "pylock.upgrade.toml", progress=ui.progress, warn=ui.warn)
+            moves, lock = resolve(uv, moves, plan, tmp / "pylock.upgrade.toml", progress=ui.progress, warn=ui.warn,
+                                  own=own_lock(rec, plan))
             hit("upgrade-lock-resolved")
             source = "upgrade: " + (" ".join(moves.specs) if moves.specs else ("latest" if req.latest else "re-resolved"))
         else:
@@ -83,6 +84,9 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
                 and interpreter_runs(store.target):
             return Result("upgrade", {**data, "noop": True})
         ui.show("upgrade.plan", {"plan": plan.to_json(), **data})
+        rows = unasked(moves, rec.get("packages") or {}, lock, reinstalled)
+        if rows and (req.dry_run or not ui.confirm(f"also move {', '.join(n for n, _, _ in rows)}, which you did not name?")):
+            raise refuse_unasked(moves, rows)  # a terminal may answer yes; a script never moves them unasked
         if req.dry_run:
             return Result("upgrade", data)
         if req.latest and not req.yes:
@@ -94,7 +98,10 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
             store.clean_leftovers()
             preflight_disk(plan, store)
             result = build(plan, uv, store, progress=ui.progress, action="upgrade", adopt_lock=True,
-                           record_extra={"changes": len(changes), "specs": list(moves.specs), "latest": bool(req.latest)})
+                           record_extra={"changes": len(changes), "specs": list(moves.specs), "latest": bool(req.latest),
+                                         "moved": sorted({n for n, a, _ in changes if a is not None} if req.latest
+                                                         else moves.named | {n for n, _, _ in rows}),
+                                         "rebased": moves.rebased})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Result("upgrade", {**data, "applied": True, "generation": result.generation, "previous_generation": result.previous,

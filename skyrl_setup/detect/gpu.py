@@ -8,12 +8,12 @@ hosts and for tests. NVML's driver answer does not depend on CUDA_VISIBLE_DEVICE
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from skyrl_setup import settings
 from skyrl_setup.errors import UsageError
 
 _VERSION_RE = re.compile(r"\b(\d{3,}\.\d+(?:\.\d+)?)\b")
@@ -134,14 +134,21 @@ def _nvidia_smi() -> DriverInfo | None:
 
 
 def detect_driver() -> DriverInfo:
-    override = os.environ.get("SKYRL_SETUP_CUDA_DRIVER")
-    gpus_override = os.environ.get("SKYRL_SETUP_GPUS")
+    chosen = settings.current()
+    override, gpus_override = chosen.cuda_driver, chosen.gpus
     if override is not None:
         if override.strip().lower() in ("", "none"):
             return DriverInfo(None, "override")
         gpus = _parse_gpus_override(gpus_override) if gpus_override else ()
         return DriverInfo(_check_version(override.strip()), "override", None, gpus)
 
+    info = _detected()
+    if gpus_override:  # GPUs described alone: this host's own driver with them (an image built for other cards)
+        return DriverInfo(info.version, f"{info.source}, GPUs from SKYRL_SETUP_GPUS", info.cuda, _parse_gpus_override(gpus_override))
+    return info
+
+
+def _detected() -> DriverInfo:
     info = _nvml() or _nvidia_smi()
     if info:
         return info

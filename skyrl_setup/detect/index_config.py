@@ -5,7 +5,8 @@ files (UV_CONFIG_FILE alone when set; else the project's uv.toml or pyproject.to
 [tool.uv] from the working directory up, the user's uv.toml, the system's), each as
 `index-url`, `extra-index-url`, `[pip]` or `[[index]]`. pip's: PIP_INDEX_URL /
 PIP_EXTRA_INDEX_URL, then pip.conf ([global], overridden by [install]) from the system's,
-the user's and the active venv's files, with PIP_CONFIG_FILE last. A detection: files and
+the user's and the active venv's files, with PIP_CONFIG_FILE last. The keyring provider is read the same
+way, uv's first (`keyring-provider`; a pip setting is handed to uv as UV_KEYRING_PROVIDER). A detection: files and
 environment only, no network, never raises. The URLs may hold credentials: show them only
 as Secrets (marked as they enter, below).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +32,8 @@ class IndexConfig:
     extra: tuple[str, ...] = ()  # further indexes (a PyTorch mirror, say)
     source: str = ""  # where it was found: "UV_INDEX_URL", "pip.conf (/etc/pip.conf)", ...
     tool: str = ""  # "uv" (uv reads it itself) or "pip" (skyrl-setup hands it to uv)
+    keyring: str = ""  # the keyring provider configured ("subprocess", "disabled", ...; "" for none)
+    keyring_from: str = ""  # "uv" (its variable or configuration files) or "pip"
 
     def __post_init__(self):  # an index URL with credentials is a Secret from here on
         object.__setattr__(self, "default", mark_url(self.default) if self.default else self.default)
@@ -42,6 +45,12 @@ class IndexConfig:
         return any(not is_pypi(u) for u in ((self.default,) if self.default else ()) + self.extra)
 
     @property
+    def uses_keyring(self) -> bool:
+        """Passwords come from the `keyring` command: uv's `subprocess` provider; pip's `import` too, whose library is
+        the command's (pip's `auto` asks only when it may prompt, which never happens here)."""
+        return self.keyring == "subprocess" or (self.keyring == "import" and self.keyring_from == "pip")
+
+    @property
     def indexes(self) -> tuple[str, ...]:
         return ((self.default,) if self.default else ()) + self.extra
 
@@ -50,16 +59,17 @@ class IndexConfig:
 
     def uv_env(self) -> dict[str, str]:
         """What uv must be told: nothing when the setting is uv's own; pip's settings otherwise."""
+        env = {"UV_KEYRING_PROVIDER": "subprocess"} if self.uses_keyring and self.keyring_from == "pip" else {}
         if self.tool != "pip":
-            return {}
-        env = {"UV_DEFAULT_INDEX": self.default} if self.default else {}
+            return env
+        env.update({"UV_DEFAULT_INDEX": self.default} if self.default else {})
         if self.extra:
             env["UV_INDEX"] = " ".join(self.extra)
         return env
 
     def to_json(self) -> dict:
         return {"default": redact(self.default) if self.default else None, "extra": [redact(u) for u in self.extra],
-                "source": self.source, "custom": self.custom}
+                "source": self.source, "custom": self.custom, "keyring": self.uses_keyring}
 
 
 def is_pypi(url: str) -> bool:
@@ -173,10 +183,44 @@ def _from_pip_files(files: list[Path]) -> IndexConfig | None:
 def detect_index(env: dict[str, str] | None = None, cwd: Path | None = None) -> IndexConfig:
     """The configured index: uv's settings first, then pip's; an empty IndexConfig means PyPI."""
     env = dict(os.environ) if env is None else env
+    cwd = cwd or Path.cwd()
+    found = _indexes(env, cwd)
+    provider, where = _keyring_provider(env, cwd)
+    return replace(found, keyring=provider, keyring_from=where) if provider else found
+
+
+def _keyring_provider(env: dict[str, str], cwd: Path) -> tuple[str, str]:
+    """uv's keyring-provider (UV_KEYRING_PROVIDER, then its configuration files, nearest first), else pip's
+    (PIP_KEYRING_PROVIDER, then pip.conf, the last file that sets it)."""
+    if env.get("UV_KEYRING_PROVIDER", "").strip():
+        return env["UV_KEYRING_PROVIDER"].strip().lower(), "uv"
+    for path in _uv_files(env, cwd):
+        doc = _uv_table(path) if path.is_file() else None
+        pip = (doc or {}).get("pip") if isinstance((doc or {}).get("pip"), dict) else {}
+        value = (doc or {}).get("keyring-provider") or pip.get("keyring-provider")
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower(), "uv"
+    if env.get("PIP_KEYRING_PROVIDER", "").strip():
+        return env["PIP_KEYRING_PROVIDER"].strip().lower(), "pip"
+    value = ""
+    for path in _pip_files(env):
+        parser = configparser.RawConfigParser()
+        try:
+            if not path.is_file() or not parser.read(path, encoding="utf-8"):
+                continue
+        except (OSError, configparser.Error, UnicodeDecodeError):
+            continue
+        for section in ("global", "install"):
+            if parser.has_option(section, "keyring-provider"):
+                value = parser.get(section, "keyring-provider").strip().lower() or value
+    return (value, "pip") if value else ("", "")
+
+
+def _indexes(env: dict[str, str], cwd: Path) -> IndexConfig:
     found = _from_env(env, ("UV_DEFAULT_INDEX", "UV_INDEX_URL"), ("UV_INDEX", "UV_EXTRA_INDEX_URL"), "uv")
     if found:
         return found
-    for path in _uv_files(env, cwd or Path.cwd()):
+    for path in _uv_files(env, cwd):
         doc = _uv_table(path) if path.is_file() else None
         found = _from_uv_table(doc, f"{path.name} ({path})") if doc else None
         if found:

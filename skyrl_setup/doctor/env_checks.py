@@ -97,9 +97,16 @@ def _differences(wrong: list[str], missing: list[str]) -> str:
     return "; ".join(parts)
 
 
-def check_drift(facts: dict, record: dict | None) -> Check:
+def check_drift(facts: dict, record: dict | None) -> list[Check]:
+    """The environment against its record: its packages; and where it lives (store_checks: moved, the link, shared files)."""
     if not record:
-        return Check("env.drift", "skipped", "no skyrl-setup record in this environment (not made by skyrl-setup)")
+        return [Check("env.drift", "skipped", "no skyrl-setup record in this environment (not made by skyrl-setup)")]
+    from skyrl_setup.doctor.store_checks import store_checks
+
+    return [_drift(facts, record), *store_checks(facts, record)]
+
+
+def _drift(facts: dict, record: dict) -> Check:
     want = record.get("packages", {})  # what the environment held when it was built and verified
     d = compare(want, versions(facts))
     added, removed = list(d.added), list(d.removed)

@@ -14,6 +14,7 @@ the driver); the two new probes are check_env.py's imports and the engine kernel
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -34,10 +35,9 @@ ENGINE_KERNELS = ("sgl-kernel", "flashinfer-jit-cache", "vllm", "flash-attn", "t
                   "transformer-engine-cu12")
 
 
-def import_probe(python: Path, profile: Profile) -> list:
-    from skyrl_setup.verify import run_imports
-
-    return run_imports(python, [m for m in CHECK_ENV_MODULES if m in profile.modules], timeout=300)
+def check_env_modules(profile: Profile) -> list[str]:
+    """check_env.py's imports that this backend's profile verifies (doctor runs them in its probe interpreter)."""
+    return [m for m in CHECK_ENV_MODULES if m in profile.modules]
 
 
 def site_packages(facts: dict) -> list[Path]:
@@ -46,12 +46,15 @@ def site_packages(facts: dict) -> list[Path]:
 
 
 def kernel_arches(facts: dict, names: tuple[str, ...] = ENGINE_KERNELS) -> dict[str, dict]:
-    """{distribution: {version, arches, files}} for the engine kernels installed, from their shared objects."""
-    wanted = {canonicalize_name(n) for n in names}
+    """{distribution: {version, arches, files}} for the engine kernels installed, from their shared objects.
+    Only those the environment's description lists are looked up, each by its name: a torch environment holds
+    hundreds of distributions, and reading every one's metadata took 0.6 s (FACTS §10)."""
+    installed = {canonicalize_name(n) for n in (facts.get("distributions") or {})}
+    paths = [str(p) for p in site_packages(facts)]
     out: dict[str, dict] = {}
-    for dist in metadata.distributions(path=[str(p) for p in site_packages(facts)]):
-        name = canonicalize_name(dist.metadata.get("Name") or "")
-        if name not in wanted or name in out:
+    for name in dict.fromkeys(canonicalize_name(n) for n in names):
+        dist = next(iter(metadata.distributions(name=name, path=paths)), None) if name in installed else None
+        if dist is None:
             continue
         arches, scanned = fatbin.Arches(), 0
         for f in dist.files or ():
@@ -191,16 +194,19 @@ def check_imports(imports: list | None) -> list[Check]:
 
 
 def symptoms(facts: dict | None, imports: list | None, torch_res: dict | None, driver: DriverInfo, profile: Profile,
-             venv: str | None, found, cvd: str | None) -> list[Check]:
-    """All of the above, each guarded; nothing to say about an environment that does not run."""
+             venv: str | None, found, cvd: str | None, kernels: Callable[[], dict] | None = None) -> list[Check]:
+    """All of the above, each guarded; nothing to say about an environment that does not run. `kernels`: the
+    engine kernels' arches, scanned by the caller beside its probes (e.g. a future's result); else scanned here."""
     from skyrl_setup.doctor import guarded
 
     if not facts or facts.get("status") == "error":
         return []
+    if kernels is None:
+        kernels = lambda: kernel_arches(facts) if driver.gpus else {}
     out = guarded("env.imports", check_imports, imports)
     out += guarded("symptom.python", check_python, facts, profile, found)
     out += guarded("symptom.cuda_unavailable", check_cuda_unavailable, facts, torch_res, driver, profile, cvd)
     out += guarded("symptom.flashinfer", check_flashinfer, imports, facts, profile, venv)
     out += guarded("symptom.no_kernel_image", lambda: check_no_kernel_image(
-        torch_res, kernel_arches(facts) if driver.gpus else {}, driver))
+        torch_res, kernels(), driver))
     return out

@@ -30,6 +30,13 @@ def _catches_import_error(handler):
     return bool({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"} & set(names))
 
 
+def _statement(lines, node):
+    """The whole statement, one line: an import in parentheses spans several, and its first alone names nothing."""
+    text = " ".join(lines[node.lineno - 1:getattr(node, "end_lineno", None) or node.lineno])
+    text = " ".join(text.split()).replace("( ", "(").replace(", )", ")").replace(" )", ")")
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
 def _is_type_checking(test):
     return getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING"
 
@@ -176,7 +183,7 @@ class Checker:
         failures, nxt = [], []
         for node in body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                stmt = self.lines[path][node.lineno - 1].strip() if node.lineno <= len(self.lines[path]) else ""
+                stmt = _statement(self.lines[path], node)
                 if isinstance(node, ast.Import):
                     wanted = [(a.name, None) for a in node.names]
                 else:

@@ -3,6 +3,11 @@
 argv[1]: a JSON list of module names. Each result is written (_skyrl_channel.py) before the next import, so
 a module that kills the interpreter (a segfault in an extension) still leaves the
 results before it, and the caller knows which import died.
+argv[2] `--torch-probe` (doctor): torch is imported here first, then this process forks: torch_script.py's GPU
+checks in one fork, each other import in a fork of its own, side by side. torch's import (seconds on a GPU host) is
+paid once, not once per probe, and no import waits for another. This process writes the error row of an import
+whose fork died. The torch probe answers {"torch_probe": {...}}. Where importing torch initialized CUDA (a fork
+could not use it), everything runs in this process instead, one after another.
 """
 
 import json
@@ -10,13 +15,28 @@ import os
 import sys
 import time
 import traceback
+import warnings
 
+import torch_script  # standard library at module level; loaded before any probed code can shadow it
 from _skyrl_channel import emit  # a sibling file: this script's folder is on sys.path
 
 
-def _version(mod):
+def _version(name, mod):
+    """__version__ where it agrees with the installed distribution (torch's carries its CUDA build, 2.11.0+cu130, which
+    the distribution's 2.11.0 does not), else the distribution's: a package may never update its __version__
+    (skyrl_gym says 0.0.0 in skyrl-gym 0.2.0)."""
     v = getattr(mod, "__version__", None)
-    return v if isinstance(v, str) else None
+    v = v if isinstance(v, str) else None
+    if "." not in name:
+        from importlib import metadata
+
+        for dist in (name, name.replace("_", "-")):
+            try:
+                found = metadata.version(dist)
+            except Exception:  # noqa: BLE001 - not a distribution of that name, or unreadable metadata
+                continue
+            return v if v is not None and v.split("+")[0] == found.split("+")[0] else found
+    return v
 
 
 def _failpoint():
@@ -32,24 +52,116 @@ def _failpoint():
         time.sleep(0.05)
 
 
+TORCH_PROBE_TIMEOUT = 120  # seconds: run_json's default, which the torch probe has in an interpreter of its own
+
+
+def _import(name):
+    """Import one module, its rows emitted: (row, the error without its location, or None)."""
+    emit({"module": name, "status": "started"})
+    t0 = time.perf_counter()
+    error = None
+    try:
+        mod = __import__(name)
+        for part in name.split(".")[1:]:
+            mod = getattr(mod, part)
+        row = {"module": name, "status": "ok", "version": _version(name, mod)}
+    except BaseException as exc:  # noqa: BLE001 - every failure is a value here
+        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        row = {"module": name, "status": "error", "error": error + where}
+    row["seconds"] = round(time.perf_counter() - t0, 3)
+    emit(row)
+    return row, error
+
+
+def _in_turn(modules, torch_probe, torch_import=None):
+    for name in modules:
+        row, error = _import(name)
+        if name == "torch":
+            torch_import = (row["seconds"], error)
+    if torch_probe:
+        emit({"torch_probe": torch_script.main(torch_import)})
+
+
+def _fork(work):
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        _die_with(parent)
+        work()
+        code = 0
+    finally:
+        os._exit(code)  # a fork leaves without the parent's exit handlers and buffers
+
+
+def _die_with(parent):
+    """A fork outlives nothing: the caller's timeout kills this process, and PR_SET_PDEATHSIG its forks."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL (Linux)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
+
+
+def _side_by_side(modules):
+    rest = [m for m in modules if m != "torch"]
+    torch_import = None
+    if len(rest) < len(modules):
+        row, error = _import("torch")
+        torch_import = (row["seconds"], error)
+    torch = sys.modules.get("torch")
+    try:
+        cuda_up = bool(torch is not None and torch.cuda.is_initialized())
+    except BaseException:  # noqa: BLE001 - a torch without it: nothing initialized
+        cuda_up = False
+    if cuda_up or not hasattr(os, "fork"):
+        return _in_turn(rest, True, torch_import)
+    # Python 3.12 warns of a fork in a process with threads, on stderr: whose last line a crash report quotes
+    warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+    import ctypes  # noqa: F401 - once here, not in every fork (_die_with)
+
+    probe = _fork(lambda: emit({"torch_probe": torch_script.main(torch_import)}))
+    forks = {probe: (None, time.monotonic())}
+    late = set()
+    limit = max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
+    while rest or forks:
+        while rest and len(forks) <= limit:
+            name = rest.pop(0)
+            forks[_fork(lambda n=name: _import(n))] = (name, time.monotonic())
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if probe in forks and probe not in late and time.monotonic() - forks[probe][1] > TORCH_PROBE_TIMEOUT:
+                os.kill(probe, 9)
+                late.add(probe)
+            time.sleep(0.005)
+            continue
+        if pid not in forks:
+            continue  # a process the imported code started
+        name, t0 = forks.pop(pid)
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)  # as subprocess reports it
+        if name is not None and code != 0:
+            emit({"module": name, "status": "error", "error": f"import killed the interpreter (interpreter exited with status {code})",
+                  "seconds": round(time.monotonic() - t0, 3)})
+
+
 def main():
     modules = json.loads(sys.argv[1])
     _failpoint()
     emit({"python": sys.version.split()[0], "executable": sys.executable})
-    for name in modules:
-        emit({"module": name, "status": "started"})
-        t0 = time.perf_counter()
-        try:
-            mod = __import__(name)
-            for part in name.split(".")[1:]:
-                mod = getattr(mod, part)
-            row = {"module": name, "status": "ok", "version": _version(mod)}
-        except BaseException as exc:  # noqa: BLE001 - every failure is a value here
-            last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-            where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
-            row = {"module": name, "status": "error", "error": f"{type(exc).__name__}: {exc}"[:500] + where}
-        row["seconds"] = round(time.perf_counter() - t0, 3)
-        emit(row)
+    if sys.argv[2:3] == ["--torch-probe"]:
+        _side_by_side(modules)
+    else:
+        _in_turn(modules, False)
 
 
 if __name__ == "__main__":

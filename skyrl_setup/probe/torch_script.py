@@ -3,6 +3,7 @@
 Imports torch, then on each visible GPU allocates, multiplies two matrices and compares
 the result with the CPU's. Standard library at module level; torch only inside a guard,
 so a missing or broken torch is reported, not raised. Answers one JSON document (_skyrl_channel.py).
+imports_script.py --torch-probe runs main() too, in a fork of the interpreter that imported torch for its imports.
 """
 
 import sys
@@ -11,9 +12,14 @@ import time
 from _skyrl_channel import emit  # a sibling file: this script's folder is on sys.path
 
 
-def main():
+def main(imported=None):
+    """`imported`: (seconds, error or None) of the `import torch` imports_script.py already ran in this interpreter:
+    its outcome is reported, not a second attempt's (a failed import retried fails differently, or half-succeeds)."""
     out = {"python": sys.version.split()[0]}
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - (imported[0] if imported else 0.0)
+    if imported and imported[1]:
+        out.update(status="error", step="import torch", detail=imported[1][:500])
+        return out
     try:
         import torch
     except BaseException as exc:  # noqa: BLE001

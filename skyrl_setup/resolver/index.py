@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 from packaging.utils import (
@@ -26,6 +26,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from skyrl_setup import settings
 from skyrl_setup.errors import OperationError
 from skyrl_setup.resolver.auth import for_configured
 from skyrl_setup.resolver.localfiles import local_response
@@ -69,7 +70,7 @@ def cache_root() -> Path:
 
 def page_ttl() -> float:
     """Seconds a cached answer of an index (a page, a host's reachability) is trusted."""
-    return float(os.environ.get("SKYRL_SETUP_INDEX_TTL", 3600))
+    return settings.current().index_ttl
 
 
 class IndexClient:
@@ -122,7 +123,7 @@ class IndexClient:
             items = []
         else:
             try:
-                items = self._parse_page(r, url)
+                items = parse_page(r, url)
             except (ValueError, KeyError, TypeError) as exc:
                 raise OperationError(f"the package index sent a malformed page for {project} at {redact(url)} ({type(exc).__name__})",
                                      "the index or a proxy is broken; try again or use another index") from None
@@ -131,27 +132,6 @@ class IndexClient:
         tmp.write_text(json.dumps(items))
         os.replace(tmp, path)
         return [self._link_from_json(d) for d in items]
-
-    def _parse_page(self, r: httpx.Response, url: str) -> list[dict]:
-        items = []
-        if "json" in r.headers.get("content-type", ""):
-            for f in r.json()["files"]:
-                meta = f.get("core-metadata", f.get("dist-info-metadata", False))
-                items.append({"filename": f["filename"], "url": urljoin(url, f["url"]), "sha256": (f.get("hashes") or {}).get("sha256"),
-                              "requires_python": f.get("requires-python"), "upload_time": f.get("upload-time"),
-                              "has_metadata": bool(meta), "yanked": bool(f.get("yanked"))})
-        else:
-            parser = _Links()
-            parser.feed(r.text)
-            for a in parser.links:
-                href = urljoin(url, a.get("href", ""))
-                frag = urlsplit(href).fragment
-                meta = a.get("data-core-metadata", a.get("data-dist-info-metadata"))
-                items.append({"filename": urlsplit(href).path.rsplit("/", 1)[-1], "url": href.split("#")[0],
-                              "sha256": frag[7:] if frag.startswith("sha256=") else None,
-                              "requires_python": a.get("data-requires-python"), "upload_time": None,
-                              "has_metadata": meta is not None and meta != "false", "yanked": "data-yanked" in a})
-        return [i for i in items if not i.pop("yanked") and _version_of(i["filename"]) is not None]
 
     @staticmethod
     def _link_from_json(d: dict) -> FileLink:
@@ -212,6 +192,30 @@ class IndexClient:
                 return raw.decode("utf-8", "replace")
             pos += 46 + nlen + elen + clen
         raise OperationError(f"{redact(link.url)} has no .dist-info/METADATA", "the wheel is malformed")
+
+
+def parse_page(r: httpx.Response, url: str) -> list[dict]:
+    """A project page's files (PEP 691 JSON or PEP 503 HTML), yanked ones left out, as the page cache keeps them."""
+    items = []
+    if "json" in r.headers.get("content-type", ""):
+        for f in r.json()["files"]:
+            meta = f.get("core-metadata", f.get("dist-info-metadata", False))
+            items.append({"filename": f["filename"], "url": urljoin(url, f["url"]), "sha256": (f.get("hashes") or {}).get("sha256"),
+                          "requires_python": f.get("requires-python"), "upload_time": f.get("upload-time"),
+                          "has_metadata": bool(meta), "yanked": bool(f.get("yanked"))})
+    else:
+        parser = _Links()
+        parser.feed(r.text)
+        for a in parser.links:
+            href = urljoin(url, a.get("href", ""))
+            frag = urlsplit(href).fragment
+            meta = a.get("data-core-metadata", a.get("data-dist-info-metadata"))
+            # PyTorch's index writes a local version's '+' as %2B in its links
+            items.append({"filename": unquote(urlsplit(href).path.rsplit("/", 1)[-1]), "url": href.split("#")[0],
+                          "sha256": frag[7:] if frag.startswith("sha256=") else None,
+                          "requires_python": a.get("data-requires-python"), "upload_time": None,
+                          "has_metadata": meta is not None and meta != "false", "yanked": "data-yanked" in a})
+    return [i for i in items if not i.pop("yanked") and _version_of(i["filename"]) is not None]
 
 
 def _metadata_from_zip(data: bytes, url: str) -> str:

@@ -30,6 +30,10 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # uv opens dozens of connections at once; past socketserver's backlog of 5 the kernel drops the SYNs and the
+    # client tries again a second later (on a busy machine, past a route probe's 1.5 s)
+    request_queue_size = 128
+
     def handle_error(self, request, client_address):
         # uv hangs up on the other downloads after the first failure; that is expected here.
         if not isinstance(sys.exc_info()[1], ConnectionError):
