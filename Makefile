@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup install test test-fast bench lock clean
+.PHONY: setup install lint test test-fast bench lock clean
 
 $(BIN)/skyrl-setup: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,14 @@ install: setup              ## set up and run the main job: a verified SGLang en
 WORKERS ?= 3
 XDIST   ?= -n $(WORKERS) --dist loadgroup
 
-test: setup                 ## everything, including the real-PyPI end-to-end install
+lint: setup                 ## ruff and mypy, as configured in pyproject.toml
+	$(BIN)/ruff check skyrl_setup tests benchmarks
+	$(BIN)/mypy
+
+test: lint                  ## everything, including the real-PyPI end-to-end install
 	$(BIN)/python -m pytest -q $(XDIST)
 
-test-fast: setup            ## everything but the real-PyPI install
+test-fast: lint             ## everything but the real-PyPI install
 	$(BIN)/python -m pytest -q $(XDIST) -m "not network"
 
 bench: setup                ## benchmarks -> docs/benchmarks.md (real PyPI; several minutes)

@@ -155,7 +155,7 @@ def main() -> None:
                   reps, expect_exit=1, keep=True)
         # the static check of SkyRL's code paths alone, as install and doctor run it (a process of the env's python)
         sys.path.insert(0, str(REPO))
-        from skyrl_setup import profiles as _profiles
+        from skyrl_setup.catalog import profiles as _profiles
         prof = _profiles.load("sglang")
         static_req = json.dumps({"entry": list(prof.skyrl_entry), "follow": list(prof.follow), "interface": prof.interface})
         b.measure("static check of SkyRL's code paths (same env)", lambda i: run(
@@ -172,7 +172,7 @@ def main() -> None:
         reqs = work / "requirements.txt"
         want_pip = not b.only or re.search(b.only, "pip install")
         sys.path.insert(0, str(REPO))
-        from skyrl_setup.lockfile import load
+        from skyrl_setup.locks.pylock import load
         lock = load(LOCK, "3.12.1", "linux_x86_64")
         reqs.write_text("".join(f"{p.name}=={p.version}\n" for p in lock.packages))
         pip_env = dict(env, PIP_CONFIG_FILE="/dev/null", PIP_DISABLE_PIP_VERSION_CHECK="1")

@@ -21,7 +21,7 @@ class ExitCode(IntEnum):
 class SetupError(Exception):
     """Base class: `message` is one line, `hint` says what to do about it."""
 
-    code: ExitCode = ExitCode.FAILED
+    code: int = ExitCode.FAILED  # an ExitCode, or 128+N for a signal other than SIGINT
 
     def __init__(self, message: str, hint: str = "", *, details: dict | None = None):
         super().__init__(message)
@@ -31,19 +31,19 @@ class SetupError(Exception):
 
 
 class UsageError(SetupError):
-    code = ExitCode.USAGE
+    code: int = ExitCode.USAGE
 
 
 class PreconditionError(SetupError):
-    code = ExitCode.PRECONDITION
+    code: int = ExitCode.PRECONDITION
 
 
 class ConflictError(SetupError):
-    code = ExitCode.CONFLICT
+    code: int = ExitCode.CONFLICT
 
 
 class OperationError(SetupError):
-    code = ExitCode.FAILED
+    code: int = ExitCode.FAILED
 
 
 class BusyError(OperationError):

@@ -11,9 +11,9 @@ SKYRL_SETUP_FAILPOINT) themselves, in the child: they cannot import this package
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from skyrl_setup.errors import UsageError
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import hashlib
 import re
 import shutil
 import subprocess
@@ -302,7 +302,7 @@ def env(index, uv_cache, data_dir, tmp_path) -> dict[str, str]:
 
 def install_sglang(venv: Path, env: dict[str, str], *, default_place: bool = False) -> Run:
     """`install --strict` of the sglang backend from the local index, by SkyRL's own route (its lock, torch from the
-    local "PyTorch index"). That route is taken when a probe of the index answers within routes.PROBE_TIMEOUT
+    local "PyTorch index"). That route is taken when a probe of the index answers within plan.routes.PROBE_TIMEOUT
     (1.5 s); on a machine saturated by the suite's workers the answer can come late, and the fallback route's torch
     build would change what every test reading the environment sees: then it is built once more, from nothing."""
     for attempt in (1, 2):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from skyrl_setup import profiles
+from skyrl_setup.catalog import profiles
 from skyrl_setup.errors import UsageError
 from tests.conftest import cli
 
@@ -72,7 +72,7 @@ def test_malformed_profile(env, tmp_path, data_dir):
     (lambda s: s.replace('"sglang.srt.entrypoints.engine:Engine"', '"sglang.Engine"'), "verify.interface.sglang.Engine"),
 ])
 def test_profile_validation_names_key(tmp_path, mutate, key):
-    from skyrl_setup.resources import profiles_dir
+    from skyrl_setup.catalog.data import profiles_dir
     src = (profiles_dir() / "sglang-matrix.toml").read_text()
     p = tmp_path / "sglang-matrix.toml"
     p.write_text(mutate(src))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from skyrl_setup import checkout, skyrl_source
 from skyrl_setup.errors import UsageError
+from skyrl_setup.locks import checkout, skyrl_source
 from tests.conftest import REPO, cli, pypi_env
 
 TODAY = (REPO.parent / "shared" / "skyrl-checkout-2026-08-21").resolve()  # ../shared may be a link
@@ -164,8 +164,8 @@ def test_a_python_without_skyrl_gets_one_blocker_per_missing_module_and_names_th
     static check, then its real import), and an engine that is not installed read "vllm ?'s ... lacks generate"."""
     import sys
 
-    from skyrl_setup import profiles
-    from skyrl_setup.readiness import assess
+    from skyrl_setup.catalog import profiles
+    from skyrl_setup.verify.verdict import assess
 
     verdict = assess(Path(sys.executable), profiles.load("vllm", "0.4.0"), gpu_usable=False)
     modules = [b.module for b in verdict.blockers]
@@ -264,7 +264,7 @@ def test_review_findings_either_folder_another_distribution_latest_and_a_folder_
     installed from the folder typed; `--skyrl 0.3.1` judged today's checkout by skyrl_train's modules; `--skyrl latest
     --backend megatron` chose skyrl 0.4.0, whose megatron needs a checkout; `lock --from-skyrl skyrl-gym/ -o` wrote
     nothing with exit 0."""
-    from skyrl_setup import releases
+    from skyrl_setup.catalog import releases
 
     assert checkout.project_folder(str(TODAY / "skyrl-train")) == str(TODAY)
     if OLD.is_dir():

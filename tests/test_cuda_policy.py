@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from skyrl_setup.cuda_policy import (
+from skyrl_setup.catalog.cuda_policy import (
     MINOR_COMPAT_FLOOR,
     RELEASE_DRIVER_FLOOR,
     CudaVersion,

@@ -1,6 +1,6 @@
-"""The pure decisions, asked directly (issue 23): which route a SkyRL-sourced backend takes (routes.choose_route),
-what a plan is made of or why there is none (plan.make_plan), whether a re-run has nothing to do (current.is_noop,
-current.recorded_lock), and how a readiness verdict is assembled from what the probes found (readiness.assess).
+"""The pure decisions, asked directly (issue 23): which route a SkyRL-sourced backend takes (plan.routes.choose_route),
+what a plan is made of or why there is none (plan.model.make_plan), whether a re-run has nothing to do (store.noop.is_noop,
+store.noop.recorded_lock), and how a readiness verdict is assembled from what the probes found (verify.verdict.assess).
 
 Each branch is asked here in milliseconds; the subprocess tests keep the paths a user walks (install, upgrade,
 doctor through the CLI against the local index)."""
@@ -16,19 +16,22 @@ from unittest import mock
 
 import pytest
 
-from skyrl_setup import current, profiles, readiness, routes
-from skyrl_setup.artifacts import ArtifactPlan
-from skyrl_setup.cuda_policy import judge
+from skyrl_setup.catalog import profiles
+from skyrl_setup.catalog.cuda_policy import judge
 from skyrl_setup.detect.gpu import DriverInfo, Gpu
 from skyrl_setup.detect.index_config import IndexConfig
+from skyrl_setup.detect.mirrors import Mirrors
+from skyrl_setup.detect.prereqs import Prereq
 from skyrl_setup.detect.python import PythonInfo
-from skyrl_setup.envstore import Store
 from skyrl_setup.errors import OperationError, PreconditionError, UsageError
-from skyrl_setup.lockfile import load_for_host
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.plan import make_plan
-from skyrl_setup.prereqs import Prereq
-from skyrl_setup.verify import ImportResult
+from skyrl_setup.locks.pylock import load_for_host
+from skyrl_setup.plan import routes
+from skyrl_setup.plan.artifacts import ArtifactPlan
+from skyrl_setup.plan.model import make_plan
+from skyrl_setup.store import noop as current
+from skyrl_setup.store.generations import Store
+from skyrl_setup.verify import verdict as readiness
+from skyrl_setup.verify.imports import ImportResult
 
 PLATFORM, PYTHON = "linux_x86_64", "3.12.1"
 H100 = Gpu(0, "NVIDIA H100 80GB HBM3", 80 << 30, (9, 0))
@@ -70,7 +73,7 @@ def choose(profile, drv: DriverInfo, probe: Probe, requested: str | None = None,
     return routes.choose_route(profile, PLATFORM, PYTHON, drv, requested, probe, mirrors, **kw)
 
 
-# -- routes.choose_route --------------------------------------------------------------------------------------------
+# -- plan.routes.choose_route ---------------------------------------------------------------------------------------
 
 def test_the_first_route_is_taken_when_its_hosts_answer(sglang):
     probe = Probe()
@@ -185,7 +188,7 @@ def test_committed_lock_picks_the_variant_without_probing(sglang):
         routes.committed_lock(sglang, PLATFORM, PYTHON, "cu130")
 
 
-# -- plan.make_plan -------------------------------------------------------------------------------------------------
+# -- plan.model.make_plan -------------------------------------------------------------------------------------------
 
 @pytest.fixture
 def plan_args(sglang) -> dict:
@@ -258,7 +261,7 @@ def test_a_plan_without_a_lock_yet_has_no_lock_warnings(plan_args):
     assert p.lock is None and p.warnings == ()
 
 
-# -- current.is_noop and current.recorded_lock -----------------------------------------------------------------------
+# -- store.noop.is_noop and store.noop.recorded_lock -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def small_venv(tmp_path_factory) -> Path:
@@ -339,7 +342,7 @@ def test_the_recorded_lock_is_known_by_its_bytes_alone(tmp_path):
     assert current.recorded_lock(rec, "sglang", None, tmp_path) is None
 
 
-# -- readiness.assess: the verdict from what the static check and the real imports found ----------------------------
+# -- verify.verdict.assess: the verdict from what the static check and the real imports found -----------------------
 
 ENGINE = "sglang.srt.entrypoints.engine:Engine"
 

@@ -18,7 +18,6 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-
 from tests.conftest import cli, mirror_map
 from tests.test_bad_input import assert_one_line
 

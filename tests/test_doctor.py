@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from skyrl_setup.curesult import diagnose, known_codes
+from skyrl_setup.probe.curesult import diagnose, known_codes
 from tests.conftest import cli
 
 FACTS_CODES = [1, 2, 3, 34, 46, 100, 101, 200, 209, 218, 221, 222, 223, 700, 719, 802, 803, 804, 999]
@@ -155,6 +155,7 @@ def test_driver_probe_paths(env, sglang_env, fake_libcuda, fake, expect_status, 
 
 def test_probe_script_raw_json(fake_libcuda):
     import sys
+
     from skyrl_setup.probe import script
     p = subprocess.run([sys.executable, script("cuda_driver_script")], capture_output=True, text=True,
                        env={"SKYRL_SETUP_LIBCUDA": str(fake_libcuda), "FAKE_DEVICES": "2"})

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from skyrl_setup.requests import REQUESTS
+from skyrl_setup.commands.requests import REQUESTS
 from tests.conftest import cli, mirror_map
 
 
@@ -91,8 +91,8 @@ def test_a_usage_error_names_its_command(env, argv):
 def test_cluster_reads_doctor_through_the_envelope(env, sglang_env):
     """Drift detection reads a node's doctor output as this schema's envelope; a change to doctor's data that
     drift depends on fails here, not silently on a cluster."""
-    from skyrl_setup.cluster import doctor_facts
-    from skyrl_setup.results import Envelope
+    from skyrl_setup.commands.cluster import doctor_facts
+    from skyrl_setup.commands.results import Envelope
 
     r = cli("doctor", "--venv", str(sglang_env), "--no-gpu-probe", "--json", env=env)
     facts = doctor_facts(Envelope.parse(r.stdout).data)

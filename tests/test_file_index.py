@@ -4,7 +4,7 @@ Found in CI: a machine whose pip.conf lists `file:///opt/pypi/simple` made check
 
 from __future__ import annotations
 
-from skyrl_setup.artifacts import reachable
+from skyrl_setup.plan.artifacts import reachable
 from skyrl_setup.resolver.index import IndexClient
 
 

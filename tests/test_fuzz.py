@@ -12,11 +12,12 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skyrl_setup import lockfile, profiles
 from skyrl_setup._toml import toml_reader
+from skyrl_setup.catalog import profiles
+from skyrl_setup.catalog.data import profiles_dir
 from skyrl_setup.cli import main
 from skyrl_setup.errors import SetupError
-from skyrl_setup.resources import profiles_dir
+from skyrl_setup.locks import pylock as lockfile
 from tests.conftest import PYENV_312
 
 REAL = toml_reader.loads((profiles_dir() / "sglang.toml").read_text())

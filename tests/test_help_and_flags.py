@@ -9,7 +9,7 @@ import re
 import pytest
 
 from skyrl_setup.cli.parse import Output, parse
-from skyrl_setup.requests import REQUESTS
+from skyrl_setup.commands.requests import REQUESTS
 from tests.conftest import clean_env, cli
 
 

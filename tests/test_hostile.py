@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from skyrl_setup.profiles import read_tool_table
+from skyrl_setup.catalog.profiles import read_tool_table
 from tests.conftest import REPO, built_env, cli, venv_run
 from tests.test_reliability import assert_consistent, spawn, store_of, wait_reached
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from skyrl_setup.detect.index_config import IndexConfig, detect_index
-from skyrl_setup.index_route import by_name, plan_routes
-from skyrl_setup.lockfile import Lock, LockedPackage, install_manifest
+from skyrl_setup.locks.pylock import Lock, LockedPackage, install_manifest
+from skyrl_setup.plan.fetch import by_name, plan_routes
 
 ART = "https://art.example.com/api/pypi/pypi-remote/simple"
 TORCH_MIRROR = "https://art.example.com/api/pypi/pytorch-cu128/simple"

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.locks.pylock import load as load_lock
 from tests.conftest import PYENV_312, base_env, cli, venv_run
 from tests.support.catalog import stack
 from tests.support.index import LocalIndex

@@ -42,7 +42,8 @@ def test_per_node_and_cluster_total(two_nodes, installed_sglang, tmp_path):
         "num_attention_heads": 40, "num_key_value_heads": 8, "tie_word_embeddings": False}))
     r = cli("doctor", "--ray", c.address, "--venv", str(venv), "--model", str(tmp_path), "--no-gpu-probe", "--json",
             env=env, timeout=300)
-    assert r.returncode == 0, [(n["error"], n["drift"], [x for x in n["doctor"].get("checks", []) if x["status"] == "error"]) for n in r.data["nodes"] if not n["ok"]]
+    assert r.returncode == 0, [(n["error"], n["drift"], [x for x in n["doctor"].get("checks", []) if x["status"] == "error"])
+                               for n in r.data["nodes"] if not n["ok"]]
     assert all(n["ok"] for n in r.data["nodes"])  # each node misses 32B's minimum alone; the cluster meets it
     fit = r.data["model_fit"]
     assert len(fit["per_node"]) == 2

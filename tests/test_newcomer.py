@@ -95,7 +95,7 @@ def test_a_noop_is_decided_from_the_record_and_the_locks_bytes(tmp_path):
     """No TOML is parsed to know a re-run has nothing to do: a file that is not TOML at all still matches by sha256."""
     import hashlib
 
-    from skyrl_setup.current import recorded_lock
+    from skyrl_setup.store.noop import recorded_lock
 
     lock = tmp_path / "lockfiles" / "pylock.sglang.toml"
     lock.parent.mkdir()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from skyrl_setup.profiles import load
-from skyrl_setup.readiness import static_check
+from skyrl_setup.catalog.profiles import load
+from skyrl_setup.verify.verdict import static_check
 from tests.conftest import PYENV_312, REPO, clean_env
 
 pytestmark = pytest.mark.network

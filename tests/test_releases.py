@@ -7,11 +7,11 @@ import hashlib
 
 import pytest
 
-from skyrl_setup import cuda_policy, profiles, releases
+from skyrl_setup.catalog import cuda_policy, profiles, releases
+from skyrl_setup.catalog.releases import Defect
 from skyrl_setup.cli.parse import parse
+from skyrl_setup.commands.requests import DoctorRequest, InstallRequest
 from skyrl_setup.errors import PreconditionError, UsageError
-from skyrl_setup.releases import Defect
-from skyrl_setup.requests import DoctorRequest, InstallRequest
 from tests.conftest import REPO
 
 SHARED = REPO.parent / "shared"

@@ -22,10 +22,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYENV_312, REPO, base_env, built_env, cli, mirror_map, venv_run
+from tests.conftest import (
+    PYENV_312,
+    REPO,
+    base_env,
+    built_env,
+    cli,
+    mirror_map,
+    venv_run,
+)
+from tests.support.hostile import (
+    alive,
+    cli_with,
+    fill,
+    holder_pth,
+    member,
+    release,
+    repack,
+    small_tmpfs,
+    special,
+    without_dac,
+)
 from tests.support.index import LocalIndex, _File
 from tests.support.wheels import FakeDist, build_wheel
-from tests.support.hostile import alive, cli_with, fill, holder_pth, member, release, repack, small_tmpfs, special, without_dac
 from tests.test_hostile import gen_of, one_error
 from tests.test_reliability import assert_consistent, spawn, store_of, wait_reached
 
@@ -509,7 +528,7 @@ def test_07_a_package_nobody_named_is_not_moved_unasked(env, tmp_path, plugin_in
 
 
 def test_04_the_link_mode_is_chosen_where_the_store_is(tmp_path, monkeypatch):
-    from skyrl_setup import sharing
+    from skyrl_setup.store import sharing
 
     monkeypatch.delenv("UV_LINK_MODE", raising=False)
     (tmp_path / "a").write_text("x")

@@ -19,8 +19,8 @@ SENTENCE = "sglang 0.4.8.post1 requires torch==2.7.1 but vllm 0.11.0 requires to
 def wheel_downloads(index, data_dir, env) -> list[str]:
     """Wheels asked for, but the one file per folder the route choice HEADs to see whether the skyrl route's hosts
     answer (the pre-check judges the lock of the route install takes here)."""
-    from skyrl_setup.lockfile import load
-    from skyrl_setup.routes import extra_sources
+    from skyrl_setup.locks.pylock import load
+    from skyrl_setup.plan.routes import extra_sources
 
     with mock.patch.dict(os.environ, {"UV_INDEX_URL": env["UV_INDEX_URL"]}):  # the default index the CLI was given
         probed = {unquote(url.rsplit("/", 1)[-1]) for f in (data_dir / "lockfiles").glob("*/pylock.*-skyrl-*.toml")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from unittest import mock
 
 from skyrl_setup.detect.index_config import IndexConfig
-from skyrl_setup.lockfile import load
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.routes import extra_sources
+from skyrl_setup.detect.mirrors import Mirrors
+from skyrl_setup.locks.pylock import load
+from skyrl_setup.plan.routes import extra_sources
 from tests.conftest import REPO
 
 LOCKS = REPO / "lockfiles" / "skyrl-train-0.3.0"

@@ -8,15 +8,14 @@ import sys
 
 import pytest
 
-from skyrl_setup import profiles
+from skyrl_setup.catalog import profiles
 from skyrl_setup.commands import compat_cmd
-from skyrl_setup.errors import ExitCode
-from skyrl_setup.errors import ConflictError
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.requests import CheckCompatRequest
-from skyrl_setup.ui import Silent
+from skyrl_setup.commands.requests import CheckCompatRequest
+from skyrl_setup.commands.ui import Silent
+from skyrl_setup.detect.mirrors import Mirrors
+from skyrl_setup.detect.target import Target
+from skyrl_setup.errors import ConflictError, ExitCode
 from skyrl_setup.resolver.check import check_compat
-from skyrl_setup.target import Target
 from tests.support.index import LocalIndex
 from tests.support.wheels import FakeDist
 

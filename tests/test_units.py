@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from skyrl_setup import artifacts, lockfile, mirrors
-from skyrl_setup.profiles import Artifact, load
+from skyrl_setup.catalog.data import lockfiles_dir
+from skyrl_setup.catalog.profiles import Artifact, load
+from skyrl_setup.commands.results import plain
+from skyrl_setup.detect import mirrors
+from skyrl_setup.locks import pylock as lockfile
+from skyrl_setup.plan import artifacts
 from skyrl_setup.redact import Secret, mark_url, redact, secret_if_named
-from skyrl_setup.results import plain
-from skyrl_setup.resources import lockfiles_dir
-from skyrl_setup.uvtool import short_cause
+from skyrl_setup.uv.backend import short_cause
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_LOCK = lockfiles_dir() / "skyrl-train-0.3.1" / "pylock.sglang-pypi-cu126-linux_x86_64.toml"
@@ -148,7 +150,7 @@ def test_requirement_check_skips_extras_but_not_other_markers():
 
 
 def test_a_real_import_failing_on_a_statically_found_cause_is_not_a_second_blocker():
-    from skyrl_setup.readiness import _same_cause
+    from skyrl_setup.verify.verdict import _same_cause
 
     module = [{"kind": "module", "missing": "flash_attn"}]
     assert _same_cause("ModuleNotFoundError: No module named 'flash_attn'", module)

@@ -185,7 +185,7 @@ class _Lock:
 
 def test_only_a_torch_pin_that_takes_the_new_torch_accepts_a_torch_move():
     from skyrl_setup.errors import ConflictError
-    from skyrl_setup.upgrade_plan import refuse_torch_move
+    from skyrl_setup.plan.upgrade import refuse_torch_move
 
     rec = {"packages": {"torch": "2.7.1+cu128"}}
     refuse_torch_move(rec, _Lock("2.7.1+cu128"), [])  # torch stays

@@ -16,7 +16,15 @@ import shutil
 
 import pytest
 
-from tests.conftest import PYENV_312, REPO, base_env, cli, mirror_map, venv_run, write_release
+from tests.conftest import (
+    PYENV_312,
+    REPO,
+    base_env,
+    cli,
+    mirror_map,
+    venv_run,
+    write_release,
+)
 from tests.support.catalog import stack
 from tests.support.index import LocalIndex
 from tests.support.skyrl_checkout import EXTRAS, uv_lock, write_checkout

@@ -18,8 +18,17 @@ from packaging.version import Version
 
 from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import ConflictError, OperationError, SetupError
-from skyrl_setup.uvfailures import CHECKED, EXIT_ERROR, EXIT_FAILURE, OFFLINE_HINT, PHRASES, classify, parse, phrases_in
-from skyrl_setup.uvtool import Uv
+from skyrl_setup.uv.backend import Uv
+from skyrl_setup.uv.failures import (
+    CHECKED,
+    EXIT_ERROR,
+    EXIT_FAILURE,
+    OFFLINE_HINT,
+    PHRASES,
+    classify,
+    parse,
+    phrases_in,
+)
 from tests.conftest import PYENV_312, REPO, base_env, cli
 
 DATASETS = "datasets-4.0.0-py3-none-any.whl"
@@ -304,6 +313,6 @@ def test_no_other_module_builds_a_uv_command_line():
     # a list that starts with "venv", not a subscript such as plan["venv"]
     pattern = re.compile(r'"pip", "|(?<![\w\])])\["venv"|"compile"|"export"|run_quiet\(|run_cache_first\(|\buv\.run\(')
     found = [f"{path.relative_to(REPO)}:{n}" for path in (REPO / "skyrl_setup").rglob("*.py")
-             if path.name != "uvtool.py" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if path.parts[-2:] != ("uv", "backend.py") for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
              if pattern.search(line)]
     assert found == []

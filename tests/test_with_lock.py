@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from skyrl_setup.lockfile import load as load_lock
+from skyrl_setup.locks.pylock import load as load_lock
 from tests.conftest import PYENV_312, REPO, base_env, cli, mirror_map, write_release
 from tests.support.catalog import stack
 from tests.support.index import LocalIndex

@@ -13,7 +13,7 @@ echo "## machine and code"
 nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv,noheader
 "$PY" -c "import sys, torch; print('python3', sys.executable, sys.version.split()[0], 'torch', torch.__version__, torch.version.cuda)"
 echo "cpus: $(nproc)"
-md5sum skyrl_setup/commands/doctor_cmd.py skyrl_setup/verify.py skyrl_setup/probe/imports_script.py skyrl_setup/probe/torch_script.py
+md5sum skyrl_setup/commands/doctor_cmd.py skyrl_setup/verify/imports.py skyrl_setup/probe/imports_script.py skyrl_setup/probe/torch_script.py
 
 echo "## skyrl-setup's dependencies from .whl/ (the tool needs no torch: it probes \$PY's)"
 rm -rf "$V" && mkdir -p "$V"

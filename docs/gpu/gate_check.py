@@ -5,7 +5,7 @@ before its swap, and what it decides from them, for an environment whose python 
 
 Prints one JSON document: the driver detected, each probe's check, and the decision (a `gpu` blocker
 in the verdict, or the exit-4 error with --require-gpu). It runs the project's own code
-(skyrl_setup.verify.gpu_probes, skyrl_setup.execute._judge_gpus); only the plan around them is minimal.
+(skyrl_setup.verify.imports.gpu_probes, skyrl_setup.build.generation._judge_gpus); only the plan around them is minimal.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from skyrl_setup import profiles
+from skyrl_setup.build.generation import _judge_gpus
+from skyrl_setup.catalog import profiles
+from skyrl_setup.commands.results import error_envelope, plain
 from skyrl_setup.detect.gpu import detect_driver
 from skyrl_setup.errors import SetupError
-from skyrl_setup.execute import _judge_gpus
-from skyrl_setup.readiness import Verdict
-from skyrl_setup.results import error_envelope, plain
-from skyrl_setup.verify import gpu_probes
+from skyrl_setup.verify.imports import gpu_probes
+from skyrl_setup.verify.verdict import Verdict
 
 
 def main(argv: list[str]) -> dict:

@@ -13,10 +13,11 @@ import signal
 import sys
 import traceback
 
-from skyrl_setup import envstore, settings
-from skyrl_setup.errors import ExitCode, OperationError, PreconditionError, SetupError, UsageError
+from skyrl_setup import settings
+from skyrl_setup.commands.requests import Request
+from skyrl_setup.errors import ExitCode, OperationError, PreconditionError, SetupError
 from skyrl_setup.humanize import sh
-from skyrl_setup.requests import Request
+from skyrl_setup.store import generations as envstore
 
 COMMANDS = {
     "profiles": "skyrl_setup.commands.profiles_cmd",

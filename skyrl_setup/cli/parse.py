@@ -1,4 +1,4 @@
-"""argv → one typed request (skyrl_setup/requests.py) and the output options. The only argparse here."""
+"""argv → one typed request (skyrl_setup/commands/requests.py) and the output options. The only argparse here."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 from dataclasses import dataclass, fields
 
 from skyrl_setup import __version__
+from skyrl_setup.commands.requests import HELP, REQUESTS, Request
 from skyrl_setup.errors import UsageError
-from skyrl_setup.requests import HELP, REQUESTS, Request
 
 
 @dataclass(frozen=True)

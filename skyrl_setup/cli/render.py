@@ -9,63 +9,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Callable, Mapping
+from collections.abc import Mapping
 
-from rich.console import Console
 from rich.markup import escape
 
+from skyrl_setup.cli.screen import VIEWS, Screen
+from skyrl_setup.commands.results import Result, envelope, error_envelope
 from skyrl_setup.errors import PreconditionError, SetupError
 from skyrl_setup.humanize import one_line
 from skyrl_setup.redact import redact
-from skyrl_setup.results import Result, envelope, error_envelope, plain
-
-MARKS = {"ok": "[green]✓[/]", "warning": "[yellow]![/]", "error": "[red]✗[/]", "skipped": "[dim]-[/]"}
-
-
-def make_console() -> Console:
-    return Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")) or None, width=_width())
-
-
-def _width() -> int | None:
-    """rich takes COLUMNS=0 (or -3) literally and prints nothing; such a value is ignored."""
-    cols = os.environ.get("COLUMNS", "")
-    if not cols or (cols.isdigit() and int(cols) > 0):
-        return None
-    try:
-        return os.get_terminal_size(2).columns or 80
-    except OSError:
-        return 80
-
-
-def t(value) -> str:
-    """A value from a result as text: secrets redacted, safe inside rich markup."""
-    return escape(str(plain(value)))
-
-
-class Screen:
-    """Where views draw: the console, and whether the user asked for detail."""
-
-    def __init__(self, *, verbose: bool = False):
-        self.console = make_console()
-        self.verbose = verbose
-
-    def print(self, *args, **kw) -> None:
-        self.console.print(*args, **kw)
-
-
-View = Callable[[Screen, Mapping], None]
-VIEWS: dict[str, View] = {}
-
-
-def view(name: str):
-    def register(fn: View) -> View:
-        VIEWS[name] = fn
-        return fn
-    return register
 
 
 class HumanUI:
-    """The UI a command talks to (skyrl_setup/ui.py); silent but for errors under --json."""
+    """The UI a command talks to (skyrl_setup/commands/ui.py); silent but for errors under --json."""
 
     def __init__(self, screen: Screen, *, json_mode: bool):
         self.screen, self.json_mode = screen, json_mode

@@ -6,8 +6,8 @@ import json
 
 from rich.table import Table
 
-from skyrl_setup.cli.render import MARKS, Screen, t, view
-from skyrl_setup.results import plain
+from skyrl_setup.cli.screen import MARKS, Screen, t, view
+from skyrl_setup.commands.results import plain
 
 GROUPS = {"system": "System", "env": "Environment", "skyrl": "SkyRL training", "gpu": "GPU",
           "symptom": "Known symptoms", "fit": "Model fit"}

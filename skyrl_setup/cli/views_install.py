@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from skyrl_setup.cli.render import MARKS, Screen, t, view
+from skyrl_setup.cli.screen import MARKS, Screen, t, view
 from skyrl_setup.humanize import human_bytes, sh
 
 

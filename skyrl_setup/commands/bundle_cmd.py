@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skyrl_setup import bundle, preflight, profiles
-from skyrl_setup.artifacts import plan_artifacts
+from skyrl_setup import paths as preflight
+from skyrl_setup.build import bundle
+from skyrl_setup.catalog import profiles
+from skyrl_setup.commands.requests import BundleRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
+from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.errors import UsageError
 from skyrl_setup.humanize import human_bytes
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.planner import select_lock
-from skyrl_setup.requests import BundleRequest
-from skyrl_setup.results import Result
-from skyrl_setup.routes import committed_lock
+from skyrl_setup.locks.pylock import Lock
+from skyrl_setup.plan.artifacts import plan_artifacts
+from skyrl_setup.plan.install import select_lock
+from skyrl_setup.plan.routes import committed_lock
 from skyrl_setup.safepaths import output_file
-from skyrl_setup.ui import UI
 
 
 def run(req: BundleRequest, ui: UI) -> Result:
@@ -26,6 +29,7 @@ def run(req: BundleRequest, ui: UI) -> Result:
     platform = req.platform or platform_tag()
     if req.output is not None:
         output_file(req.output, "-o")  # before gigabytes are downloaded; the default name is checked below
+    lock: Lock | None
     if profile.from_skyrl and not req.lock:
         lock, source = committed_lock(profile, platform, f"{profile.python}.0", req.cuda)
         variant = lock.tool["cuda"]

@@ -6,16 +6,16 @@ JSON envelope every command writes; nothing here rebuilds argv or guesses a docu
 
 from __future__ import annotations
 
-from skyrl_setup import modelsize, preflight
-from skyrl_setup.cluster import drift, fan_out
+from skyrl_setup import paths as preflight
+from skyrl_setup.commands.cluster import drift, fan_out
+from skyrl_setup.commands.requests import DoctorRequest, InstallRequest
+from skyrl_setup.commands.results import Result, plain
+from skyrl_setup.commands.ui import UI
 from skyrl_setup.detect.gpu import DriverInfo
-from skyrl_setup.doctor import fit_checks
-from skyrl_setup.doctor.gpu_checks import check_driver_probe
+from skyrl_setup.detect.mirrors import Mirrors
+from skyrl_setup.doctor import fit_checks, modelsize
 from skyrl_setup.errors import ExitCode
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.requests import DoctorRequest, InstallRequest
-from skyrl_setup.results import Result, plain
-from skyrl_setup.ui import UI
+from skyrl_setup.verify.gpu import check_driver_probe
 
 DEFAULT_TIMEOUT = 600.0
 

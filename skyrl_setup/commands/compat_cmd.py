@@ -6,13 +6,14 @@ A conflict is an error (exit 3) with the same shape whichever command finds it
 
 from __future__ import annotations
 
-from skyrl_setup import preflight, profiles
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.requests import CheckCompatRequest
-from skyrl_setup.resolver.check import require_compatible
-from skyrl_setup.results import Result
-from skyrl_setup.planner import host_target
-from skyrl_setup.ui import UI
+from skyrl_setup import paths as preflight
+from skyrl_setup.catalog import profiles
+from skyrl_setup.commands.requests import CheckCompatRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
+from skyrl_setup.detect.mirrors import Mirrors
+from skyrl_setup.plan.basis import require_compatible
+from skyrl_setup.plan.install import host_target
 
 
 def run(req: CheckCompatRequest, ui: UI) -> Result:

@@ -5,16 +5,22 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from skyrl_setup import profiles
-from skyrl_setup.cuda_policy import choose_variant
-from skyrl_setup.dockerfile import Choice, context_lock_name, refuse_credentials, render, write_context
+from skyrl_setup.build.dockerfile import (
+    Choice,
+    context_lock_name,
+    refuse_credentials,
+    render,
+    write_context,
+)
+from skyrl_setup.build.toolwheel import tool_wheel
+from skyrl_setup.catalog import profiles
+from skyrl_setup.catalog.cuda_policy import choose_variant
+from skyrl_setup.commands.requests import DockerfileRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
 from skyrl_setup.errors import OperationError, UsageError
-from skyrl_setup.planner import select_lock
-from skyrl_setup.requests import DockerfileRequest
-from skyrl_setup.results import Result
-from skyrl_setup.routes import committed_lock
-from skyrl_setup.toolwheel import tool_wheel
-from skyrl_setup.ui import UI
+from skyrl_setup.plan.install import select_lock
+from skyrl_setup.plan.routes import committed_lock
 
 PLATFORM = "linux_x86_64"  # NVIDIA's CUDA images that the Dockerfile starts from
 
@@ -71,7 +77,7 @@ def run(req: DockerfileRequest, ui: UI) -> Result:
 def _install_route(profile, python_full: str):
     """The route install takes on this host (its driver, its GPUs, the same probes): the lock the image installs."""
     from skyrl_setup.detect.gpu import detect_driver
-    from skyrl_setup.mirrors import Mirrors
-    from skyrl_setup.resolver.basis import host_route
+    from skyrl_setup.detect.mirrors import Mirrors
+    from skyrl_setup.plan.basis import host_route
 
     return host_route(profile, python_full, PLATFORM, detect_driver(), Mirrors.load())

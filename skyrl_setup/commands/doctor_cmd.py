@@ -13,21 +13,35 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from skyrl_setup import releases, modelsize, preflight, profiles, settings
+from skyrl_setup import paths as preflight
+from skyrl_setup import settings
+from skyrl_setup.catalog import profiles, releases
+from skyrl_setup.commands.requests import DoctorRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
 from skyrl_setup.detect.system import detect_system
-from skyrl_setup.humanize import sh
-from skyrl_setup.doctor import (FAIL_ON, Check, env_checks, error_count, failing, fit_checks, gpu_checks, guarded,
-                                skyrl_checks, symptom_checks, system_checks)
-from skyrl_setup.envstore import Store
+from skyrl_setup.doctor import (
+    FAIL_ON,
+    Check,
+    env_checks,
+    error_count,
+    failing,
+    fit_checks,
+    guarded,
+    modelsize,
+    skyrl_checks,
+    symptom_checks,
+    system_checks,
+)
 from skyrl_setup.errors import ExitCode, SetupError, UsageError
+from skyrl_setup.humanize import sh
 from skyrl_setup.probe import driver_probe, run_json, script
 from skyrl_setup.redact import secret_if_named
-from skyrl_setup.requests import DoctorRequest
-from skyrl_setup.results import Result
-from skyrl_setup.ui import UI
-from skyrl_setup.uvtool import Uv
+from skyrl_setup.store.generations import Store
+from skyrl_setup.uv.backend import Uv
+from skyrl_setup.verify import gpu as gpu_checks
 
 
 def _target(req: DoctorRequest, profile_name: str) -> tuple[Path | None, Path, Store | None]:
@@ -79,7 +93,7 @@ def run(req: DoctorRequest, ui: UI) -> Result:
         f_cache = pool.submit(_uv_cache_dir)
         facts = _mark_secrets(f_env.result()) if f_env else None
         kernels_ok = facts is not None and facts.get("status") != "error" and driver.gpus
-        f_kern = pool.submit(symptom_checks.kernel_arches, facts) if kernels_ok else None  # beside the probe, too
+        f_kern = pool.submit(symptom_checks.kernel_arches, facts) if facts is not None and kernels_ok else None  # beside the probe, too
         drv = f_drv.result() if f_drv else None
         imports, torch_res = f_probe.result() if f_probe else (None, None)
         if torch_res is None and probes and have_env:
@@ -141,8 +155,8 @@ def _mark_secrets(facts: dict | None) -> dict | None:
 def _env_probe(python: Path, profile, driver: DriverInfo, check_env: list[str]) -> tuple[list, dict | None]:
     """check_env.py's imports and SkyRL's real imports (readiness), with the torch probe where a driver is, from one
     interpreter that imports torch once (FACTS §10: an import per probe made doctor 1.35–1.7× `import torch`)."""
-    from skyrl_setup.readiness import real_import_list
-    from skyrl_setup.verify import imports_and_torch, run_imports
+    from skyrl_setup.verify.imports import imports_and_torch, run_imports
+    from skyrl_setup.verify.verdict import real_import_list
 
     real = real_import_list(profile, driver.usable) if profile.skyrl_entry else []
     modules = list(dict.fromkeys(check_env + real))
@@ -152,17 +166,17 @@ def _env_probe(python: Path, profile, driver: DriverInfo, check_env: list[str]) 
 
 
 def _later(f_probe):
-    """The probe's import results for readiness.assess, waited for only where it reads them: after its static check."""
+    """The probe's import results for verify.verdict.assess, waited for only where it reads them: after its static check."""
     yield from f_probe.result()[0]
 
 
 def _verdict(python: Path, profile, driver: DriverInfo, imports, checkout: bool):
-    from skyrl_setup import readiness
-    from skyrl_setup.artifacts import wheel_filename
+    from skyrl_setup.plan.artifacts import wheel_filename
+    from skyrl_setup.verify import verdict as readiness
 
     torch = None
     try:  # the artifact's wheel name follows the environment's torch; a doctor never goes to the network
-        from skyrl_setup.venvinfo import installed_versions
+        from skyrl_setup.store.venvinfo import installed_versions
         torch = (installed_versions(python.parent.parent) or {}).get("torch")
     except Exception:  # noqa: BLE001 - a foreign --python may not be a venv at all
         torch = None
@@ -179,13 +193,15 @@ def _python(profile):
 
 
 def _index_facts(record, profile, platform: str, driver: DriverInfo):
-    """The configured index, the lock the environment is judged against (resolver.basis), and whether that
+    """The configured index, the lock the environment is judged against (plan/basis.py), and whether that
     lock's files are reachable the way install fetches them."""
     from skyrl_setup.detect.index_config import detect_index
-    from skyrl_setup.doctor import index_checks  # httpx: imported here, in a thread beside the probe interpreter
-    from skyrl_setup.index_route import routes_for
-    from skyrl_setup.mirrors import Mirrors
-    from skyrl_setup.resolver.basis import env_basis
+    from skyrl_setup.detect.mirrors import Mirrors
+    from skyrl_setup.doctor import (
+        index_checks,  # httpx: imported here, in a thread beside the probe interpreter
+    )
+    from skyrl_setup.plan.basis import env_basis
+    from skyrl_setup.plan.fetch import routes_for
 
     cfg = detect_index()
     try:

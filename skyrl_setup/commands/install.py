@@ -12,22 +12,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from skyrl_setup import checkout, preflight, profiles, releases
-from skyrl_setup.current import is_noop, recorded_lock
-from skyrl_setup.envstore import Store
+from skyrl_setup import paths as preflight
+from skyrl_setup.build.existing import store_for
+from skyrl_setup.catalog import profiles, releases
+from skyrl_setup.commands.requests import InstallRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
+from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.errors import ExitCode, UsageError
-from skyrl_setup.existing_env import store_for
 from skyrl_setup.failpoints import hit
 from skyrl_setup.humanize import sh
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.requests import InstallRequest
-from skyrl_setup.results import Result
-from skyrl_setup.ui import UI
+from skyrl_setup.locks import checkout
+from skyrl_setup.store.generations import Store
+from skyrl_setup.store.noop import is_noop, recorded_lock
 
 
 def outcome(**fields) -> dict:
     """Every install's data has the same keys, whatever happened (planned only, nothing to do, built)."""
-    base = {"backend": None, "venv": None, "plan": None, "dry_run": False, "noop": False, "generation": None,
+    base: dict = {"backend": None, "venv": None, "plan": None, "dry_run": False, "noop": False, "generation": None,
             "previous_generation": None, "path": None, "lockfile": None, "lock_sha256": None, "imports": [], "pruned": [],
             "verdict": None, "ready": False, "gpu_checks": [], "activate": None, "python": None, "env": {},
             "warnings": [], "seconds": None}
@@ -41,19 +43,19 @@ def run(req: InstallRequest, ui: UI) -> Result:
     t0 = time.perf_counter()
     preflight.index_settings()
     if req.from_bundle:
-        return _from_bundle(req, ui, t0)
+        return _from_bundle(req, ui, t0, req.from_bundle)
     return _install(req, ui, t0, profile_ref=req.backend, release=req.skyrl, offline=False, lock_source="--lock")
 
 
-def _from_bundle(req: InstallRequest, ui: UI, t0: float) -> Result:
+def _from_bundle(req: InstallRequest, ui: UI, t0: float, bundle_file: str) -> Result:
     """Unpack a bundle into a temporary folder, install its lock with no network, remove the unpacked files."""
-    from skyrl_setup import bundle
+    from skyrl_setup.build import bundle
 
     if req.additions or req.lock or len(req.backends) > 1:
         raise UsageError("--from-bundle installs the bundle's lock as it is", "drop --with, --lock and extra --backend")
     dest = Path(tempfile.mkdtemp(prefix="skyrl-bundle-"))
     try:
-        manifest = bundle.open_bundle(Path(req.from_bundle), dest)
+        manifest = bundle.open_bundle(Path(bundle_file), dest)  # req.from_bundle
         if req.backends and req.backends[0] != manifest["backend"]:
             raise UsageError(f"the bundle holds {manifest['backend']}, not {req.backends[0]}", "drop --backend or use the right bundle")
         ui.progress(f"bundle verified: {len(manifest['files'])} files, lock {manifest['lock']} (sha256 {manifest['lock_sha256'][:12]})")
@@ -68,10 +70,10 @@ def _from_bundle(req: InstallRequest, ui: UI, t0: float) -> Result:
 def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, release: str | None, offline: bool,
              lock_source: str) -> Result:
     loaded = [profiles.load(b, req.skyrl) for b in (req.backends[1:] if not req.from_bundle else ())]
-    release = release if offline else releases.for_host(release, profile_ref)  # a bundle's release is fixed
+    chosen = release if offline else releases.for_host(release, profile_ref)  # a bundle's release is fixed
     if req.project:  # either folder of a checkout: the project's own, as the record keeps it
         req = dataclasses.replace(req, project=checkout.project_folder(req.project))
-    profile = checkout.load_profile(profile_ref, release, req.project)
+    profile = checkout.load_profile(profile_ref, chosen, req.project)
     if loaded:
         _check_compatible(req, [profile, *loaded])
     store = store_for(req.venv, profile.name)
@@ -101,8 +103,8 @@ def _install(req: InstallRequest, ui: UI, t0: float, *, profile_ref: str, releas
 def _check_compatible(req: InstallRequest, loaded: list) -> None:
     """Two backends: one environment each; but first say whether they could share one (exit 3 on a clash).
     (Additions are checked by the planner, against the target it plans for.)"""
-    from skyrl_setup.planner import host_target
-    from skyrl_setup.resolver.check import require_compatible
+    from skyrl_setup.plan.basis import require_compatible
+    from skyrl_setup.plan.install import host_target
 
     res = require_compatible(loaded, list(req.additions), target=host_target(loaded[0], req.python, req.cuda),
                              mirrors=Mirrors.load(req.mirror))
@@ -112,11 +114,11 @@ def _check_compatible(req: InstallRequest, loaded: list) -> None:
 
 def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors: Mirrors, offline: bool, lock_source: str,
                     workdir: Path, t0: float, warnings: list[str]) -> Result:
-    from skyrl_setup.execute import build
-    from skyrl_setup.plan import PlanRequest
-    from skyrl_setup.planner import gather_plan, preflight_disk
-    from skyrl_setup.uvtool import Uv
-    from skyrl_setup.verify import gpu_probes
+    from skyrl_setup.build.generation import build
+    from skyrl_setup.plan.install import gather_plan, preflight_disk
+    from skyrl_setup.plan.model import PlanRequest
+    from skyrl_setup.uv.backend import Uv
+    from skyrl_setup.verify.imports import gpu_probes
 
     uv = Uv.locate().offline() if offline else Uv.locate()
     plan_req = PlanRequest(python=req.python, cuda=req.cuda, lock=req.lock, lock_source=lock_source,
@@ -144,6 +146,8 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
         result = build(plan, uv, store, progress=ui.progress, verify=not req.no_verify,
                        adopt_lock=bool(req.from_bundle) or made_here, probe_gpus=gpu_probes)
     verdict = result.verdict
+    if result.lock is None:  # build() returns the lock it installed, always
+        raise ValueError("build() returned no lock")
     data = outcome(**{**base, "lockfile": str(result.lock.path), "lock_sha256": result.lock.sha256},
                    generation=result.generation, previous_generation=result.previous, path=str(result.path),
                    imports=[r.to_json() for r in result.imports], pruned=list(result.pruned),

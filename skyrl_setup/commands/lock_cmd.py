@@ -12,26 +12,28 @@ import os
 import tempfile
 from pathlib import Path
 
-from skyrl_setup import locking, preflight, profiles
+from skyrl_setup import paths as preflight
+from skyrl_setup.catalog import profiles
+from skyrl_setup.catalog.data import lockfiles_dir
+from skyrl_setup.commands.requests import LockRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
+from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.errors import UsageError
 from skyrl_setup.humanize import human_bytes
-from skyrl_setup.lockfile import NAME_RE, lock_name
-from skyrl_setup.lockfile import load as load_lock
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.requests import LockRequest
-from skyrl_setup.resources import lockfiles_dir
-from skyrl_setup.results import Result
+from skyrl_setup.locks import compile as locking
+from skyrl_setup.locks.pylock import NAME_RE, lock_name
+from skyrl_setup.locks.pylock import load as load_lock
 from skyrl_setup.safepaths import reap_dead
-from skyrl_setup.ui import UI
-from skyrl_setup.uvtool import Uv
+from skyrl_setup.uv.backend import Uv
 
 
 def run(req: LockRequest, ui: UI) -> Result:
     preflight.index_settings()
     Mirrors.load(req.mirror)  # a malformed --mirror is a usage error before anything is resolved
     if req.from_skyrl:
-        return _from_skyrl(req, ui)
+        return _from_skyrl(req, ui, req.from_skyrl)
     profile = profiles.load(req.backend or "sglang", req.skyrl)
     if profile.requirements_published:  # a release without a public lock: its published requirements
         return _published(req, ui, profile)
@@ -58,7 +60,7 @@ def run(req: LockRequest, ui: UI) -> Result:
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    row = {"lockfile": str(out), "backend": profile.name, "route": None, "cuda": variant, "platform": platform,
+    row: dict = {"lockfile": str(out), "backend": profile.name, "route": None, "cuda": variant, "platform": platform,
            "package_count": len(lock.packages), "download_bytes": lock.download_bytes,
            "download": human_bytes(lock.download_bytes), "lock_sha256": lock.sha256, "changes": []}
     return Result("lock", {"lockfiles": [row], "skyrl_source": None, "skyrl_version": None, "skyrl_lock_sha256": None})
@@ -67,7 +69,7 @@ def run(req: LockRequest, ui: UI) -> Result:
 def _published(req: LockRequest, ui: UI, profile) -> Result:
     """The committed lock of a release that publishes requirements but no lock: resolved from PyPI for the
     lowest manylinux level at which every package has a wheel."""
-    from skyrl_setup import skyrl_locks
+    from skyrl_setup.locks import skyrl as skyrl_locks
 
     platform = req.platform or "linux_x86_64"
     out_dir = Path(req.output) if req.output else profile.lock_dir
@@ -83,7 +85,7 @@ def _published(req: LockRequest, ui: UI, profile) -> Result:
 def _release_of(source, req: LockRequest):
     """The catalog's release this SkyRL source is: its lock must be the one the catalog names, unless the
     lockfiles go elsewhere (-o)."""
-    from skyrl_setup import releases
+    from skyrl_setup.catalog import releases
 
     catalog = releases.catalog()
     if req.skyrl:
@@ -110,10 +112,12 @@ def _release_of(source, req: LockRequest):
     return release
 
 
-def _from_skyrl(req: LockRequest, ui: UI) -> Result:
-    from skyrl_setup import checkout, releases, skyrl_locks, skyrl_source
+def _from_skyrl(req: LockRequest, ui: UI, folder: str) -> Result:
+    from skyrl_setup.catalog import releases
+    from skyrl_setup.locks import checkout, skyrl_source
+    from skyrl_setup.locks import skyrl as skyrl_locks
 
-    source = skyrl_source.read(req.from_skyrl)
+    source = skyrl_source.read(folder)  # req.from_skyrl
     release = _release_of(source, req)
     names = [req.backend] if req.backend else \
         [n for n in profiles.available() if n in release.backends] if release else \

@@ -5,10 +5,10 @@ in one line."""
 
 from __future__ import annotations
 
-from skyrl_setup import profiles, releases
-from skyrl_setup.requests import ProfilesRequest
-from skyrl_setup.results import Result
-from skyrl_setup.ui import UI
+from skyrl_setup.catalog import profiles, releases
+from skyrl_setup.commands.requests import ProfilesRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
 
 
 def rows(p) -> list[dict]:

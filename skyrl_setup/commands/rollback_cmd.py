@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from skyrl_setup.envstore import Store, now_iso
+from skyrl_setup.build.existing import check_backend, no_env, store_for
+from skyrl_setup.commands.requests import RollbackRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
 from skyrl_setup.errors import OperationError
-from skyrl_setup.existing_env import check_backend, no_env, store_for
 from skyrl_setup.failpoints import hit
 from skyrl_setup.humanize import sh
-from skyrl_setup.requests import RollbackRequest
-from skyrl_setup.results import Result
-from skyrl_setup.sharing import edits_since_built
-from skyrl_setup.ui import UI
-from skyrl_setup.venvinfo import built_elsewhere
+from skyrl_setup.store.generations import Store, now_iso
+from skyrl_setup.store.sharing import edits_since_built
+from skyrl_setup.store.venvinfo import built_elsewhere
 
 
 def run(req: RollbackRequest, ui: UI) -> Result:

@@ -1,5 +1,5 @@
 """`skyrl-setup upgrade`: the new lock (the profile's current one, the user's moves on top of its pins, or
-the newest set that agrees: upgrade_plan.py), old → new, then a new generation beside the current one,
+the newest set that agrees: plan/upgrade.py), old → new, then a new generation beside the current one,
 verified and swapped. (`rollback` is commands/rollback_cmd.py.)
 """
 
@@ -9,20 +9,30 @@ import dataclasses
 import shutil
 import time
 
-from skyrl_setup import checkout, releases, preflight, profiles
-from skyrl_setup.execute import build
-from skyrl_setup.existing_env import with_record
+from skyrl_setup import paths as preflight
+from skyrl_setup.build.existing import with_record
+from skyrl_setup.build.generation import build
+from skyrl_setup.catalog import profiles, releases
+from skyrl_setup.commands.requests import UpgradeRequest
+from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.ui import UI
+from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.failpoints import hit
 from skyrl_setup.humanize import human_bytes
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.plan import PlanRequest
-from skyrl_setup.planner import gather_plan, preflight_disk
-from skyrl_setup.requests import UpgradeRequest
-from skyrl_setup.results import Result
-from skyrl_setup.ui import UI
-from skyrl_setup.upgrade_plan import diff, own_lock, plan_moves, refuse_torch_move, refuse_unasked, resolve, unasked
-from skyrl_setup.uvtool import Uv
-from skyrl_setup.venvinfo import compare, installed_versions, interpreter_runs
+from skyrl_setup.locks import checkout
+from skyrl_setup.plan.install import gather_plan, preflight_disk
+from skyrl_setup.plan.model import PlanRequest
+from skyrl_setup.plan.upgrade import (
+    diff,
+    own_lock,
+    plan_moves,
+    refuse_torch_move,
+    refuse_unasked,
+    resolve,
+    unasked,
+)
+from skyrl_setup.store.venvinfo import compare, installed_versions, interpreter_runs
+from skyrl_setup.uv.backend import Uv
 
 
 def run(req: UpgradeRequest, ui: UI) -> Result:
@@ -62,8 +72,11 @@ def run(req: UpgradeRequest, ui: UI) -> Result:
             hit("upgrade-lock-resolved")
             source = "upgrade: " + (" ".join(moves.specs) if moves.specs else ("latest" if req.latest else "re-resolved"))
         else:
+            if plan.lock is None:  # not resolved here: so --lock was given, and planning loaded it
+                raise ValueError("an upgrade plan without a lock to resolve holds the --lock it was given")
             lock, source = plan.lock, plan.lock_source
-        if release_move and not req.latest:  # --latest moves the torch family by design, and asks first
+        # --latest moves the torch family by design, and asks first (release_move: profile.release is set)
+        if release_move and not req.latest and profile.release is not None:
             refuse_torch_move(rec, lock, [*moves.ack, *moves.specs], whose=f"{profile.release.label}'s lock",
                               move=releases.skyrl_flag(profile.release, releases.catalog()))
         plan = dataclasses.replace(plan, lock=lock, lock_source=source, profile=moves.profile, additions=moves.additions)

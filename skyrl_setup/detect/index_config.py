@@ -109,7 +109,8 @@ def _uv_table(path: Path) -> dict | None:
 
 
 def _from_uv_table(doc: dict, where: str) -> IndexConfig | None:
-    pip = doc.get("pip") if isinstance(doc.get("pip"), dict) else {}
+    pip_table = doc.get("pip")
+    pip: dict = pip_table if isinstance(pip_table, dict) else {}
     default = doc.get("index-url") or pip.get("index-url")
     extra = list(doc.get("extra-index-url") or pip.get("extra-index-url") or [])
     for entry in doc.get("index") or []:
@@ -139,8 +140,8 @@ def _uv_files(env: dict[str, str], cwd: Path) -> list[Path]:
             break
     xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", str(Path.home()))) / ".config")
     files.append(Path(xdg) / "uv" / "uv.toml")
-    for d in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":"):
-        files.append(Path(d) / "uv" / "uv.toml")
+    for xdg_dir in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":"):
+        files.append(Path(xdg_dir) / "uv" / "uv.toml")
     files.append(Path("/etc/uv/uv.toml"))
     return files
 
@@ -196,7 +197,8 @@ def _keyring_provider(env: dict[str, str], cwd: Path) -> tuple[str, str]:
         return env["UV_KEYRING_PROVIDER"].strip().lower(), "uv"
     for path in _uv_files(env, cwd):
         doc = _uv_table(path) if path.is_file() else None
-        pip = (doc or {}).get("pip") if isinstance((doc or {}).get("pip"), dict) else {}
+        pip_table = (doc or {}).get("pip")
+        pip: dict = pip_table if isinstance(pip_table, dict) else {}
         value = (doc or {}).get("keyring-provider") or pip.get("keyring-provider")
         if isinstance(value, str) and value.strip():
             return value.strip().lower(), "uv"

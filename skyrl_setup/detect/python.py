@@ -48,9 +48,9 @@ def interrogate(path: str, source: str, timeout: float = 10.0) -> PythonInfo | N
 
 
 def _pyenv_candidates(minor: str) -> list[str]:
-    from skyrl_setup.preflight import home
+    from skyrl_setup.paths import home
 
-    base = os.environ.get("PYENV_ROOT") or (home() / ".pyenv" if home() else None)
+    base = os.environ.get("PYENV_ROOT") or (user_home / ".pyenv" if (user_home := home()) else None)
     root = Path(base or "/nonexistent") / "versions"
 
     def patch(p: Path) -> tuple:

@@ -18,7 +18,10 @@ def platform_tag() -> str:
 
 def glibc_version() -> str | None:
     try:
-        return os.confstr("CS_GNU_LIBC_VERSION").split()[-1]
+        value = os.confstr("CS_GNU_LIBC_VERSION")
+        if value is None:
+            return None
+        return value.split()[-1]
     except (ValueError, OSError, AttributeError, IndexError):
         return None
 

@@ -7,25 +7,14 @@ The exit code is derived from the results (`failing`): 1 if any check is an erro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+
+from skyrl_setup.verify.check import Check  # verify's GPU judgement speaks it too
 
 STATUSES = ("ok", "warning", "error", "skipped")
 FAIL_ON = ("any", "environment")
-# Blocker kinds install builds and swaps in anyway (exit 0 without --strict): see readiness.py.
+# Blocker kinds install builds and swaps in anyway (exit 0 without --strict): see verify/verdict.py.
 BUILT_ANYWAY = frozenset({"artifact", "release", "gpu"})
-
-
-@dataclass(frozen=True)
-class Check:
-    id: str
-    status: str
-    summary: str
-    fix: str = ""
-    details: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "status": self.status, "summary": self.summary, "details": self.details, "fix": self.fix}
 
 
 def guarded(check_id: str, fn: Callable[..., list[Check] | Check], *args, **kw) -> list[Check]:

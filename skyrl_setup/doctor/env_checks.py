@@ -6,18 +6,19 @@
 from __future__ import annotations
 
 import re
+
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from skyrl_setup.cuda_policy import CudaVersion, choose_variant
+from skyrl_setup.catalog.cuda_policy import CudaVersion, choose_variant
+from skyrl_setup.catalog.profiles import Profile
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.doctor import Check
 from skyrl_setup.humanize import sh
-from skyrl_setup.lockfile import target_environment
-from skyrl_setup.profiles import Profile
-from skyrl_setup.venvinfo import compare
+from skyrl_setup.locks.pylock import target_environment
+from skyrl_setup.store.venvinfo import compare
 
 CUDA_SUFFIX = re.compile(r"-cu(?:da)?(\d{2})(?:x)?$")
 _EXTRA_EQ = re.compile(r"\bextra\s*==")
@@ -41,7 +42,7 @@ def check_python(facts: dict, profile: Profile) -> Check:
 
 
 def check_pins(facts: dict, profile: Profile, venv: str | None, basis=None) -> Check:
-    """Every package of the lock the environment is judged against (resolver.basis.Basis: its record's, else
+    """Every package of the lock the environment is judged against (plan.basis.Basis: its record's, else
     the one install takes here) at its locked version; without one, the profile's pins."""
     if basis is not None:
         return _check_lock(facts, profile, venv, basis)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from skyrl_setup.detect.gpu import Gpu
 from skyrl_setup.doctor import Check
-from skyrl_setup.modelsize import ModelSize
+from skyrl_setup.doctor.modelsize import ModelSize
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,15 @@ from urllib.parse import unquote
 
 import httpx
 
-from skyrl_setup.mirrors import Mirrors
 from skyrl_setup.detect.index_config import IndexConfig
+from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.doctor import Check
 from skyrl_setup.errors import SetupError
-from skyrl_setup.index_route import Route
-from skyrl_setup.lockfile import Lock
-from skyrl_setup.resolver.auth import IndexAuth
+from skyrl_setup.locks.pylock import Lock
+from skyrl_setup.plan.fetch import Route
 from skyrl_setup.redact import redact
-from skyrl_setup.uvtool import offline_requested
+from skyrl_setup.resolver.auth import IndexAuth
+from skyrl_setup.uv.backend import offline_requested
 
 
 def probe_routes(lock: Lock | None, routes: tuple[Route, ...], cfg: IndexConfig, mirrors: Mirrors,
@@ -36,7 +36,7 @@ def probe_routes(lock: Lock | None, routes: tuple[Route, ...], cfg: IndexConfig,
             if r.via == "file" or not r.names:
                 continue
             p = pkgs[r.names[0]]
-            fact = {"group": r.group, "via": r.via, "from": r.where, "package": f"{p.name} {p.version}",
+            fact: dict = {"group": r.group, "via": r.via, "from": r.where, "package": f"{p.name} {p.version}",
                     "url": None, "status": None, "error": None}
             try:
                 url = _listed_url(p, cfg, timeout) if r.via == "index" else mirrors.rewrite(p.url or "")

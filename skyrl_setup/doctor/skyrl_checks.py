@@ -1,13 +1,13 @@
 """Doctor's view of the verdict: can SkyRL train with this environment's backend?
 
-The verdict itself is readiness.assess's; this module only turns it into checks: one per
+The verdict itself is verify.verdict.assess's; this module only turns it into checks: one per
 blocker (an error with its fix), the engine's RL interface, and the closing line.
 """
 
 from __future__ import annotations
 
 from skyrl_setup.doctor import Check
-from skyrl_setup.readiness import Verdict
+from skyrl_setup.verify.verdict import Verdict
 
 
 def check_verdict(verdict: Verdict | None, real_imports: bool) -> list[Check]:

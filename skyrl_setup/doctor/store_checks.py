@@ -1,4 +1,4 @@
-"""Checks of the store an environment lives in (envstore.py), read from where its python says it is.
+"""Checks of the store an environment lives in (store/generations.py), read from where its python says it is.
 
 doctor probes `T/bin/python`; the real path of its prefix is `.T.skyrl/gen-NNNN`, which names the store and the
 target. Three things the packages alone do not show: the environment was moved (its scripts name the old
@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 
 from skyrl_setup.doctor import Check, guarded
-from skyrl_setup.envstore import GEN_RE, Store
 from skyrl_setup.humanize import sh
-from skyrl_setup.sharing import edits_since_built
-from skyrl_setup.venvinfo import built_elsewhere
+from skyrl_setup.store.generations import GEN_RE, Store
+from skyrl_setup.store.sharing import edits_since_built
+from skyrl_setup.store.venvinfo import built_elsewhere
 
 _STORE_RE = re.compile(r"^\.(.+)\.skyrl$")
 

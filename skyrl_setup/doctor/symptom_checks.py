@@ -16,16 +16,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from importlib import metadata
+from os import PathLike
 from pathlib import Path
+from typing import cast
 
 from packaging.utils import canonicalize_name
 
-from skyrl_setup.cuda_policy import CudaVersion, choose_variant
+from skyrl_setup.catalog.cuda_policy import CudaVersion, choose_variant
+from skyrl_setup.catalog.profiles import Profile
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.doctor import Check, fatbin
 from skyrl_setup.doctor.env_checks import torch_cuda_build, versions
 from skyrl_setup.humanize import sh
-from skyrl_setup.profiles import Profile
 
 # check_env.py (version matrix §9) imports these; doctor imports those the backend's profile verifies.
 CHECK_ENV_MODULES = ("torch", "sglang", "vllm", "flashinfer", "ray", "transformers")
@@ -59,7 +61,7 @@ def kernel_arches(facts: dict, names: tuple[str, ...] = ENGINE_KERNELS) -> dict[
         arches, scanned = fatbin.Arches(), 0
         for f in dist.files or ():
             if f.name.endswith(".so") or ".so." in f.name:
-                arches = arches | fatbin.scan_file(Path(dist.locate_file(f)))
+                arches = arches | fatbin.scan_file(Path(cast("PathLike[str]", dist.locate_file(f))))  # path-based: a pathlib.Path
                 scanned += 1
         if scanned:
             out[name] = {"version": dist.version, "arches": arches, "files": scanned}

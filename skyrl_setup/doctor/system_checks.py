@@ -6,11 +6,16 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from skyrl_setup.cuda_policy import choose_variant, max_cuda_for_driver
+from skyrl_setup.catalog.cuda_policy import choose_variant, max_cuda_for_driver
+from skyrl_setup.catalog.profiles import Profile
 from skyrl_setup.detect.gpu import DriverInfo
-from skyrl_setup.detect.system import SystemInfo, existing_parent, free_bytes, same_filesystem
+from skyrl_setup.detect.system import (
+    SystemInfo,
+    existing_parent,
+    free_bytes,
+    same_filesystem,
+)
 from skyrl_setup.doctor import Check
-from skyrl_setup.profiles import Profile
 from skyrl_setup.humanize import human_bytes
 
 MIN_GLIBC = "2.28"  # manylinux_2_28: torch's and the CUDA libraries' wheels

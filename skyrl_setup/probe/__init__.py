@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from skyrl_setup import children
+from skyrl_setup import proc as children
 
 SCRIPTS = Path(__file__).resolve().parent
 CHANNEL = "SKYRL_SETUP_PROBE_OUT"  # read by _skyrl_channel.py

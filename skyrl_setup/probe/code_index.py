@@ -5,8 +5,14 @@ used by code_paths_script.py, which the target environment's interpreter runs as
 
 import os
 import sys
-from importlib.machinery import (BYTECODE_SUFFIXES, EXTENSION_SUFFIXES, SOURCE_SUFFIXES, BuiltinImporter,
-                                 FrozenImporter, PathFinder)
+from importlib.machinery import (
+    BYTECODE_SUFFIXES,
+    EXTENSION_SUFFIXES,
+    SOURCE_SUFFIXES,
+    BuiltinImporter,
+    FrozenImporter,
+    PathFinder,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -19,7 +19,11 @@ import sys
 import time
 
 from _skyrl_channel import emit  # a sibling file, as code_index.py
-from code_index import Finder, distributions, owner  # a sibling file: this script's folder is on sys.path
+from code_index import (  # a sibling file: this script's folder is on sys.path
+    Finder,
+    distributions,
+    owner,
+)
 
 
 def _catches_import_error(handler):

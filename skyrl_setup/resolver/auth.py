@@ -17,11 +17,12 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from skyrl_setup import children
+from skyrl_setup import proc as children
 
 # a keyring backend that waits for an unlock prompt nobody can answer here must not hold a plan
 KEYRING_TIMEOUT = 10.0
@@ -65,7 +66,7 @@ class IndexAuth(httpx.Auth):
             self.services.setdefault(realm, []).append(urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])))
             if parts.username:
                 self.by_realm.setdefault(realm, (unquote(parts.username), unquote(parts.password or "")))
-        self._netrc: netrc.netrc | None | bool = False  # False: not read yet
+        self._netrc: netrc.netrc | None | Literal[False] = False  # False: not read yet
         self._keyring = keyring
         self._lock = threading.Lock()
 

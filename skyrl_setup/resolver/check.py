@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -11,15 +10,17 @@ from packaging.utils import canonicalize_name
 from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
 
-from skyrl_setup.errors import ConflictError, OperationError, UsageError
-from skyrl_setup.lockfile import Lock
-from skyrl_setup.mirrors import Mirrors
-from skyrl_setup.profiles import Profile
-from skyrl_setup.resolver import basis
+from skyrl_setup.catalog.profiles import Profile
+from skyrl_setup.detect.mirrors import Mirrors
+from skyrl_setup.detect.target import Target
+from skyrl_setup.errors import OperationError, UsageError
+from skyrl_setup.locks import (
+    additions as lock_basis,  # `additions` is check_compat's argument
+)
+from skyrl_setup.locks.pylock import Lock
 from skyrl_setup.resolver.explain import Conflict, explain
 from skyrl_setup.resolver.index import IndexClient
 from skyrl_setup.resolver.provider import TORCH_RELEVANT, Provider
-from skyrl_setup.target import Target
 
 PYPI = "https://pypi.org/simple"
 
@@ -81,7 +82,7 @@ def check_compat(profiles: list[Profile], additions: list[str], *, target: Targe
     roots: list[Requirement] = []
     for p in profiles:
         lock = locks.get(p.name)
-        for spec in basis.requirements(p, lock, with_skyrl=with_skyrl) if lock else p.requirements(with_skyrl=with_skyrl):
+        for spec in lock_basis.requirements(p, lock, with_skyrl=with_skyrl) if lock else p.requirements(with_skyrl=with_skyrl):
             req = Requirement(spec)
             origins[id(req)] = f"the {p.name} profile"
             roots.append(req)
@@ -93,7 +94,7 @@ def check_compat(profiles: list[Profile], additions: list[str], *, target: Targe
     if not indexes:
         indexes = default_indexes(profiles, target.cuda, mirrors)
         for lock in locks.values():
-            indexes += basis.lock_indexes(lock, mirrors, indexes)
+            indexes += lock_basis.lock_indexes(lock, mirrors, indexes)
     client = IndexClient(indexes)
     exempt = exempt | frozenset(canonicalize_name(r.name) for r in parse_additions(additions))
     provider = Provider(client, relevant=relevant, target=target, exclude_newer=min(cutoffs) if cutoffs else None,
@@ -138,25 +139,3 @@ def _engine_requirements(provider: Provider, profiles: list[Profile]) -> dict[st
 
 # Pinned by the profiles but never carrying CUDA pins: resolved as roots, not expanded.
 _BORING = frozenset({"ray", "datasets", "hydra-core", "accelerate", "peft", "transformers", "skyrl-train", "skyrl-gym"})
-
-
-def require_compatible(profiles: list[Profile], additions: list[str], *, target: Target, mirrors: Mirrors,
-                       cuda: str | None = None, probe=None, **kw) -> CompatResult:
-    """check_compat against what install would build here: a SkyRL-sourced profile by the lock of the route
-    install takes on this host (`cuda`: the variant asked for), not by the union of its routes' pins. `probe`: the
-    route choice's reachability check (default basis.cached_probe)."""
-    from skyrl_setup.detect.gpu import detect_driver
-
-    judged = {}
-    if any(p.from_skyrl for p in profiles):
-        driver = detect_driver()
-        judged = {p.name: basis.route_basis(p, target.python, target.platform, driver, mirrors, cuda=cuda,
-                                            probe=probe or basis.cached_probe) for p in profiles if p.from_skyrl}
-    res = check_compat(profiles, additions, target=target, mirrors=mirrors,
-                       locks={name: b.lock for name, b in judged.items()}, **kw)
-    res = dataclasses.replace(res, judged={name: b.to_json() for name, b in judged.items()})
-    if not res.ok and res.conflict:
-        raise ConflictError(res.conflict.sentence, res.conflict.hint,
-                            details={"conflict": res.conflict.to_json()["conflict"], "requests": res.requests,
-                                     "seconds": round(res.seconds, 3), "judged_against": res.judged})
-    return res

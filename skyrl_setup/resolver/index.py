@@ -28,10 +28,10 @@ from packaging.version import Version
 
 from skyrl_setup import settings
 from skyrl_setup.errors import OperationError
+from skyrl_setup.paths import user_dir
+from skyrl_setup.redact import redact
 from skyrl_setup.resolver.auth import for_configured
 from skyrl_setup.resolver.localfiles import local_response
-from skyrl_setup.preflight import user_dir
-from skyrl_setup.redact import redact
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
@@ -49,7 +49,7 @@ class FileLink:
 
 
 class _Links(html.parser.HTMLParser):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.links: list[dict] = []
 

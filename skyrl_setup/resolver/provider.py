@@ -11,9 +11,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider
 
-from skyrl_setup.lockfile import supported_tags, target_environment
+from skyrl_setup.detect.target import Target
+from skyrl_setup.locks.pylock import supported_tags, target_environment
 from skyrl_setup.resolver.index import FileLink, IndexClient
-from skyrl_setup.target import Target
 
 # Packages whose pins decide CUDA compatibility: the torch family, the engines and their kernels.
 TORCH_RELEVANT = frozenset(canonicalize_name(n) for n in (

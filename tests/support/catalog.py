@@ -6,8 +6,15 @@ reports its CUDA build, sgl_kernel needs libcuda, a broken build fails to import
 
 from __future__ import annotations
 
-from tests.support.skyrl_fake import (FLASH_ATTN_FILES, MEGATRON_BRIDGE_FILES, SKYRL_GYM_METRICS, SKYRL_TRAIN, VLLM_CODE,
-                                      VLLM_FILES, sglang_files)
+from tests.support.skyrl_fake import (
+    FLASH_ATTN_FILES,
+    MEGATRON_BRIDGE_FILES,
+    SKYRL_GYM_METRICS,
+    SKYRL_TRAIN,
+    VLLM_CODE,
+    VLLM_FILES,
+    sglang_files,
+)
 from tests.support.wheels import FakeDist
 
 TORCH_CODE = """

@@ -10,8 +10,8 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tests.conftest import REPO, Run
 

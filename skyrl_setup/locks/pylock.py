@@ -1,0 +1,245 @@
+"""PEP 751 lockfiles (pylock.toml, as written by `uv pip compile --format pylock.toml`).
+
+Reading a lock is pure: which packages apply to the target (markers evaluated for
+Python 3.12 on the target platform), which wheel each one takes, how much that
+downloads, and which packages have no wheel and would be built from source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from packaging import tags
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+
+from skyrl_setup._toml import toml_reader
+from skyrl_setup.errors import UsageError
+
+NAME_RE = re.compile(r"^pylock(\.[^.]+)?\.toml$")
+PROJECT_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)  # PEP 508 names
+
+
+class LockError(UsageError):
+    pass
+
+
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str
+    version: str
+    url: str | None  # the artifact chosen for the target, if any
+    size: int  # bytes to download, 0 when unknown
+    source: str  # wheel / sdist / directory / vcs / archive
+    sha256: str | None = None
+    index: str | None = None  # the index the lock took it from, where it says
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "version": self.version, "source": self.source, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Lock:
+    path: Path
+    sha256: str
+    packages: tuple[LockedPackage, ...]
+    requires_python: str | None
+    tool: dict  # the [tool.skyrl-setup] table, if the lock carries one
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(p.size for p in self.packages)
+
+    @property
+    def from_source(self) -> tuple[LockedPackage, ...]:
+        return tuple(p for p in self.packages if p.source == "sdist")
+
+    @property
+    def unhashed(self) -> tuple[LockedPackage, ...]:
+        """Git commits and local folders: installed after the hash-pinned files, without --require-hashes."""
+        return tuple(p for p in self.packages if p.source in ("vcs", "directory"))
+
+    def versions(self) -> dict[str, str]:
+        return {p.name: p.version for p in self.packages}
+
+    @property
+    def skyrl_identity(self) -> dict[str, str]:
+        """Which SkyRL lock (source, version, sha256, extra) and route this lock was made from, if any."""
+        return {k: v for k, v in self.tool.items() if k.startswith("skyrl-") or k == "route"}
+
+
+def lock_name(backend: str, variant: str, platform: str) -> str:
+    """pylock.<backend>-<variant>-<platform>.toml: PEP 751 allows no dot inside the name."""
+    return f"pylock.{backend}-{variant}-{platform.replace('.', '_')}.toml"
+
+
+def target_environment(python_full: str, platform: str) -> dict[str, str]:
+    system, _, machine = platform.partition("_")
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": python_full,
+        "os_name": "posix",
+        "platform_machine": machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": system.capitalize(),
+        "platform_version": "",
+        "python_full_version": python_full,
+        "python_version": ".".join(python_full.split(".")[:2]),
+        "sys_platform": system,
+        "extra": "",
+    }
+
+
+def supported_tags(python_full: str, platform: str, glibc: str | None = None) -> list[tags.Tag]:
+    """The wheel tags a CPython of that version accepts on the platform (manylinux capped by glibc)."""
+    major, minor = (int(x) for x in python_full.split(".")[:2])
+    _, _, machine = platform.partition("_")
+    top = int(glibc.split(".")[1]) if glibc and glibc.startswith("2.") and glibc.split(".")[1].isdigit() else 40
+    plats = [f"manylinux_2_{v}_{machine}" for v in range(top, 16, -1)]
+    plats += [f"manylinux2014_{machine}", f"manylinux2010_{machine}", f"manylinux1_{machine}", platform]
+    return list(tags.cpython_tags((major, minor), platforms=plats)) + list(tags.compatible_tags((major, minor), platforms=plats))
+
+
+def _where(entry: dict, lock_path: Path) -> str | None:
+    """An entry's URL; a `path` (absolute, or relative to the lock's folder) as a file:// URL."""
+    if entry.get("url"):
+        return entry["url"]
+    if entry.get("path"):
+        p = Path(entry["path"])
+        return (p if p.is_absolute() else (lock_path.parent / p).resolve()).as_uri()
+    return None
+
+
+def _pick_wheel(wheels: list[dict], ranks: dict[tags.Tag, int]) -> dict | None:
+    best, best_rank = None, None
+    for w in wheels:
+        filename = unquote((w.get("name") or w.get("url") or w.get("path") or "").rsplit("/", 1)[-1])  # torch-2.7.1%2Bcu128-…
+        try:
+            _, _, _, wtags = parse_wheel_filename(filename.split("#")[0])
+        except InvalidWheelFilename:
+            continue
+        rank = min((ranks[t] for t in wtags if t in ranks), default=None)
+        if rank is not None and (best_rank is None or rank < best_rank):
+            best, best_rank = w, rank
+    return best
+
+
+def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64", glibc: str | None = None) -> Lock:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LockError(f"lockfile {path}: cannot read ({exc.strerror or exc})", "check the path given with --lock") from None
+    try:
+        doc = toml_reader.loads(data.decode("utf-8"))
+    except (toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LockError(f"lockfile {path}: not valid TOML ({exc})", "regenerate it with `skyrl-setup lock`") from None
+    if not isinstance(doc.get("lock-version"), str) or not isinstance(doc.get("packages"), list):
+        raise LockError(f"lockfile {path}: not a PEP 751 lock (no lock-version or packages)", "regenerate it with `skyrl-setup lock`")
+    env = target_environment(python_full, platform)
+    ranks = {t: i for i, t in enumerate(supported_tags(python_full, platform, glibc))}
+    out = []
+    for i, pkg in enumerate(doc["packages"]):
+        if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str) or not PROJECT_RE.match(pkg["name"]):
+            raise LockError(f"lockfile {path}: packages[{i}] has no valid name", "regenerate it with `skyrl-setup lock`")
+        marker = pkg.get("marker")
+        try:
+            if marker and not Marker(marker).evaluate(env):
+                continue
+        except InvalidMarker:
+            raise LockError(f"lockfile {path}: packages[{i}] ({pkg['name']}) has an invalid marker", "regenerate it") from None
+        name, version = canonicalize_name(pkg["name"]), str(pkg.get("version", ""))
+        index = pkg.get("index") if isinstance(pkg.get("index"), str) else None
+        wheel = _pick_wheel(pkg.get("wheels") or [], ranks)
+        archive = pkg.get("archive") if isinstance(pkg.get("archive"), dict) else None
+        if wheel:
+            out.append(LockedPackage(name, version, _where(wheel, path), int(wheel.get("size") or 0), "wheel",
+                                     (wheel.get("hashes") or {}).get("sha256"), index))
+        elif isinstance(pkg.get("sdist"), dict):
+            sd = pkg["sdist"]
+            out.append(LockedPackage(name, version, _where(sd, path), int(sd.get("size") or 0), "sdist",
+                                     (sd.get("hashes") or {}).get("sha256"), index))
+        elif archive:  # a direct URL or file (PEP 751 "archive"): a wheel unless its name says otherwise
+            where = _where(archive, path)
+            kind = "wheel" if (where or "").split("#")[0].endswith(".whl") else "sdist"
+            out.append(LockedPackage(name, version, where, int(archive.get("size") or 0), kind,
+                                     (archive.get("hashes") or {}).get("sha256")))
+        elif isinstance(pkg.get("vcs"), dict) and pkg["vcs"].get("url"):
+            vcs = pkg["vcs"]  # installed by its commit id: pinned, though not by a file hash
+            rev = vcs.get("commit-id") or vcs.get("requested-revision") or ""
+            out.append(LockedPackage(name, version, f"{vcs.get('type', 'git')}+{vcs['url']}" + (f"@{rev}" if rev else ""), 0, "vcs"))
+        elif isinstance(pkg.get("directory"), dict) and pkg["directory"].get("path"):
+            out.append(LockedPackage(name, version, _where(pkg["directory"], path), 0, "directory"))
+        else:
+            kind = next((k for k in ("directory", "vcs", "archive") if k in pkg), "unknown")
+            out.append(LockedPackage(name, version, None, 0, kind))
+    tool = (doc.get("tool") or {}).get("skyrl-setup") or {}
+    return Lock(path, hashlib.sha256(data).hexdigest(), tuple(out), doc.get("requires-python"), tool)
+
+
+def python_refused(lock: Lock, python_full: str) -> str | None:
+    """The lock's requires-python where `python_full` does not meet it (PEP 751: the Pythons the lock was made for)."""
+    spec = lock.requires_python
+    if spec is None:
+        return None
+    try:
+        ok = SpecifierSet(str(spec)).contains(python_full, prereleases=True)
+    except InvalidSpecifier:
+        raise LockError(f"lockfile {lock.path}: requires-python {spec!r} is not a version specifier",
+                        "regenerate it with `skyrl-setup lock`") from None
+    return None if ok else str(spec)
+
+
+def install_manifest(lock: Lock, *, skip: frozenset = frozenset(), rewrite=lambda url: url,
+                     by_name: frozenset = frozenset()) -> str:
+    """The lock's chosen files as hash-pinned requirements, for `uv pip sync --require-hashes`.
+
+    When the file server sends no cache validators (no Cache-Control, ETag or Last-Modified; some
+    proxies and mirrors strip them), uv treats every cached wheel of a `uv pip sync pylock.toml`
+    as stale, fetches it again and extracts it into a new cache entry (measured: 32 s and 11 GB
+    per warm re-install of the sglang stack). Hash-pinned direct-URL requirements are found in
+    the cache by their hash instead. The files, URLs and hashes are the lock's, unchanged.
+    Packages in `by_name` are written `name==version --hash=...` instead, for uv to find through
+    the configured index (a mirror with its own layout); the hash is still the lock's.
+    """
+    return "".join(requirement_line(p, lock, rewrite, by_name) for p in lock.packages
+                   if p.name not in skip and p not in lock.unhashed)
+
+
+def requirement_line(p: LockedPackage, lock: Lock, rewrite=lambda url: url, by_name: frozenset = frozenset()) -> str:
+    if not p.url or not p.sha256:
+        raise LockError(f"lockfile {lock.path}: {p.name} has no {'URL' if not p.url else 'sha256'} for this platform",
+                        "regenerate it with `skyrl-setup lock` for this platform")
+    if p.name in by_name:
+        return f"{p.name}=={p.version} --hash=sha256:{p.sha256}\n"
+    return f"{p.name} @ {rewrite(p.url)} --hash=sha256:{p.sha256}\n"
+
+
+def load_for_host(path: Path, python_full: str, platform: str) -> Lock:
+    """`load`, with wheels chosen for this host's glibc when the platform is this host's."""
+    from skyrl_setup.detect.system import glibc_version, platform_tag
+
+    return load(path, python_full, platform, glibc_version() if platform == platform_tag() else None)
+
+
+def append_tool_table(path: Path, meta: dict[str, str | list[str]]) -> None:
+    """Record which profile a lock was made from, in PEP 751's [tool] table (strings and lists of
+    strings: JSON's string syntax is TOML's basic string)."""
+    lines = ["", "[tool.skyrl-setup]"] + [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in meta.items()]
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def profile_fingerprint(requirements: list[str], excludes: tuple[str, ...], exclude_newer: str | None, index: str) -> str:
+    text = "\n".join(sorted(requirements)) + f"\n--excludes {sorted(excludes)}\n--exclude-newer {exclude_newer}\n--index {index}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
