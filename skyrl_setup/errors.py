@@ -23,11 +23,12 @@ class SetupError(Exception):
 
     code: int = ExitCode.FAILED  # an ExitCode, or 128+N for a signal other than SIGINT
 
-    def __init__(self, message: str, hint: str = "", *, details: dict | None = None):
+    def __init__(self, message: str, hint: str = "", *, details: dict | None = None, uv_failure: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.details = details or {}
+        self.uv_failure = uv_failure  # a failed uv run: its kind (uv/failures.py classify), for callers that explain one further
 
 
 class UsageError(SetupError):

@@ -123,3 +123,18 @@ def test_the_module_graph_has_at_most_ten_floors():
 def test_the_top_level_holds_at_most_twelve_modules():
     flat = sorted(p.stem for p in ROOT.glob("*.py"))
     assert len(flat) <= MAX_TOP_LEVEL, flat
+
+
+def test_every_child_process_dies_with_the_tool():
+    """README's promise, no orphan keeps running: every subprocess the tool starts asks for PR_SET_PDEATHSIG
+    (proc.die_with_parent). The probe scripts run inside the target interpreter and start nothing of their own."""
+    loose = []
+    for m, p in MODULES.items():
+        if m.startswith("skyrl_setup.probe.") and m.endswith("_script"):
+            continue
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(n, ast.Call) and ast.unparse(n.func) in ("subprocess.run", "subprocess.Popen", "subprocess.check_output",
+                                                                   "subprocess.call", "subprocess.check_call"):
+                if not any(k.arg == "preexec_fn" and "die_with_parent" in ast.unparse(k.value) for k in n.keywords):
+                    loose.append(f"{p.relative_to(ROOT.parent)}:{n.lineno}")
+    assert loose == []

@@ -208,7 +208,7 @@ def _explain(exc: OperationError, lock: Lock, routes: tuple, mirrors: Mirrors) -
         return exc
     route = next((r for r in routes if pkg.name in r.names), None)
     where = route.where if route and route.via == "index" else redact(mirrors.rewrite(pkg.url))
-    if getattr(exc, "uv_failure", None) == "hash-mismatch":
+    if exc.uv_failure == "hash-mismatch":
         computed = _computed_hash(exc.details.get("uv_log"), pkg.sha256 or "")
         exc.message = (f"{pkg.name} {pkg.version} from {where}: the file served has sha256 {computed}, "
                        f"the lock says {pkg.sha256}: refused, nothing installed")

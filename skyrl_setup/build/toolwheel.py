@@ -23,6 +23,7 @@ from typing import cast
 
 from skyrl_setup import __version__
 from skyrl_setup.catalog.data import data_dir
+from skyrl_setup.proc import die_with_parent
 
 PACKAGE = Path(__file__).resolve().parent.parent  # skyrl_setup/: this module sits one folder below it
 DATA = "skyrl_setup/_data"
@@ -39,7 +40,8 @@ def _digest(blob: bytes) -> str:
 
 def _git(root: Path, *args: str) -> list[str] | None:
     try:
-        p = subprocess.run(["git", "-C", str(root), "ls-files", "-z", *args], check=False, capture_output=True, timeout=60)
+        p = subprocess.run(["git", "-C", str(root), "ls-files", "-z", *args], check=False, capture_output=True, timeout=60,
+                           preexec_fn=die_with_parent)
     except (OSError, subprocess.SubprocessError):
         return None
     return [n for n in p.stdout.decode("utf-8", "surrogateescape").split("\0") if n] if p.returncode == 0 else None

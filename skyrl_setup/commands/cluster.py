@@ -20,6 +20,7 @@ from types import MappingProxyType
 from skyrl_setup import settings
 from skyrl_setup.commands.results import Envelope
 from skyrl_setup.errors import OperationError, PreconditionError
+from skyrl_setup.proc import die_with_parent
 
 DRIFT_FIELDS = ("lock_sha256", "driver", "cuda_variant", "gpu_types", "python")
 KEY_PACKAGES = ("torch", "sglang", "vllm", "flashinfer-python", "sgl-kernel", "transformers", "ray", "skyrl-train", "skyrl",
@@ -46,7 +47,7 @@ def node_run(argv: list[str], timeout: float) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     try:
         p = subprocess.run([sys.executable, "-m", "skyrl_setup", *argv, "--json"], capture_output=True, text=True, timeout=timeout,
-                           env=env)
+                           env=env, preexec_fn=die_with_parent)
     except subprocess.TimeoutExpired:
         return {**where, "rc": None, "error": f"timed out after {timeout:.0f} s"}
     return {**where, "rc": p.returncode, "stdout": p.stdout, "stderr_tail": (p.stderr.strip().splitlines() or ["no output"])[-1]}

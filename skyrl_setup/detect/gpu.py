@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from skyrl_setup import settings
 from skyrl_setup.errors import UsageError
+from skyrl_setup.proc import die_with_parent
 
 _VERSION_RE = re.compile(r"\b(\d{3,}\.\d+(?:\.\d+)?)\b")
 
@@ -121,7 +122,7 @@ def _nvidia_smi() -> DriverInfo | None:
     try:
         out = subprocess.run(
             [exe, "--query-gpu=index,name,memory.total,compute_cap,driver_version", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=20, check=True,
+            capture_output=True, text=True, timeout=20, check=True, preexec_fn=die_with_parent,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None

@@ -161,9 +161,9 @@ def _pip_files(env: dict[str, str]) -> list[Path]:
     return files
 
 
-def _from_pip_files(files: list[Path]) -> IndexConfig | None:
-    default = extra = None
-    where = ""
+def _pip_options(files: list[Path], names: tuple[str, ...]):
+    """(file, option, value) for each of `names` set in [global] or [install] of the readable pip.conf `files`, in
+    pip's order (a later file or section wins)."""
     for path in files:
         parser = configparser.RawConfigParser()
         try:
@@ -172,10 +172,19 @@ def _from_pip_files(files: list[Path]) -> IndexConfig | None:
         except (OSError, configparser.Error, UnicodeDecodeError):
             continue
         for section in ("global", "install"):
-            if parser.has_option(section, "index-url"):
-                default, where = parser.get(section, "index-url").strip(), f"pip.conf ({path})"
-            if parser.has_option(section, "extra-index-url"):
-                extra, where = parser.get(section, "extra-index-url"), where or f"pip.conf ({path})"
+            for name in names:
+                if parser.has_option(section, name):
+                    yield path, name, parser.get(section, name)
+
+
+def _from_pip_files(files: list[Path]) -> IndexConfig | None:
+    default = extra = None
+    where = ""
+    for path, name, value in _pip_options(files, ("index-url", "extra-index-url")):
+        if name == "index-url":
+            default, where = value.strip(), f"pip.conf ({path})"
+        else:
+            extra, where = value, where or f"pip.conf ({path})"
     if not default and not extra:
         return None
     return IndexConfig(default or None, tuple(_split(extra or "")), where, "pip")
@@ -205,16 +214,8 @@ def _keyring_provider(env: dict[str, str], cwd: Path) -> tuple[str, str]:
     if env.get("PIP_KEYRING_PROVIDER", "").strip():
         return env["PIP_KEYRING_PROVIDER"].strip().lower(), "pip"
     value = ""
-    for path in _pip_files(env):
-        parser = configparser.RawConfigParser()
-        try:
-            if not path.is_file() or not parser.read(path, encoding="utf-8"):
-                continue
-        except (OSError, configparser.Error, UnicodeDecodeError):
-            continue
-        for section in ("global", "install"):
-            if parser.has_option(section, "keyring-provider"):
-                value = parser.get(section, "keyring-provider").strip().lower() or value
+    for _, _, found in _pip_options(_pip_files(env), ("keyring-provider",)):
+        value = found.strip().lower() or value
     return (value, "pip") if value else ("", "")
 
 

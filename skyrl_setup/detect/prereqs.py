@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from skyrl_setup.proc import die_with_parent
+
 GIB = 2**30
 MEM_PER_JOB = 4 * GIB  # nvcc on transformer-engine's kernels peaks near this per job
 HEADER_DIRS = ("/usr/include", "/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu", "/usr/local/include")
@@ -37,7 +39,7 @@ def _nvcc() -> tuple[str | None, str | None]:
     for c in cands:
         if c and Path(c).is_file():
             try:
-                out = subprocess.run([c, "--version"], capture_output=True, text=True, timeout=20).stdout
+                out = subprocess.run([c, "--version"], capture_output=True, text=True, timeout=20, preexec_fn=die_with_parent).stdout
             except (OSError, subprocess.SubprocessError):
                 continue
             m = re.search(r"release (\d+)\.(\d+)", out)

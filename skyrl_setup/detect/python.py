@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.proc import die_with_parent
 
 _QUERY = "import json,sys;print(json.dumps([list(sys.version_info[:3]),sys.executable,sys.implementation.name]))"
 
@@ -38,7 +39,7 @@ class PythonInfo:
 def interrogate(path: str, source: str, timeout: float = 10.0) -> PythonInfo | None:
     try:  # -S: no site, so no .pth or sitecustomize can print into the answer
         out = subprocess.run([path, "-S", "-c", _QUERY], capture_output=True, text=True, timeout=timeout, check=True,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         (major, minor, micro), executable, impl = json.loads(out.stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
         return None

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from skyrl_setup.proc import die_with_parent
+
 _DIST_RE = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
 # uv writes VIRTUAL_ENV='...'; venv "...", from Python 3.12 as `export VIRTUAL_ENV="..."` (beside a cygpath line)
 _ACTIVATE_RE = re.compile(r"""^[ \t]*(?:export[ \t]+)?VIRTUAL_ENV=(?:'([^']*)'|"([^"$`]*)")[ \t]*$""", re.M)
@@ -82,7 +84,7 @@ def interpreter_runs(venv: Path) -> bool:
         return False
     try:  # no pipes: a child that the environment's .pth starts and that keeps them open is not waited for
         return subprocess.run([str(venv / "bin" / "python"), "-I", "-c", ""], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=60).returncode == 0
+                              stderr=subprocess.DEVNULL, timeout=60, preexec_fn=die_with_parent).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 

@@ -113,7 +113,7 @@ class Uv:
     def version(self) -> Version:
         if self._version is None:
             try:
-                out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=30).stdout
+                out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=30, preexec_fn=die_with_parent).stdout
                 self._version = Version(out.split()[1])
             except (OSError, subprocess.SubprocessError, IndexError, ValueError):
                 raise PreconditionError(f"cannot run uv at {self.binary}", "reinstall skyrl-setup or set SKYRL_SETUP_UV") from None
@@ -242,7 +242,8 @@ class Uv:
 
     def _run_quiet(self, args: list[str], extra_env: dict[str, str] | None = None, timeout: float = 120) -> UvResult:
         try:
-            p = subprocess.run([self.binary, *args], capture_output=True, text=True, env=self._env(extra_env), timeout=timeout)
+            p = subprocess.run([self.binary, *args], capture_output=True, text=True, env=self._env(extra_env), timeout=timeout,
+                               preexec_fn=die_with_parent)
             return UvResult(p.returncode, p.stdout, p.stderr)
         except (OSError, subprocess.SubprocessError) as exc:
             return UvResult(-1, "", str(exc))
@@ -310,10 +311,7 @@ def _error(what: str, returncode: int, stderr: str, log: Path) -> SetupError:
     kind = classify(returncode, stderr)
     cause, details = short_cause(stderr), {"uv_log": str(log)}
     if kind == "offline-miss":
-        error: SetupError = OperationError(f"{what} failed: {cause}", OFFLINE_HINT, details=details)
-    elif kind == "conflict":
-        error = ConflictError(f"{what}: {cause}", f"uv's full output is in {log}", details=details)
-    else:
-        error = OperationError(f"{what} failed: {cause}", f"uv's full output is in {log}", details=details)
-    error.uv_failure = kind  # type: ignore[attr-defined]  # for callers that explain one kind further
-    return error
+        return OperationError(f"{what} failed: {cause}", OFFLINE_HINT, details=details, uv_failure=kind)
+    if kind == "conflict":
+        return ConflictError(f"{what}: {cause}", f"uv's full output is in {log}", details=details, uv_failure=kind)
+    return OperationError(f"{what} failed: {cause}", f"uv's full output is in {log}", details=details, uv_failure=kind)
