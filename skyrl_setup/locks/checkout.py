@@ -9,6 +9,7 @@ calls it needs, and which of the checkout's extras is the backend. The versions 
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
@@ -17,7 +18,9 @@ from skyrl_setup.catalog.profiles import Profile
 from skyrl_setup.catalog.releases import Release
 from skyrl_setup.errors import UsageError
 from skyrl_setup.humanize import sh
-from skyrl_setup.locks.skyrl_source import SkyrlSource
+
+if TYPE_CHECKING:  # a checkout's reader imports uv's runner: only where a checkout is read
+    from skyrl_setup.locks.skyrl_source import SkyrlSource
 
 
 def _version(text: str) -> Version:
