@@ -83,8 +83,11 @@ def interpreter_runs(venv: Path) -> bool:
     moved since it was made runs its scripts and activates with the old path: not current either)."""
     if not made_here(venv):
         return False
-    try:  # no pipes: a child that the environment's .pth starts and that keeps them open is not waited for
-        proc = subprocess.Popen([str(venv / "bin" / "python"), "-I", "-c", ""], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    # -S: whether the interpreter itself starts (its link, its standard library), which is what a removed or upgraded
+    # base Python breaks; the packages are compared by their metadata, and what a .pth does at startup is doctor's,
+    # which runs the real imports. Site's .pth files cost 40 ms of a 0.25 s no-op here (an NVML redirector)
+    try:
+        proc = subprocess.Popen([str(venv / "bin" / "python"), "-I", "-S", "-c", ""], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     except OSError:
         return False
