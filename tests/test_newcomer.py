@@ -127,25 +127,3 @@ def test_an_import_shows_its_distributions_version_not_a_stale_dunder(tmp_path):
     rows = {d["module"]: d for d in map(json.loads, out.read_text().splitlines()) if d.get("status") == "ok"}
     assert rows["stale_gym"]["version"] == "0.2.0" and rows["plain"]["version"] == "1.5"
     assert rows["cudalib"]["version"] == "2.11.0+cu130"
-
-
-def test_doctors_imports_do_not_wait_for_torchs(tmp_path):
-    """Issue 23, item 8: GPU doctor imported torch first and forked the other imports after it, so its time was
-    torch's import plus the slowest other one. Now every other import starts at once, beside torch's."""
-    (tmp_path / "torch").mkdir()
-    (tmp_path / "torch" / "__init__.py").write_text(
-        "import time\ntime.sleep(1.0)\n__version__ = '2.0.0+cpu'\n"
-        "class cuda:\n    is_initialized = staticmethod(lambda: False)\n    is_available = staticmethod(lambda: False)\n")
-    (tmp_path / "plainmod").mkdir()
-    (tmp_path / "plainmod" / "__init__.py").write_text("__version__ = '1.0'\n")
-    (tmp_path / "needstorch").mkdir()
-    (tmp_path / "needstorch" / "__init__.py").write_text("import torch\n__version__ = '3.0'\n")
-    out = tmp_path / "answer"
-    subprocess.run([sys.executable, script("imports_script"), json.dumps(["torch", "plainmod", "needstorch"]), "--torch-probe"],
-                   env={"PYTHONPATH": str(tmp_path), "SKYRL_SETUP_PROBE_OUT": str(out)}, check=True, cwd=tmp_path, timeout=120)
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    order = [(r.get("module"), r.get("status")) for r in rows if "module" in r]
-    done = {r["module"]: r for r in rows if r.get("status") == "ok"}
-    assert set(done) == {"torch", "plainmod", "needstorch"} and done["needstorch"]["version"] == "3.0", rows
-    assert order.index(("plainmod", "ok")) < order.index(("torch", "ok"))  # it did not wait for torch's import
-    assert order.index(("needstorch", "started")) < order.index(("torch", "ok"))

@@ -75,7 +75,7 @@ echo "   [$(( ($(date +%s%N) - s) / 1000000 )) ms wall]"
 echo "-- the torch probe alone in its own interpreter (doctor's torch probe before this change):"
 s=$(date +%s%N); "$PY" skyrl_setup/probe/torch_script.py | cut -c1-300
 echo "   [$(( ($(date +%s%N) - s) / 1000000 )) ms wall]"
-echo "-- both from one interpreter: every other import forked at once, torch imported beside them, then the probe forked (doctor now):"
+echo "-- both from one interpreter, torch imported once, then forks (doctor now):"
 s=$(date +%s%N); "$PY" skyrl_setup/probe/imports_script.py "$MODS" --torch-probe | cut -c1-300
 echo "   [$(( ($(date +%s%N) - s) / 1000000 )) ms wall]"
 

@@ -3,11 +3,11 @@
 argv[1]: a JSON list of module names. Each result is written (_skyrl_channel.py) before the next import, so
 a module that kills the interpreter (a segfault in an extension) still leaves the
 results before it, and the caller knows which import died.
-argv[2] `--torch-probe` (doctor): each import but torch's starts at once in a fork of its own; torch is imported here
-meanwhile, then torch_script.py's GPU checks run in one more fork. No import waits for another (one that needs torch
-imports its own, on another core), and the torch probe does not wait for them. This process writes the error row of
-an import whose fork died. The torch probe answers {"torch_probe": {...}}. Where importing torch initialized CUDA (a
-fork could not use it), the probe runs in this process instead.
+argv[2] `--torch-probe` (doctor): torch is imported here first, then this process forks: torch_script.py's GPU
+checks in one fork, each other import in a fork of its own, side by side. torch's import (seconds on a GPU host) is
+paid once, not once per probe, and no import waits for another. This process writes the error row of an import
+whose fork died. The torch probe answers {"torch_probe": {...}}. Where importing torch initialized CUDA (a fork
+could not use it), everything runs in this process instead, one after another.
 """
 
 import json
@@ -111,27 +111,9 @@ def _die_with(parent):
 
 
 def _side_by_side(modules):
-    """Each import but torch's in a fork of its own, started at once; torch's here, then the torch probe in a fork.
-    An import that needs torch imports its own beside this one (cores are many where a GPU is), so no import waits
-    for torch's to finish first: doctor's wall time is the slowest import, not torch's plus it."""
     rest = [m for m in modules if m != "torch"]
-    if not hasattr(os, "fork"):
-        return _in_turn(modules, True)
-    # Python 3.12 warns of a fork in a process with threads, on stderr: whose last line a crash report quotes
-    warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-    import ctypes  # noqa: F401 - once here, not in every fork (_die_with)
-
-    forks = {}
-    limit = max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
-
-    def start():
-        while rest and len(forks) < limit:
-            name = rest.pop(0)
-            forks[_fork(lambda n=name: _import(n))] = (name, time.monotonic())
-
-    start()
     torch_import = None
-    if "torch" in modules:
+    if len(rest) < len(modules):
         row, error = _import("torch")
         torch_import = (row["seconds"], error)
     torch = sys.modules.get("torch")
@@ -139,15 +121,20 @@ def _side_by_side(modules):
         cuda_up = bool(torch is not None and torch.cuda.is_initialized())
     except BaseException:  # noqa: BLE001 - a torch without it: nothing initialized
         cuda_up = False
-    probe = None
-    if cuda_up:  # a fork could not use CUDA: the probe runs here, the imports go on in their forks
-        emit({"torch_probe": torch_script.main(torch_import)})
-    else:
-        probe = _fork(lambda: emit({"torch_probe": torch_script.main(torch_import)}))
-        forks[probe] = (None, time.monotonic())
+    if cuda_up or not hasattr(os, "fork"):
+        return _in_turn(rest, True, torch_import)
+    # Python 3.12 warns of a fork in a process with threads, on stderr: whose last line a crash report quotes
+    warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+    import ctypes  # noqa: F401 - once here, not in every fork (_die_with)
+
+    probe = _fork(lambda: emit({"torch_probe": torch_script.main(torch_import)}))
+    forks = {probe: (None, time.monotonic())}
     late = set()
+    limit = max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
     while rest or forks:
-        start()
+        while rest and len(forks) <= limit:
+            name = rest.pop(0)
+            forks[_fork(lambda n=name: _import(n))] = (name, time.monotonic())
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:

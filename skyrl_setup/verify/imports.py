@@ -37,8 +37,8 @@ def run_imports(python: Path, modules: list[str], *, timeout: float = 600, env: 
 
 
 def imports_and_torch(python: Path, modules: list[str], *, timeout: float = 600) -> tuple[list[ImportResult], dict]:
-    """The imports and the torch probe from one interpreter: each import in a fork of its own started at once, torch's
-    in the interpreter, then the torch probe in a fork (probe/imports_script.py --torch-probe). No answer, or a failing one other than torch's own
+    """The imports and the torch probe from one interpreter that imports torch once (seconds on a GPU host), then
+    forks for the rest (probe/imports_script.py --torch-probe). No answer, or a failing one other than torch's own
     import, is asked again in an interpreter of its own (probe.torch_probe), whose answer is reported: a fork can
     fail where a fresh interpreter would not (CUDA initialized before the fork by a plugin torch's import loaded)."""
     t0 = time.perf_counter()
