@@ -36,7 +36,7 @@ def run(req: RollbackRequest, ui: UI) -> Result:
 
 def _check_intact(store: Store, n: int, rec: dict) -> None:
     """Go back only to the environment that was verified: one built in this store, whose shared files nobody edited."""
-    was = built_elsewhere(store.gen_path(n), rec, store.root)
+    was = built_elsewhere(rec, store.root)
     if was is not None:
         raise OperationError(f"generation {n} of {store.target} was built in {was}: its bin/activate and scripts name "
                              f"{was / store.gen_path(n).name}, so it cannot run from {store.root}",

@@ -42,7 +42,7 @@ def locate(prefix: str | None) -> tuple[Store, int] | None:
 
 
 def check_moved(store: Store, n: int, record: dict) -> Check:
-    was = built_elsewhere(store.gen_path(n), record, store.root)
+    was = built_elsewhere(record, store.root)
     if was is None:
         return Check("env.moved", "ok", f"built where it is ({store.root})")
     old = was / f"gen-{n:04d}"

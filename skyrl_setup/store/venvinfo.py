@@ -50,17 +50,13 @@ def activate_names(venv: Path) -> Path | None:
     return Path(m.group(1) or m.group(2)) if m else None
 
 
-def built_elsewhere(gen: Path, rec: dict | None, store: Path) -> Path | None:
-    """The store generation `gen` was built in, where that is not `store` (moved or copied here: its scripts and
-    bin/activate still name the old path). A record from before it kept "store" is judged by what bin/activate names."""
-    if rec is None:
+def built_elsewhere(rec: dict | None, store: Path) -> Path | None:
+    """The store a generation was built in, where that is not `store` (moved or copied here: its scripts and
+    bin/activate still name the old path). `rec` is its record as Store.record reads it: a record from before it
+    kept "store" has it from what bin/activate names (store/record.py's migration)."""
+    if rec is None or not isinstance(rec.get("store"), str):
         return None
-    was = Path(rec["store"]) if isinstance(rec.get("store"), str) else None
-    if was is None:
-        named = activate_names(gen)
-        was = named.parent if named else None
-    if was is None:
-        return None
+    was = Path(rec["store"])
     try:
         return None if os.path.samefile(was, store) else was
     except OSError:  # the old place is gone: moved
