@@ -3,13 +3,19 @@
 argv[1]: a JSON list of module names. Each result is written (_skyrl_channel.py) before the next import, so
 a module that kills the interpreter (a segfault in an extension) still leaves the
 results before it, and the caller knows which import died.
-argv[2] `--torch-probe` (doctor): torch is imported here first, then this process forks: torch_script.py's GPU
+argv[2] `--torch-probe` (doctor): torch is imported here once, then this process forks: torch_script.py's GPU
 checks in one fork, each other import in a fork of its own, side by side. torch's import (seconds on a GPU host) is
 paid once, not once per probe, and no import waits for another. This process writes the error row of an import
 whose fork died. The torch probe answers {"torch_probe": {...}}. Where importing torch initialized CUDA (a fork
 could not use it), everything runs in this process instead, one after another.
+Each other import is first tried in a fork made before torch's import, beside it, where loading torch ends the
+fork (_TorchLoadEndsFork): an import that never loads torch (transformers' own: seconds, docs/gpu-evidence.md
+section 8) is done by the time torch's is. Only such a fork's success counts, and it is written
+only once torch's import has finished (a torch import that kills this process leaves each other import "not
+reached", as before); anything else (torch needed, an error, a death) is imported again after torch, as before.
 """
 
+import gc
 import json
 import os
 import sys
@@ -58,6 +64,12 @@ TORCH_PROBE_TIMEOUT = 120  # seconds: run_json's default, which the torch probe 
 def _import(name):
     """Import one module, its rows emitted: (row, the error without its location, or None)."""
     emit({"module": name, "status": "started"})
+    row, error = _attempt(name)
+    emit(row)
+    return row, error
+
+
+def _attempt(name):
     t0 = time.perf_counter()
     error = None
     try:
@@ -71,7 +83,6 @@ def _import(name):
         error = f"{type(exc).__name__}: {exc}"[:500]
         row = {"module": name, "status": "error", "error": error + where}
     row["seconds"] = round(time.perf_counter() - t0, 3)
-    emit(row)
     return row, error
 
 
@@ -110,10 +121,67 @@ def _die_with(parent):
         os._exit(1)
 
 
+class _TorchLoadEndsFork:
+    """sys.meta_path's first finder in a fork made before torch's import: torch is found as usual (an availability
+    check, importlib.util.find_spec, sees it as installed), but loading it ends the fork with no answer: that import
+    is done again after torch's, in the process that has it. torch is never imported twice."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "torch":
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if finder is not self and find is not None else None
+            if spec is not None:
+                spec.loader = self
+                return spec
+        return None
+
+    def create_module(self, spec):
+        os._exit(0)
+
+    def exec_module(self, module):
+        os._exit(0)
+
+
+def _beside_torch(name, answer_fd):
+    sys.meta_path.insert(0, _TorchLoadEndsFork())
+    row, _ = _attempt(name)
+    if row["status"] == "ok":
+        os.write(answer_fd, json.dumps(row).encode())  # a few hundred bytes: the pipe holds them, unread until the exit
+
+
+def _answer(fd):
+    try:
+        raw = os.read(fd, 65536)
+    except BlockingIOError:  # nothing written, and the pipe still open in a process the import started
+        raw = b""
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
 def _side_by_side(modules):
     rest = [m for m in modules if m != "torch"]
+    limit = max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
+    # torch's objects are never collected here: no collection during its import, none in a fork touches (and copies) them
+    gc.disable()
+    import ctypes  # noqa: F401 - once here, not in every fork (_die_with)
+
+    early = {}  # fork made before torch's import -> (module, its answer's pipe)
     torch_import = None
     if len(rest) < len(modules):
+        if hasattr(os, "fork"):
+            for name in rest:  # all at once: most end at once (not installed, or they load torch)
+                read_fd, write_fd = os.pipe()
+                pid = _fork(lambda n=name, w=write_fd: _beside_torch(n, w))
+                os.close(write_fd)
+                os.set_blocking(read_fd, False)
+                early[pid] = (name, read_fd)
+            rest = []
         row, error = _import("torch")
         torch_import = (row["seconds"], error)
     torch = sys.modules.get("torch")
@@ -122,17 +190,22 @@ def _side_by_side(modules):
     except BaseException:  # noqa: BLE001 - a torch without it: nothing initialized
         cuda_up = False
     if cuda_up or not hasattr(os, "fork"):
-        return _in_turn(rest, True, torch_import)
+        for pid, (_, read_fd) in early.items():
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            os.close(read_fd)
+        return _in_turn([m for m in modules if m != "torch"], True, torch_import)
+    for name, _ in early.values():
+        emit({"module": name, "status": "started"})
     # Python 3.12 warns of a fork in a process with threads, on stderr: whose last line a crash report quotes
     warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-    import ctypes  # noqa: F401 - once here, not in every fork (_die_with)
+    gc.freeze()
 
     probe = _fork(lambda: emit({"torch_probe": torch_script.main(torch_import)}))
     forks = {probe: (None, time.monotonic())}
     late = set()
-    limit = max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
-    while rest or forks:
-        while rest and len(forks) <= limit:
+    while rest or forks or early:
+        while rest and len(forks) + len(early) <= limit:
             name = rest.pop(0)
             forks[_fork(lambda n=name: _import(n))] = (name, time.monotonic())
         try:
@@ -144,6 +217,14 @@ def _side_by_side(modules):
                 os.kill(probe, 9)
                 late.add(probe)
             time.sleep(0.005)
+            continue
+        if pid in early:
+            name, read_fd = early.pop(pid)
+            row = _answer(read_fd)
+            if row is not None:
+                emit(row)
+            else:
+                rest.append(name)
             continue
         if pid not in forks:
             continue  # a process the imported code started
@@ -160,6 +241,9 @@ def main():
     emit({"python": sys.version.split()[0], "executable": sys.executable})
     if sys.argv[2:3] == ["--torch-probe"]:
         _side_by_side(modules)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # every answer is on disk: no interpreter teardown with torch in it for the caller to wait on
     else:
         _in_turn(modules, False)
 
