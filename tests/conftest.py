@@ -128,8 +128,16 @@ def pypi_env(tmp_path: Path, cache: Path) -> dict[str, str]:
     env.update({"SKYRL_SETUP_HOME": str(tmp_path / "home"), "SKYRL_SETUP_LOG_DIR": str(tmp_path / "logs"),
                 "SKYRL_SETUP_CACHE_DIR": str(tmp_path / "skyrl-setup-cache"), "UV_CACHE_DIR": str(cache),
                 "UV_PYTHON_DOWNLOADS": "never", "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
-                "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"), "XDG_DATA_HOME": str(tmp_path / "xdg-data")})
+                "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"), "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+                "TMPDIR": str(scratch(tmp_path / "tmp"))})
     return env
+
+
+def scratch(folder: Path) -> Path:
+    """A TMPDIR of the suite's own for the tool and uv: what a killed run (the SIGKILL tests) cannot remove, and uv's
+    build locks, go with pytest's folders instead of piling up in /tmp."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -243,6 +251,7 @@ def base_env(index: LocalIndex, uv_cache: Path, data_dir: Path, home: Path) -> d
         "XDG_CACHE_HOME": str(home / "xdg-cache"),
         "XDG_CONFIG_HOME": str(home / "xdg-config"),  # no user-level uv.toml or pip.conf of the caller's
         "SKYRL_SETUP_CACHE_DIR": str(home / "cache"),
+        "TMPDIR": str(scratch(uv_cache.parent / "tmp")),  # the session's (beside its uv cache), removed with it
     })
     return env
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -125,7 +124,7 @@ def test_corrupt_bundle_is_refused(tmp_path, env, private_index, data_dir):
     j = data.find(b"PK\x03\x04", i)  # inside the torch wheel's bytes
     data[j + 40] ^= 0xFF
     out.write_bytes(bytes(data))
-    before = set(Path(tempfile.gettempdir()).glob("skyrl-bundle-*"))
+    before = set(Path(env["TMPDIR"]).glob("skyrl-bundle-*"))  # the tool's temporary folder (conftest.scratch)
     r = cli("install", "--from-bundle", str(out), "--venv", str(tmp_path / "e"), env=env)
     assert r.returncode == 2 and "does not match its sha256" in r.stderr
-    assert set(Path(tempfile.gettempdir()).glob("skyrl-bundle-*")) == before  # the unpacked copy is gone
+    assert set(Path(env["TMPDIR"]).glob("skyrl-bundle-*")) == before  # the unpacked copy is gone

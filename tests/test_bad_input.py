@@ -35,6 +35,16 @@ def test_unreadable_lockfile(env, tmp_path):
     assert_one_line(cli("install", "--venv", str(tmp_path / "e"), "--lock", str(tmp_path / "missing.toml"), env=env), 2)
 
 
+def test_lockfile_against_pep_751_is_refused_naming_the_entry(env, tmp_path):
+    """A lock whose wheel is another project's file would install the wrong thing: refused when read (packaging.pylock)."""
+    lock = tmp_path / "pylock.x.toml"
+    lock.write_text('lock-version = "1.0"\ncreated-by = "hand"\n\n[[packages]]\nname = "six"\nversion = "1.17.0"\n'
+                    'wheels = [{ url = "https://example.invalid/numpy-2.0.0-py3-none-any.whl", hashes = { sha256 = "00" } }]\n')
+    r = cli("install", "--venv", str(tmp_path / "e"), "--lock", str(lock), "--dry-run", env=env)
+    assert_one_line(r, 2)
+    assert str(lock) in r.stderr and "'packages[0].wheels[0]'" in r.stderr and "six" in r.stderr
+
+
 def test_bad_python_path(env, tmp_path):
     assert_one_line(cli("install", "--venv", str(tmp_path / "e"), "--python", str(tmp_path / "nope"), env=env), 2)
 

@@ -97,15 +97,9 @@ def _versions(plan: dict) -> dict[str, str]:
     return {p["name"]: p["version"] for p in plan["packages"]}
 
 
-@needs_today
-@pytest.mark.network
-@pytest.mark.parametrize("backend, extra", [("vllm", "fsdp"), ("megatron", "megatron")])
-def test_dry_run_plans_from_the_checkouts_lock(tmp_path, backend, extra, pypi_cache):
-    co = _copy(tmp_path)
-    r = cli("install", "--project", str(co), "--backend", backend, "--dry-run", "--venv", str(tmp_path / "env"), "--json",
-            env=_env(tmp_path, pypi_cache), timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
-    plan = r.data["plan"]
+def assert_plans_from_the_checkouts_lock(plan: dict, backend: str, extra: str) -> None:
+    """The plan from today's checkout's lock: asked of the megatron dry run below, and of the vllm (fsdp) install's own
+    plan (the same planner; the install is the run that builds it)."""
     v = _versions(plan)
     assert (v["torch"], v["vllm"]) == ("2.11.0", "0.26.0")  # PyPI's torch 2.11.0 is its cu130 build
     assert plan["cuda"]["variant"] == "cu130" and plan["route"]["route"] == "pypi"
@@ -118,6 +112,17 @@ def test_dry_run_plans_from_the_checkouts_lock(tmp_path, backend, extra, pypi_ca
     assert [a["name"] for a in plan["artifacts"]] == ["flash-attn"]
     if backend == "megatron":
         assert "transformer-engine-cu13: left out" in changes and "megatron-core" in v
+
+
+@needs_today
+@pytest.mark.network
+def test_dry_run_plans_from_the_checkouts_lock(tmp_path, pypi_cache):
+    co = _copy(tmp_path)
+    r = cli("install", "--project", str(co), "--backend", "megatron", "--dry-run", "--venv", str(tmp_path / "env"), "--json",
+            env=_env(tmp_path, pypi_cache), timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.data["dry_run"] is True and not (tmp_path / "env").exists()
+    assert_plans_from_the_checkouts_lock(r.data["plan"], "megatron", "megatron")
 
 
 @needs_today
@@ -148,6 +153,7 @@ def test_the_checkouts_pypi_route_is_built_and_judged_on_its_own_modules(tmp_pat
             env=_env(tmp_path, pypi_cache), timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
     doc = r.data
+    assert_plans_from_the_checkouts_lock(doc["plan"], "vllm", "fsdp")
     versions = {i["module"]: i["version"] for i in doc["imports"] if i["status"] == "ok"}
     assert versions["torch"] == "2.11.0+cu130" and versions["vllm"] == "0.26.0" and versions["skyrl"] == "0.3.0"
     verdict = doc["verdict"]

@@ -30,6 +30,7 @@ from skyrl_setup.plan.artifacts import ArtifactPlan
 from skyrl_setup.plan.model import make_plan
 from skyrl_setup.store import noop as current
 from skyrl_setup.store.generations import Store
+from skyrl_setup.store.record import EnvRecord, LockRecord
 from skyrl_setup.verify import verdict as readiness
 from skyrl_setup.verify.imports import ImportResult
 
@@ -160,7 +161,7 @@ def test_no_driver_builds_for_the_first_route_and_says_no_gpu_was_seen(sglang):
 
 def test_candidates_are_made_only_when_their_route_is_tried(sglang, tmp_path):
     """A SkyRL folder's routes: the PyPI route's lock is resolved (slow) only if the first route is ruled out."""
-    committed = {r: p for r, p, _ in profiles.committed_locks(sglang, PLATFORM)}
+    committed = {c.route: c.path for c in profiles.committed_locks(sglang, PLATFORM)}
     made: list[str] = []
 
     def maker(route):
@@ -192,7 +193,7 @@ def test_committed_lock_picks_the_variant_without_probing(sglang):
 
 @pytest.fixture
 def plan_args(sglang) -> dict:
-    path = next(p for r, p, _ in profiles.committed_locks(sglang, PLATFORM) if r == "pypi")
+    path = next(c.path for c in profiles.committed_locks(sglang, PLATFORM) if c.route == "pypi")
     return dict(profile=sglang, target=Path("/envs/sglang"), platform=PLATFORM, python=PythonInfo(PYTHON, "/py/python3.12", "explicit"),
                 driver=driver(NEW_DRIVER, H100), cuda=judge("cu126", NEW_DRIVER, "the profile's route pypi"),
                 lock=load_for_host(path, PYTHON, PLATFORM), lock_source="committed lockfile", artifacts=(), project=None,
@@ -280,11 +281,10 @@ def _lock(tmp_path: Path, text: str = "lock-version = '1.0'\n"):
     return current.RecordedLock(path, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
-def _record(lock, **over) -> dict:
-    rec = {"backend": "sglang", "lock": {"path": str(lock.path), "sha256": lock.sha256},
-           "packages": {"torch": "2.7.1", "sglang": "0.4.8.post1"}}
-    rec.update(over)
-    return rec
+def _record(lock, /, **over) -> EnvRecord:
+    rec = EnvRecord(backend="sglang", generation=1, store="/nowhere", lock=LockRecord(str(lock.path), lock.sha256),
+                    packages={"torch": "2.7.1", "sglang": "0.4.8.post1"})
+    return dataclasses.replace(rec, **over)
 
 
 def test_a_rerun_of_the_same_lock_on_an_intact_environment_is_a_noop(small_venv, tmp_path):
@@ -310,13 +310,13 @@ def test_anything_else_is_not_a_noop(small_venv, tmp_path, case):
     elif case == "backend":
         backend = "vllm"
     elif case == "lock bytes":
-        rec["lock"]["sha256"] = "0" * 64
+        rec = _record(lock, lock=LockRecord(str(lock.path), "0" * 64))
     elif case == "drift":
-        rec["packages"] = {"torch": "2.7.0", "sglang": "0.4.8.post1"}
+        rec = _record(lock, packages={"torch": "2.7.0", "sglang": "0.4.8.post1"})
     elif case == "missing package":
-        rec["packages"] = {"torch": "2.7.1", "sglang": "0.4.8.post1", "ray": "2.51.1"}
+        rec = _record(lock, packages={"torch": "2.7.1", "sglang": "0.4.8.post1", "ray": "2.51.1"})
     elif case == "extra package":
-        rec["packages"] = {"torch": "2.7.1"}
+        rec = _record(lock, packages={"torch": "2.7.1"})
     assert not current.is_noop(Store(small_venv), rec, backend, lock, **args)
 
 

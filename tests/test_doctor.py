@@ -25,8 +25,8 @@ def uv_pip(env, venv, *args):
     assert p.returncode == 0, p.stderr
 
 
-def test_healthy_env_on_cpu_host(env, sglang_env):
-    r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)
+def test_healthy_env_on_cpu_host(env, installed_sglang):
+    r = cli("doctor", "--venv", str(installed_sglang[0]), "--json", env=env)
     doc = r.data
     c = checks(doc)
     assert r.returncode == 0, [x for x in doc["checks"] if x["status"] == "error"]
@@ -44,8 +44,8 @@ def test_healthy_env_on_cpu_host(env, sglang_env):
     assert set(doc) >= {"checks", "system", "gpus", "environment"}
 
 
-def test_human_output_marks_fixes_and_count(env, sglang_env):
-    r = cli("doctor", "--venv", str(sglang_env), env=env)
+def test_human_output_marks_fixes_and_count(env, installed_sglang):
+    r = cli("doctor", "--venv", str(installed_sglang[0]), env=env)
     assert "fix:" in r.stderr and "doctor found 0 error(s)" in r.stderr
     assert r.stdout == ""
 
@@ -101,8 +101,8 @@ def test_foreign_python_against_profile(env):
     assert c["env.drift"]["status"] == "skipped"
 
 
-def test_old_driver_is_error(env, sglang_env):
-    c = checks(cli("doctor", "--venv", str(sglang_env), "--json", "--no-gpu-probe",
+def test_old_driver_is_error(env, installed_sglang):
+    c = checks(cli("doctor", "--venv", str(installed_sglang[0]), "--json", "--no-gpu-probe",
                    env=dict(env, SKYRL_SETUP_CUDA_DRIVER="470.82.01")).data)
     assert c["system.driver"]["status"] == "error" and "too old" in c["system.driver"]["summary"]
     assert c["env.torch_cuda"]["status"] == "error"
@@ -142,10 +142,10 @@ def test_curesult_table_covers_documented_codes():
     ({"FAKE_LOAD": "222"}, "error", "cuModuleLoadData failed: CUDA_ERROR_UNSUPPORTED_PTX_VERSION (222)"),
     ({"FAKE_WRONG": "1"}, "error", "1 of 1024 values wrong (first at 5: 0)"),
 ])
-def test_driver_probe_paths(env, sglang_env, fake_libcuda, fake, expect_status, expect_text):
+def test_driver_probe_paths(env, installed_sglang, fake_libcuda, fake, expect_status, expect_text):
     env = dict(env, SKYRL_SETUP_CUDA_DRIVER="580.159.04", SKYRL_SETUP_GPUS="Fake GPU:80:9.0",
                SKYRL_SETUP_LIBCUDA=str(fake_libcuda), **fake)
-    r = cli("doctor", "--venv", str(sglang_env), "--json", env=env)
+    r = cli("doctor", "--venv", str(installed_sglang[0]), "--json", env=env)
     found = [c for c in r.data["checks"] if c["id"].startswith(("gpu0.kernel", "gpu.driver_probe"))]
     assert len(found) == 1, found
     assert found[0]["status"] == expect_status and expect_text in found[0]["summary"], found[0]

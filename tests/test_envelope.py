@@ -88,13 +88,13 @@ def test_a_usage_error_names_its_command(env, argv):
     assert r.returncode == 2 and envelope(r, argv[0])["error"]["message"].startswith("skyrl-setup")
 
 
-def test_cluster_reads_doctor_through_the_envelope(env, sglang_env):
+def test_cluster_reads_doctor_through_the_envelope(env, installed_sglang):
     """Drift detection reads a node's doctor output as this schema's envelope; a change to doctor's data that
     drift depends on fails here, not silently on a cluster."""
     from skyrl_setup.commands.cluster import doctor_facts
     from skyrl_setup.commands.results import Envelope
 
-    r = cli("doctor", "--venv", str(sglang_env), "--no-gpu-probe", "--json", env=env)
+    r = cli("doctor", "--venv", str(installed_sglang[0]), "--no-gpu-probe", "--json", env=env)
     facts = doctor_facts(Envelope.parse(r.stdout).data)
     assert facts["lock_sha256"] and facts["cuda_variant"] and facts["python"].startswith("3.12")
     assert facts["pkg:torch"] and facts["pkg:sglang"] == "0.4.8.post1"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from skyrl_setup.catalog.profiles import read_tool_table
+from skyrl_setup.catalog.lockfiles import read_tool_table
 from tests.conftest import REPO, built_env, cli, venv_run
 from tests.test_reliability import assert_consistent, spawn, store_of, wait_reached
 
@@ -157,8 +157,41 @@ def signals_env(tmp_path_factory, index, uv_cache, data_dir):
     return built_env(tmp_path_factory, index, uv_cache, data_dir, "signals")
 
 
-@pytest.mark.parametrize("sig", ["int", "term", "hup"])
-@pytest.mark.parametrize("point", BEFORE_SWAP + AFTER_SWAP)
+def rotate(points: list[str], signals: list[str]) -> list[tuple[str, str]]:
+    """Each failpoint with one signal, the signals taken in turn: every point is hit by a real signal, and every signal
+    on both sides of the swap. The three share one handler (cli._terminate); what differs by signal, the exit code and
+    the words, is cli.interrupted's pure decision, asked for every signal directly below."""
+    return [(point, signals[i % len(signals)]) for i, point in enumerate(points)]
+
+
+# after the swap there are two points for three signals: "swapped" takes a third run
+INSTALL_SWEEP = rotate(BEFORE_SWAP, ["int", "term", "hup"]) + rotate([*AFTER_SWAP, "swapped"], ["term", "hup", "int"])
+assert {s for p, s in INSTALL_SWEEP if p in BEFORE_SWAP} == {s for p, s in INSTALL_SWEEP if p in AFTER_SWAP} == set(SIGNALS)
+
+
+@pytest.mark.parametrize("sig", list(SIGNALS))
+@pytest.mark.parametrize("swapped", [False, True])
+def test_09_an_interrupt_says_which_signal_and_whether_the_swap_happened(sig, swapped, tmp_path, monkeypatch):
+    """cli.interrupted: 130 for SIGINT ("interrupted"), 128+N for SIGTERM and SIGHUP ("stopped by SIGTERM"), and what
+    became of the environment: unchanged, or switched to the named generation (with `doctor` as the hint)."""
+    from skyrl_setup.cli import interrupted
+    from skyrl_setup.humanize import sh
+    from skyrl_setup.store import generations
+
+    target = tmp_path / "env"
+    monkeypatch.setattr(generations, "swapped", [(target, 7)] if swapped else [])
+    err = interrupted(SIGNALS[sig])
+    assert err.code == (130 if sig == "int" else 128 + SIGNALS[sig])
+    how = "interrupted" if sig == "int" else f"stopped by {SIGNALS[sig].name}"
+    if swapped:
+        assert err.message == f"{how} after {target} was switched to generation 7", err.message
+        assert f"skyrl-setup doctor --venv {sh(target)}" in err.hint
+    else:
+        assert err.message == f"{how}; the previous environment is unchanged", err.message
+        assert "re-run" in err.hint
+
+
+@pytest.mark.parametrize("point, sig", INSTALL_SWEEP)
 def test_09_signals_at_every_install_failpoint(signals_env, point, sig):
     venv, env = signals_env
     before = os.readlink(venv)
@@ -169,18 +202,18 @@ def test_09_signals_at_every_install_failpoint(signals_env, point, sig):
     assert_consistent(venv)
 
 
-@pytest.mark.parametrize("sig", ["term", "hup"])
-@pytest.mark.parametrize("point", ["upgrade-lock-resolved", "uv-sync-started", "verified", "record-written", "swap-link-created"])
+@pytest.mark.parametrize("point, sig", rotate(["upgrade-lock-resolved", "uv-sync-started", "verified", "record-written",
+                                                 "swap-link-created"], ["term", "hup"]))
 def test_09_signals_during_upgrade(signals_env, point, sig):
     venv, env = signals_env
     before = os.readlink(venv)
-    upgrade_dirs = set(Path("/tmp").glob("skyrl-setup-upgrade-*"))
+    upgrade_dirs = set(Path(env["TMPDIR"]).glob("skyrl-setup-upgrade-*"))  # the tool's temporary folder (conftest.scratch)
     r = cli("upgrade", "sglang==0.4.9.post1", "--venv", str(venv), "--json", env=dict(env, SKYRL_SETUP_FAILPOINT=f"{point}:{sig}"))
     assert_interrupted(r, SIGNALS[sig], swapped=False)
     assert os.readlink(venv) == before
     assert_no_children(venv)
     assert_consistent(venv)
-    assert set(Path("/tmp").glob("skyrl-setup-upgrade-*")) <= upgrade_dirs  # defect 18: nothing left in /tmp
+    assert set(Path(env["TMPDIR"]).glob("skyrl-setup-upgrade-*")) <= upgrade_dirs  # defect 18: nothing left in /tmp
 
 
 @pytest.mark.parametrize("gap", [0.0005, 0.002, 0.01])
@@ -466,10 +499,10 @@ def test_16_latest_proposes_only_what_the_profile_allows_and_says_why(env, sglan
 
 def test_18_a_killed_upgrade_leaves_nothing_in_tmp_and_the_next_run_tidies(signals_env):
     venv, env = signals_env
-    before = set(Path("/tmp").glob("skyrl-setup-upgrade-*"))
+    before = set(Path(env["TMPDIR"]).glob("skyrl-setup-upgrade-*"))  # the tool's temporary folder (conftest.scratch)
     r = cli("upgrade", "sglang==0.4.9.post1", "--venv", str(venv), env=dict(env, SKYRL_SETUP_FAILPOINT="upgrade-lock-resolved:kill"))
     assert r.returncode == -signal.SIGKILL
-    assert set(Path("/tmp").glob("skyrl-setup-upgrade-*")) <= before
+    assert set(Path(env["TMPDIR"]).glob("skyrl-setup-upgrade-*")) <= before
     r = cli("upgrade", "--venv", str(venv), "--dry-run", env=env)  # any later run on the store removes the dead run's folder
     assert r.returncode == 0, r.stderr
     assert [p.name for p in store_of(venv).iterdir() if p.name.startswith("tmp-")] == []

@@ -1,7 +1,10 @@
 """doctor --model: the version matrix's GPU-memory table against GPUs declared through the driver override.
 
 GPUs come from the ordinary detection (SKYRL_SETUP_CUDA_DRIVER + SKYRL_SETUP_GPUS, the route
-images built on GPU-less hosts use); cases are generated from the table itself.
+images built on GPU-less hosts use); cases are generated from the table itself. The fit itself is a pure decision
+(doctor.fit_checks over doctor.modelsize): the table's rows, the sizes between them and past them, and bad sizes are
+asked of it directly (`decide`); the CLI runs keep the paths a user walks (JSON, exit codes, human output, a
+config folder, one refusal before any check).
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ import json
 
 import pytest
 
+from skyrl_setup.detect.gpu import _parse_gpus_override
+from skyrl_setup.doctor import fit_checks, modelsize
 from skyrl_setup.doctor.fit_checks import VRAM_TABLE
+from skyrl_setup.errors import UsageError
 from tests.conftest import cli
 from tests.test_bad_input import assert_one_line
 
@@ -30,6 +36,14 @@ def fit(env, model: str, *cards: str):
     r = cli("doctor", "--model", model, "--no-gpu-probe", "--json", "--venv", "/nonexistent/env", env=gpus_env(env, *cards))
     doc = r.data
     return r, {c["id"]: c for c in doc["checks"] if c["id"].startswith("fit.")}, doc["model_fit"]
+
+
+def decide(model: str, *cards: str) -> tuple[dict[str, dict], dict]:
+    """What doctor's fit checks answer for these cards (SKYRL_SETUP_GPUS's spelling), without a doctor run: the
+    checks' JSON by id, and the verdict (doctor's `model_fit`)."""
+    size, gpus = modelsize.parse(model), _parse_gpus_override(";".join(cards))
+    checks = {c.id: c.to_json() for c in fit_checks.check_fit(size, gpus)}
+    return checks, fit_checks.verdict(size, [g.memory_bytes for g in gpus], "this node")
 
 
 def card(gb: int) -> str:
@@ -59,13 +73,13 @@ def test_32b_on_one_card_names_what_is_missing(env):
 
 @pytest.mark.parametrize("row", VRAM_TABLE, ids=[r.label for r in VRAM_TABLE])
 @pytest.mark.parametrize("level", ["minimum", "recommended"])
-def test_each_row_exactly_met_and_one_card_short(env, row, level):
+def test_each_row_exactly_met_and_one_card_short(row, level):
     need = getattr(row, level)
     size = f"{row.upto:g}B"
-    _, c, v = fit(env, size, *[card(need.gb)] * need.gpus)
+    c, v = decide(size, *[card(need.gb)] * need.gpus)
     assert c[f"fit.{level}"]["status"] == "ok" and v["row"] == row.label, c
     short = [card(need.gb)] * (need.gpus - 1) + [card(need.gb - 1)]  # the last card 1 GB too small
-    _, c, v = fit(env, size, *short)
+    c, v = decide(size, *short)
     assert c[f"fit.{level}"]["status"] == ("error" if level == "minimum" else "warning"), c
     assert v[level]["cards_meeting"] == need.gpus - 1
 
@@ -74,15 +88,15 @@ def test_each_row_exactly_met_and_one_card_short(env, row, level):
     ("13B", "14B", 1), ("9B", "14B", 1), ("7B", "7-8B", 1), ("8.5B", "7-8B", 1), ("1.8B", "3B", 1),
     ("72B", "70B", 4), ("0.1B", "0.5B", 1), ("500M", "0.5B", 1), ("0.5b", "0.5B", 1),
 ])
-def test_sizes_between_rows(env, size, row, min_gpus):
-    _, c, v = fit(env, size, H100)
+def test_sizes_between_rows(size, row, min_gpus):
+    c, v = decide(size, H100)
     assert v["row"] == row and v["minimum"]["gpus"] == min_gpus and not v["extrapolated"]
     if row != size:
         assert f"table row {row}" in c["fit.minimum"]["summary"]
 
 
-def test_past_the_table_is_extrapolated(env):
-    _, c, v = fit(env, "405B", H100, H100)
+def test_past_the_table_is_extrapolated():
+    c, v = decide("405B", H100, H100)
     assert v["extrapolated"] and v["minimum"]["gpus"] == 24 and v["recommended"]["gpus"] == 47
     assert "extrapolated" in c["fit.minimum"]["summary"] and c["fit.minimum"]["status"] == "error"
 
@@ -120,8 +134,14 @@ def test_moe_config_counts_every_expert(env, tmp_path):
     (lambda d: "0B", "more than 0 parameters"),
     (lambda d: "Qwen/Qwen2.5-7B", "not a size"),
 ])
-def test_bad_model_input_is_one_line_exit_2(env, tmp_path, make, text):
-    r = cli("doctor", "--model", make(tmp_path), "--no-gpu-probe", env=env)
+def test_bad_model_input_is_refused_naming_why(tmp_path, make, text):
+    with pytest.raises(UsageError) as e:
+        modelsize.parse(make(tmp_path))
+    assert text in e.value.message and e.value.hint and e.value.code == 2
+
+
+def test_bad_model_input_is_one_line_exit_2(env, tmp_path):
+    r = cli("doctor", "--model", "7Q", "--no-gpu-probe", env=env)
     assert_one_line(r, 2)
-    assert text in r.stderr
+    assert "not a size" in r.stderr
     assert "Model fit" not in r.stderr  # refused before any check ran

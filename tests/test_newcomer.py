@@ -96,16 +96,19 @@ def test_a_noop_is_decided_from_the_record_and_the_locks_bytes(tmp_path):
     import hashlib
 
     from skyrl_setup.store.noop import recorded_lock
+    from skyrl_setup.store.record import load
 
     lock = tmp_path / "lockfiles" / "pylock.sglang.toml"
     lock.parent.mkdir()
     lock.write_bytes(b"not [toml at all")
-    rec = {"backend": "sglang", "lock": {"path": str(lock), "sha256": hashlib.sha256(b"not [toml at all").hexdigest()}}
+    raw = {"schema": 2, "store": str(tmp_path), "backend": "sglang",
+           "lock": {"path": str(lock), "sha256": hashlib.sha256(b"not [toml at all").hexdigest()}}
+    rec = load(raw, tmp_path / "gen-0001")
     found = recorded_lock(rec, "sglang", None, lock.parent)
-    assert found is not None and (found.path, found.sha256) == (lock, rec["lock"]["sha256"])
+    assert found is not None and (found.path, found.sha256) == (lock, raw["lock"]["sha256"])
     lock.write_bytes(b"changed")
     assert recorded_lock(rec, "sglang", None, lock.parent) is None  # other bytes: plan it properly
-    assert recorded_lock({**rec, "lock": None}, "sglang", None, lock.parent) is None  # a record of another shape
+    assert recorded_lock(load({**raw, "lock": None}, tmp_path), "sglang", None, lock.parent) is None  # a record of another shape
 
 
 def test_an_import_shows_its_distributions_version_not_a_stale_dunder(tmp_path):

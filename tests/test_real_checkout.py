@@ -16,7 +16,7 @@ import pytest
 
 from skyrl_setup.catalog.profiles import load
 from skyrl_setup.verify.verdict import static_check
-from tests.conftest import PYENV_312, REPO, clean_env
+from tests.conftest import PYENV_312, REPO, clean_env, scratch
 
 pytestmark = pytest.mark.network
 CHECKOUT = REPO.parent / "shared" / "skyrl-checkout-0.3.0"
@@ -29,6 +29,7 @@ def _uv(*args: str, cwd: Path, cache: Path) -> None:
     env = clean_env()
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_CACHE_DIR"] = str(cache)  # the session's own (conftest.pypi_cache), never the caller's
+    env["TMPDIR"] = str(scratch(cwd / "tmp"))  # uv's build locks stay out of /tmp
     p = subprocess.run([find_uv_bin(), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
 

@@ -84,7 +84,7 @@ def test_each_release_has_its_committed_lockfiles_and_they_name_it():
                 assert not locks and p.routes == ("skyrl",), f"{release.id} {backend}"
                 continue
             assert locks, f"{release.id} {backend}: no committed lockfile"
-            for _, path, tool in locks:
+            for path, tool in ((c.path, c.tool) for c in locks):
                 assert tool["skyrl-release"] == release.id, path
                 assert tool["skyrl-version"] == release.version, path
                 if release.lock_sha256:

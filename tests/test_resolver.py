@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from unittest import mock
@@ -116,6 +117,23 @@ def test_metadata_by_range_requests_without_pep658(env, index_without_pep658):
     assert r.returncode == 3 and r.error["details"]["conflict"]["package"] == "torch"
     assert index_without_pep658.ranges, "METADATA was read with HTTP Range requests"
     assert not [p for p in index_without_pep658.requests if p.endswith(".metadata")]
+
+
+@pytest.fixture(scope="module")
+def index_of_zip64_wheels(tmp_path_factory):
+    wheels = {name: [dataclasses.replace(d, zip64=not d.sdist) for d in dists] for name, dists in stack().items()}
+    idx = LocalIndex(tmp_path_factory.mktemp("index-zip64"), wheels, pep658=False).start()
+    yield idx
+    idx.stop()
+
+
+def test_metadata_by_range_reads_zip64_wheels(env, index_of_zip64_wheels):
+    """A wheel past 4 GiB keeps its offsets in ZIP64 records: METADATA is still found with Range requests."""
+    env = dict(env, UV_INDEX_URL=index_of_zip64_wheels.url())
+    r = cli("check-compat", "vllm==0.11.0", "--json", env=env)
+    assert r.returncode == 3, r.stderr
+    assert SENTENCE in r.error["message"]
+    assert index_of_zip64_wheels.ranges, "METADATA was read with HTTP Range requests"
 
 
 def test_uv_finds_what_the_resolver_does_not(env, tmp_path):

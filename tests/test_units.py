@@ -55,9 +55,20 @@ def test_lock_markers_follow_platform():
     assert "nvidia-cublas-cu12" in x86 and "nvidia-cublas-cu12" not in arm
 
 
-def test_lock_name_is_pep751():
-    name = lockfile.lock_name("sglang", "cu128", "linux_x86_64")
-    assert lockfile.NAME_RE.match(name) and name.count(".") == 2
+def test_lock_names_are_pep751_and_every_committed_lock_is_named_by_its_ref():
+    """One naming scheme: a committed lockfile's name is the one its LockRef gives from its own [tool.skyrl-setup] table."""
+    from skyrl_setup.catalog.lockfiles import LockRef, matrix_lock, read_tool_table
+
+    for ref in (matrix_lock(Path("."), "sglang-matrix", "cu128", "manylinux_2_28.x86_64"),
+                LockRef(Path("."), "vllm", "cu128", None, "skyrl"), LockRef(Path("."), "vllm", "cu128", "linux_x86_64", "pypi")):
+        assert lockfile.NAME_RE.match(ref.name) and ref.name.count(".") == 2, ref.name
+    found = sorted(lockfiles_dir().rglob("pylock.*.toml"))
+    assert len(found) >= 18
+    for path in found:
+        tool = read_tool_table(path)
+        platform = None if tool["platform"] == "any" else tool["platform"]
+        ref = LockRef(path.parent, tool["backend"], tool["cuda"], platform, tool.get("route"))
+        assert ref.path == path, (path.name, ref.name)
 
 
 def test_redact():

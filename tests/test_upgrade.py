@@ -186,9 +186,11 @@ class _Lock:
 def test_only_a_torch_pin_that_takes_the_new_torch_accepts_a_torch_move():
     from skyrl_setup.errors import ConflictError
     from skyrl_setup.plan.upgrade import refuse_torch_move
+    from skyrl_setup.store.record import EnvRecord
 
-    rec = {"packages": {"torch": "2.7.1+cu128"}}
+    rec = EnvRecord(backend="sglang", generation=1, store="/nowhere", packages={"torch": "2.7.1+cu128"})
     refuse_torch_move(rec, _Lock("2.7.1+cu128"), [])  # torch stays
+    refuse_torch_move(rec, _Lock("2.7.1+cu126"), [])  # another CUDA build of the same torch is not a torch move
     refuse_torch_move(rec, _Lock("2.8.0+cu128"), ["sglang==0.4.10", "torch==2.8.0"])
     for ack in ([], ["torch==2.9.1"], ["sglang>=0.1"]):  # another torch, or a SPEC that names another package
         with pytest.raises(ConflictError) as e:

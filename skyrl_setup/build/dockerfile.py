@@ -22,11 +22,11 @@ from urllib.parse import urlsplit
 
 from skyrl_setup import __version__
 from skyrl_setup._toml import toml_reader
+from skyrl_setup.catalog.lockfiles import matrix_lock
 from skyrl_setup.catalog.profiles import ENV_NAME_RE, Profile
 from skyrl_setup.errors import UsageError
 from skyrl_setup.humanize import sh
 from skyrl_setup.locks.pylock import Lock
-from skyrl_setup.locks.pylock import lock_name as tool_lock_name
 from skyrl_setup.redact import has_secret
 from skyrl_setup.safepaths import written_whole
 
@@ -93,7 +93,7 @@ def context_lock_name(lock: Lock, backend: str, variant: str, platform: str) -> 
     would give it (a file name is the user's to choose, and may hold what Docker or a shell reads into it)."""
     if _OWN_LOCK_NAME.fullmatch(lock.path.name):
         return lock.path.name
-    name = tool_lock_name(backend, variant, platform)
+    name = matrix_lock(Path("."), backend, variant, platform).name
     return name if SAFE_NAME.fullmatch(name) else "pylock.toml"
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from skyrl_setup.catalog import DEFAULT_BACKEND
 from skyrl_setup.errors import UsageError
 from skyrl_setup.humanize import sh
 from skyrl_setup.store.generations import RECORD, Store
+from skyrl_setup.store.record import EnvRecord
 
 
 def store_for(venv: str | None, backend: str | None) -> Store:
@@ -12,7 +14,7 @@ def store_for(venv: str | None, backend: str | None) -> Store:
         return Store.for_target(venv)
     from skyrl_setup.paths import default_venv
 
-    return Store.for_target(default_venv(backend or "sglang"))
+    return Store.for_target(default_venv(backend or DEFAULT_BACKEND))
 
 
 def no_env(store: Store, backend: str | None) -> UsageError:
@@ -20,16 +22,16 @@ def no_env(store: Store, backend: str | None) -> UsageError:
         return UsageError(f"the record of {store.target} ({store.gen_path(current) / RECORD}) is damaged",
                           f"rebuild it: skyrl-setup install --venv {sh(store.target)} --force, or roll back to an intact generation")
     return UsageError(f"no environment made by skyrl-setup at {store.target}",
-                      f"create one first: skyrl-setup install --backend {backend or 'sglang'} --venv {sh(store.target)}")
+                      f"create one first: skyrl-setup install --backend {backend or DEFAULT_BACKEND} --venv {sh(store.target)}")
 
 
-def check_backend(store: Store, rec: dict, backend: str | None) -> None:
-    if backend and backend != rec.get("backend"):
-        raise UsageError(f"{store.target} holds a {rec.get('backend')} environment, not {backend}",
+def check_backend(store: Store, rec: EnvRecord, backend: str | None) -> None:
+    if backend and backend != rec.backend:
+        raise UsageError(f"{store.target} holds a {rec.backend} environment, not {backend}",
                          f"to switch backends: skyrl-setup install --backend {backend} --venv {sh(store.target)} --force")
 
 
-def with_record(venv: str | None, backend: str | None) -> tuple[Store, dict]:
+def with_record(venv: str | None, backend: str | None) -> tuple[Store, EnvRecord]:
     store = store_for(venv, backend)
     rec = store.record()
     if rec is None:

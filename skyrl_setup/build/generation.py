@@ -32,8 +32,9 @@ from skyrl_setup.plan import fetch as index_route
 from skyrl_setup.plan.model import InstallPlan
 from skyrl_setup.redact import has_secret, redact
 from skyrl_setup.store.generations import Store, now_iso
+from skyrl_setup.store.record import CudaRecord, EnvRecord, LockRecord
 from skyrl_setup.store.sharing import choose_link_mode
-from skyrl_setup.store.venvinfo import installed_versions
+from skyrl_setup.store.venvinfo import installed_versions, public_version
 from skyrl_setup.uv.backend import Uv
 from skyrl_setup.verify.imports import ImportResult, venv_python, verify_imports
 from skyrl_setup.verify.verdict import Blocker, Verdict, assess, real_import_list
@@ -123,7 +124,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
             # An isolated build otherwise takes the newest torch and some sdists write the torch they were
             # built with into their metadata (flashinfer-python 0.2.6.post1: torch==2.15.*, next to 2.7.1).
             constraints = gen / "build-constraints.txt"
-            constraints.write_text("".join(f"{p.name}=={p.version.split('+')[0]}\n" for p in lock.packages
+            constraints.write_text("".join(f"{p.name}=={public_version(p.version)}\n" for p in lock.packages
                                            if p.source in ("wheel", "sdist") and p.version), encoding="utf-8")
             where["build_constraints"] = constraints
         where["find_links"] = plan.find_links
@@ -185,8 +186,7 @@ def build(plan: InstallPlan, uv: Uv, store: Store, *, progress: Progress, verify
             progress("probing the GPUs before the swap: a kernel through libcuda, a matmul through the new torch")
             gpu = tuple(probe_gpus(plan, py))
         verdict = _judge_gpus(plan, gpu, verdict)
-        store.write_record(n, {**_record(plan, lock, n, previous, store, imports, action, record_extra, verdict),
-                               "link_mode": link_mode, "store": str(store.root)})  # where it was built: a venv cannot move
+        store.write_record(n, _record(plan, lock, n, previous, store, imports, action, record_extra, verdict, link_mode))
         hit("record-written")
         store.swap_to(n)
     except BaseException:
@@ -265,27 +265,21 @@ def _install_artifacts(uv: Uv, plan: InstallPlan, lock: Lock, py: Path, progress
         uv.pip_install(py, [a.location], no_deps=True, what=f"installing {a.name}", extra_env=link_env)
 
 
-def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: Store,
-            imports: tuple[ImportResult, ...], action: str, extra: dict | None, verdict: Verdict | None = None) -> dict:
+def _record(plan: InstallPlan, lock: Lock, n: int, previous: int | None, store: Store, imports: tuple[ImportResult, ...],
+            action: str, extra: dict | None, verdict: Verdict | None, link_mode: str | None) -> EnvRecord:
     old = store.record(previous) if previous is not None else None
-    history = list(old.get("history", [])) if old and old.get("backend") == plan.backend else []
-    history.append({"time": now_iso(), "action": action, "generation": n, "from_generation": previous,
+    history = old.history if old and old.backend == plan.backend else ()
+    return EnvRecord(
+        backend=plan.backend, generation=n, store=str(store.root),  # where it was built: a venv cannot move
+        activated=False,  # set once the swap made it current
+        created=now_iso(), profile=str(plan.profile.path), tool_version=__version__, pid=os.getpid(),
+        lock=LockRecord(str(lock.path), lock.sha256, plan.lock_source), python=plan.python.to_json(),
+        cuda=CudaRecord(plan.cuda.variant, plan.driver.version, plan.cuda.reason),
+        packages=installed_versions(store.gen_path(n)) or {}, env=dict(plan.profile.env),
+        artifacts=tuple(a.to_json() for a in plan.artifacts), project=str(plan.project) if plan.project else None,
+        additions=tuple(plan.additions), imports=tuple(r.to_json() for r in imports),
+        verdict=verdict.to_json() if verdict else None, skyrl_lock=lock.skyrl_identity,
+        skyrl_release=plan.profile.release.id if plan.profile.release else None, link_mode=link_mode,
+        history=history,
+    ).with_history({"time": now_iso(), "action": action, "generation": n, "from_generation": previous,
                     "lock_sha256": lock.sha256, **(extra or {})})
-    return {
-        "tool": "skyrl-setup", "tool_version": __version__, "backend": plan.backend, "generation": n,
-        "activated": False,  # set once the swap made it current
-        "created": now_iso(), "profile": str(plan.profile.path),
-        "lock": {"path": str(lock.path), "sha256": lock.sha256, "source": plan.lock_source},
-        "python": plan.python.to_json(),
-        "cuda": {"variant": plan.cuda.variant, "driver": plan.driver.version, "reason": plan.cuda.reason},
-        "packages": installed_versions(store.gen_path(n)) or {}, "env": dict(plan.profile.env),
-        "artifacts": [a.to_json() for a in plan.artifacts],
-        "project": str(plan.project) if plan.project else None,
-        "additions": list(plan.additions),
-        "imports": [r.to_json() for r in imports],
-        "verdict": verdict.to_json() if verdict else None,
-        "skyrl_lock": lock.skyrl_identity,
-        "skyrl_release": plan.profile.release.id if plan.profile.release else None,
-        "history": history[-50:],
-        "pid": os.getpid(),
-    }

@@ -6,6 +6,9 @@ shipped files are the ones git knows (code: tracked or not ignored, as a build w
 committed ones only); from an installed skyrl-setup, the ones its RECORD lists.
 Built here, not by `uv build`: a build fetches its backend (hatchling) from an index, which a host writing
 a context offline or behind a mirror may not reach, and an installed skyrl-setup has no source tree to build.
+uv's own backend (uv_build) builds offline, but packs what is on disk (a user's private lockfile too), maps no
+top-level folder (profiles/, lockfiles/) into skyrl_setup/_data and follows no link to one; and the wheel
+carries this host's profiles, not the tree's: its members and RECORD would be rewritten here all the same.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import cast
 
 from skyrl_setup import __version__
-from skyrl_setup.catalog.data import data_dir
+from skyrl_setup.catalog.data import data_dir, package_roles_file
 from skyrl_setup.proc import die_with_parent
 
 PACKAGE = Path(__file__).resolve().parent.parent  # skyrl_setup/: this module sits one folder below it
@@ -92,10 +95,11 @@ def shipped_files() -> dict[str, Path]:
 
 
 def data_files() -> dict[str, Path]:
-    """The profiles and releases this host judges by (SKYRL_SETUP_DATA_DIR's, where set): the image judges by them too."""
+    """The profiles, releases and package roles this host judges by (SKYRL_SETUP_DATA_DIR's, where set): the image judges by them too."""
     data = data_dir()
-    return {f"{DATA}/{sub}/{p.relative_to(data / sub).as_posix()}": p
-            for sub in ("profiles", "releases") for p in sorted((data / sub).rglob("*.toml")) if p.is_file()}
+    files = {f"{DATA}/{sub}/{p.relative_to(data / sub).as_posix()}": p
+             for sub in ("profiles", "releases") for p in sorted((data / sub).rglob("*.toml")) if p.is_file()}
+    return {**files, f"{DATA}/package-roles.toml": package_roles_file()}
 
 
 def tool_wheel() -> tuple[str, bytes]:

@@ -94,7 +94,7 @@ TORCH_INDEXES: dict[str, tuple[str, ...]] = {
 
 def pypi_variant(torch: str) -> str | None:
     """The CUDA build of PyPI's torch of this release, where known."""
-    v = Version(torch.split("+")[0])
+    v = Version(torch)  # major and minor: the +cuXXX label does not change them
     return PYPI_TORCH_VARIANT.get(f"{v.major}.{v.minor}")
 
 

@@ -16,9 +16,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from skyrl_setup._toml import TableReader, read_toml, toml_reader
+from skyrl_setup._toml import TableReader, read_toml
 from skyrl_setup.catalog import releases
 from skyrl_setup.catalog.data import lockfiles_dir, profiles_dir
+from skyrl_setup.catalog.lockfiles import Committed, route_locks
 from skyrl_setup.catalog.releases import Release
 from skyrl_setup.errors import UsageError
 
@@ -324,44 +325,19 @@ def _lock_pins(folder: Path, backend: str, routes: tuple[str, ...]) -> tuple[dic
     pins: dict[str, str] = {}
     tested: dict[str, str] = {}
     cutoff = None
-    for route, _, tool in reversed(_locks_in(folder, backend, routes)):  # the PyPI route's pins carry no local labels: prefer them
-        cutoff = cutoff or tool.get("exclude-newer")
-        for spec in tool.get("requirements", []):
+    for c in reversed(route_locks(folder, backend, routes)):  # the PyPI route's pins carry no local labels: prefer them
+        cutoff = cutoff or c.tool.get("exclude-newer")
+        for spec in c.tool.get("requirements", []):
             req = Requirement(spec)
             name = canonicalize_name(req.name)
             version = str(req.specifier).lstrip("=")
-            if route == "skyrl":
+            if c.route == "skyrl":
                 tested.setdefault(name, version)
-            pins.setdefault(name, f"=={version.split('+')[0]}")
+            pins.setdefault(name, f"=={Version(version).public}")
     return pins, tested, cutoff
 
 
-def committed_locks(profile: Profile, platform: str | None = None) -> list[tuple[str, Path, dict]]:
-    """(route, lockfile, its [tool.skyrl-setup] table) of a SkyRL-sourced backend at its release, in route
-    order; with `platform`, only those made for it or for any platform."""
-    return _locks_in(profile.lock_dir, profile.name, profile.routes, platform)
-
-
-def _locks_in(folder: Path, backend: str, routes, platform: str | None = None) -> list[tuple[str, Path, dict]]:
-    out = []
-    for route in routes:
-        for path in sorted(folder.glob(f"pylock.{backend}-{route}-*.toml")):
-            tool = read_tool_table(path)
-            if platform is None or tool.get("platform") in ("any", platform):
-                out.append((route, path, tool))
-    return out
-
-
-def read_tool_table(path: Path) -> dict:
-    """A lock's [tool.skyrl-setup] table without parsing the whole lock (it is written last)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    at = text.rfind("\n[tool.skyrl-setup]\n")
-    if at < 0:
-        return {}
-    try:
-        return toml_reader.loads(text[at:]).get("tool", {}).get("skyrl-setup", {})
-    except toml_reader.TOMLDecodeError:
-        return {}
+def committed_locks(profile: Profile, platform: str | None = None) -> list[Committed]:
+    """The committed locks of a SkyRL-sourced backend at its release, in route order; with `platform`, only those made
+    for it or for any platform."""
+    return route_locks(profile.lock_dir, profile.name, profile.routes, platform)

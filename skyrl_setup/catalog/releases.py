@@ -280,16 +280,6 @@ def _resolve(spec: str | None, backend: str) -> Release:
     return release
 
 
-def of_record(rec: dict | None) -> str | None:
-    """The release an environment was built from; a record written before releases were data names
-    only its SkyRL lock, whose version is a skyrl-train release."""
-    rec = rec or {}
-    if rec.get("skyrl_release"):
-        return rec["skyrl_release"]
-    lock = rec.get("skyrl_lock") or {}
-    return f"skyrl-train=={lock['skyrl-version']}" if lock.get("skyrl-version") else None
-
-
 def backend_for_extra(name: str) -> str | None:
     """SkyRL's own extra name (fsdp, mcore) as the backend it maps to, where every release agrees."""
     wanted = canonicalize_name(name)

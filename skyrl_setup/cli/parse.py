@@ -62,13 +62,16 @@ def _add(p: argparse.ArgumentParser, groups: dict, f) -> None:
     target.add_argument(*meta["flags"], **kw)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """`only`: the one subcommand argv can select; the others are listed (top-level --help) without their flags."""
     parser = _Parser(prog="skyrl-setup", description="Set up and check SkyRL environments.")
     _global_flags(parser, default=False)
     parser.add_argument("--version", action="version", version=f"skyrl-setup {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, cls in REQUESTS.items():
         p = sub.add_parser(name, help=HELP[name])
+        if only is not None and name != only:
+            continue
         _global_flags(p, default=argparse.SUPPRESS)  # a subcommand's default would overwrite `skyrl-setup --json CMD`
         groups: dict = {}
         for f in fields(cls):
@@ -76,8 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def selected(argv: list[str]) -> str | None:
+    """The subcommand argparse will select: the first word that is not a flag (no global flag takes a value)."""
+    word = next((a for a in argv if not a.startswith("-") or a == "--"), None)
+    return word if word in REQUESTS else None
+
+
 def parse(argv: list[str]) -> tuple[Request, Output]:
-    ns = build_parser().parse_args(argv)
+    command = selected(argv)
+    ns = build_parser(only=command).parse_args(argv)
     if not ns.command:
         raise UsageError("no command given", "try `skyrl-setup install` or `skyrl-setup --help`")
     cls = REQUESTS[ns.command]

@@ -6,6 +6,7 @@ draws a named view before its result exists (the plan before a long build).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -44,8 +45,7 @@ class HumanUI:
 
     def show(self, name: str, data: Mapping) -> None:
         if not self.json_mode:
-            _load_views()
-            VIEWS[name](self.screen, data)
+            _view(name)(self.screen, data)
 
     def confirm(self, question: str) -> bool:
         """Asked on stderr, answered on a terminal's stdin: stdout stays the JSON document's."""
@@ -55,14 +55,24 @@ class HumanUI:
         return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _load_views() -> None:
-    if not VIEWS:
-        from skyrl_setup.cli import views_doctor, views_install, views_other  # noqa: F401 - they register themselves
+# the module that registers each view, by the view's first word: a run imports the views it draws (views_doctor alone
+# costs more than a no-op's own work); a view found in none of these is looked for in all of them
+VIEW_MODULES = {"install": "views_install", "upgrade": "views_install", "rollback": "views_install", "doctor": "views_doctor"}
+VIEW_MODULE_OTHERWISE = "views_other"
+ALL_VIEW_MODULES = ("views_doctor", "views_install", "views_other")
+
+
+def _view(name: str):
+    if name not in VIEWS:
+        importlib.import_module(f"skyrl_setup.cli.{VIEW_MODULES.get(name.split('.')[0], VIEW_MODULE_OTHERWISE)}")
+    if name not in VIEWS:
+        for module in ALL_VIEW_MODULES:
+            importlib.import_module(f"skyrl_setup.cli.{module}")
+    return VIEWS[name]
 
 
 def render_result(screen: Screen, result: Result) -> None:
-    _load_views()
-    VIEWS[result.view](screen, result.data)
+    _view(result.view)(screen, result.data)
 
 
 def render_error(screen: Screen, exc: SetupError) -> None:

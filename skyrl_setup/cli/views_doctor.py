@@ -8,6 +8,7 @@ from rich.table import Table
 
 from skyrl_setup.cli.screen import MARKS, Screen, t, view
 from skyrl_setup.commands.results import plain
+from skyrl_setup.commands.shapes import DoctorData
 
 GROUPS = {"system": "System", "env": "Environment", "skyrl": "SkyRL training", "gpu": "GPU",
           "symptom": "Known symptoms", "fit": "Model fit"}
@@ -18,7 +19,7 @@ def _group(check_id: str) -> str:
 
 
 @view("doctor")
-def doctor(screen: Screen, d) -> None:
+def doctor(screen: Screen, d: DoctorData) -> None:
     order = list(GROUPS)
     current = None
     for c in sorted(d["checks"], key=lambda c: order.index(_group(c["id"]))):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from skyrl_setup.cli.screen import MARKS, Screen, t, view
+from skyrl_setup.commands.shapes import InstallData, RollbackData, UpgradeData
 from skyrl_setup.humanize import human_bytes, sh
 
 
@@ -70,11 +71,11 @@ def verdict(screen: Screen, v) -> None:
 
 
 @view("install")
-def install(screen: Screen, d) -> None:
+def install(screen: Screen, d: InstallData) -> None:
     if d["dry_run"]:
         return  # the plan was the answer, drawn already
     if d["noop"]:
-        screen.print(f"[green]✓[/] {t(d['venv'])} already matches {t(d['lockfile'].rsplit('/', 1)[-1])}: nothing to do")
+        screen.print(f"[green]✓[/] {t(d['venv'])} already matches {t((d['lockfile'] or '').rsplit('/', 1)[-1])}: nothing to do")
     else:
         for r in d["imports"]:
             mark = {"ok": "[green]✓[/]", "skipped": "[dim]-[/]"}.get(r["status"], "[red]✗[/]")
@@ -88,7 +89,7 @@ def install(screen: Screen, d) -> None:
             screen.print("  runtime settings: " + t(" ".join(f"{k}={v}" for k, v in d["env"].items())))
         if d["previous_generation"] is not None:
             screen.print(f"  the previous generation {d['previous_generation']} is kept: "
-                         f"`skyrl-setup rollback --venv {t(sh(d['venv']))}`")
+                         f"`skyrl-setup rollback --venv {t(sh(d['venv'] or ''))}`")
         for c in d["gpu_checks"]:
             screen.print(f"  {MARKS[c['status']]} {t(c['summary'])}"
                          + (f"\n      fix: {t(c['fix'])}" if c.get("fix") and c["status"] == "error" else ""))
@@ -131,7 +132,7 @@ def upgrade_plan(screen: Screen, d) -> None:
 
 
 @view("upgrade")
-def upgrade(screen: Screen, d) -> None:
+def upgrade(screen: Screen, d: UpgradeData) -> None:
     venv = t(sh(d["venv"]))
     if d["noop"]:
         screen.print(f"[green]✓[/] {t(d['venv'])} is current: nothing to upgrade")
@@ -145,6 +146,6 @@ def upgrade(screen: Screen, d) -> None:
 
 
 @view("rollback")
-def rollback(screen: Screen, d) -> None:
+def rollback(screen: Screen, d: RollbackData) -> None:
     screen.print(f"[green]✓[/] {t(d['venv'])} rolled back: generation {d['previous_generation']} → {d['generation']} "
                  f"({t(d['backend'])}, lock {t((d['lock_sha256'] or '')[:12])})")

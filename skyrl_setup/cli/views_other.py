@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from skyrl_setup.catalog.roles import package_roles
 from skyrl_setup.cli.screen import Screen, t, view
+from skyrl_setup.commands.shapes import BundleData, CheckCompatData, DockerfileData, LockData, ProfilesData
 from skyrl_setup.humanize import human_bytes, sh
-
-KEY = ("torch", "sglang", "vllm", "flashinfer-python", "sgl-kernel", "triton")
 
 
 @view("profiles")
-def profiles(screen: Screen, d) -> None:
+def profiles(screen: Screen, d: ProfilesData) -> None:
     for p in d["profiles"]:
         table = Table(title=f"{t(p['name'])}: {t(p['summary'])}", title_justify="left")
         for col in ("package", "version matrix", "SkyRL tested", "installs", "why they differ"):
@@ -40,7 +40,7 @@ def _releases_line(r) -> str:
 
 
 @view("lock")
-def lock(screen: Screen, d) -> None:
+def lock(screen: Screen, d: LockData) -> None:
     for row in d["lockfiles"]:
         if row["route"]:
             screen.print(f"[green]wrote[/] {t(row['lockfile'].rsplit('/', 1)[-1])}: {row['package_count']} packages, "
@@ -52,14 +52,15 @@ def lock(screen: Screen, d) -> None:
 
 
 @view("check-compat")
-def check_compat(screen: Screen, d) -> None:
-    key = ", ".join(f"{n} {v}" for n, v in d["resolved"].items() if n in KEY)
+def check_compat(screen: Screen, d: CheckCompatData) -> None:
+    named = package_roles().summary
+    key = ", ".join(f"{n} {v}" for n, v in d["resolved"].items() if n in named)
     screen.print(f"[green]✓[/] compatible with the {t(' + '.join(d['backends']))} profile: {t(key)} "
                  f"[dim]({d['seconds']:.2f} s, {d['requests']} index requests)[/]")
 
 
 @view("bundle")
-def bundle(screen: Screen, d) -> None:
+def bundle(screen: Screen, d: BundleData) -> None:
     for a in d["not_bundled"]:
         screen.print(f"[yellow]warning:[/] {t(a['name'])} not bundled: {t(a['error'])} "
                      f"({'required' if a['required'] else 'optional'}); add it with --find-links DIR")
@@ -68,7 +69,7 @@ def bundle(screen: Screen, d) -> None:
 
 
 @view("dockerfile")
-def dockerfile(screen: Screen, d) -> None:
+def dockerfile(screen: Screen, d: DockerfileData) -> None:
     screen.print(f"[green]✓[/] wrote {t(d['dockerfile'])} ({t(d['base_image'])}), {t(d['lock'].rsplit('/', 1)[-1])} "
                  f"({t(d['lock_source'])}) and {t(d['tool_wheel'].rsplit('/', 1)[-1])}")
     screen.print(f"  build it with: docker build -t skyrl-{t(d['backend'])} {t(sh(d['dir']))}")

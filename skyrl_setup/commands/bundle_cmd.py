@@ -9,6 +9,7 @@ from skyrl_setup.build import bundle
 from skyrl_setup.catalog import profiles
 from skyrl_setup.commands.requests import BundleRequest
 from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.shapes import BundleData
 from skyrl_setup.commands.ui import UI
 from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.detect.system import platform_tag
@@ -19,6 +20,7 @@ from skyrl_setup.plan.artifacts import plan_artifacts
 from skyrl_setup.plan.install import select_lock
 from skyrl_setup.plan.routes import committed_lock
 from skyrl_setup.safepaths import output_file
+from skyrl_setup.store.venvinfo import public_version
 
 
 def run(req: BundleRequest, ui: UI) -> Result:
@@ -39,7 +41,7 @@ def run(req: BundleRequest, ui: UI) -> Result:
         raise UsageError(f"no lockfile for {profile.name} {variant} {platform} to bundle",
                          f"make one first: skyrl-setup lock --backend {profile.name} --cuda {variant} --platform {platform}, then pass --lock")
     find_links = tuple(Path(d).resolve() for d in req.find_links)
-    torch = lock.versions().get("torch", profile.torch).split("+")[0]
+    torch = public_version(lock.versions().get("torch", profile.torch))
     arts = plan_artifacts(profile.artifacts, variant, torch, profile.python, find_links, mirrors)
     out = Path(req.output or f"skyrl-{profile.name}-{variant}-{platform}.bundle.tar")
     real = output_file(str(out), "-o")  # the file a symbolic link names is the one written
@@ -47,7 +49,7 @@ def run(req: BundleRequest, ui: UI) -> Result:
     manifest = bundle.create(lock, profile.path, arts, real, backend=profile.name, variant=variant, platform=platform,
                              progress=ui.progress, mirrors=mirrors, release=profile.release.id if profile.release else None)
     left_out = [{"name": a.name, "error": a.error, "required": a.required} for a in arts if a.status == "unreachable"]
-    return Result("bundle", {"bundle": str(out), "bytes": real.stat().st_size,
-                             **{k: manifest[k] for k in ("backend", "cuda", "platform", "lock", "lock_sha256")},
-                             "files": len(manifest["files"]), "artifacts": manifest["artifacts"], "lock_source": source,
-                             "not_bundled": left_out})
+    return Result("bundle", BundleData(bundle=str(out), bytes=real.stat().st_size, backend=manifest["backend"], cuda=manifest["cuda"],
+                                       platform=manifest["platform"], lock=manifest["lock"], lock_sha256=manifest["lock_sha256"],
+                                       files=len(manifest["files"]), artifacts=manifest["artifacts"], lock_source=source,
+                                       not_bundled=left_out))

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from skyrl_setup import settings
+from skyrl_setup.catalog.roles import package_roles
 from skyrl_setup.commands.results import Envelope
 from skyrl_setup.errors import OperationError, PreconditionError
 from skyrl_setup.proc import die_with_parent
 
 DRIFT_FIELDS = ("lock_sha256", "driver", "cuda_variant", "gpu_types", "python")
-KEY_PACKAGES = ("torch", "sglang", "vllm", "flashinfer-python", "sgl-kernel", "transformers", "ray", "skyrl-train", "skyrl",
-                "skyrl-gym")
 
 
 def _ray():
@@ -110,7 +109,7 @@ def doctor_facts(data) -> dict:
         "cuda_variant": (rec.get("cuda") or {}).get("variant"),
         "gpu_types": ",".join(sorted({g.get("name", "?") for g in data.get("gpus") or []})) or None,
         "python": env.get("python_version"),
-        **{f"pkg:{n}": pkgs.get(n) for n in KEY_PACKAGES if n in pkgs},
+        **{f"pkg:{n}": pkgs.get(n) for n in package_roles().drift if n in pkgs},
     }
 
 

@@ -17,6 +17,7 @@ from skyrl_setup.catalog import profiles
 from skyrl_setup.catalog.cuda_policy import choose_variant
 from skyrl_setup.commands.requests import DockerfileRequest
 from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.shapes import DockerfileData
 from skyrl_setup.commands.ui import UI
 from skyrl_setup.errors import OperationError, UsageError
 from skyrl_setup.plan.install import select_lock
@@ -65,13 +66,13 @@ def run(req: DockerfileRequest, ui: UI) -> Result:
     strict = req.strict
     ctx = render(profile, lock, choice.variant, wheel_name, why, strict=strict, lock_file=lock_file)
     write_context(out, {lock_file: blob, wheel_name: wheel, "Dockerfile": ctx.dockerfile.encode("utf-8")}, force=req.force)
-    return Result("dockerfile", {"dir": str(out), "dockerfile": str(out / "Dockerfile"), "base_image": ctx.base_image,
-                                 "cuda": ctx.cuda, "lock": str(out / lock_file), "lock_sha256": lock.sha256,
-                                 "lock_origin": str(lock.path),
-                                 "lock_source": source, "route": route.route if route else lock.tool.get("route"),
-                                 "routes_not_taken": list(route.skipped) if route else [], "tool_wheel": str(out / wheel_name),
-                                 "install": list(ctx.install_argv), "doctor": list(ctx.doctor_argv), "strict": strict,
-                                 "backend": profile.name})
+    return Result("dockerfile", DockerfileData(dir=str(out), dockerfile=str(out / "Dockerfile"), base_image=ctx.base_image,
+                                               cuda=ctx.cuda, lock=str(out / lock_file), lock_sha256=lock.sha256,
+                                               lock_origin=str(lock.path), lock_source=source,
+                                               route=route.route if route else lock.tool.get("route"),
+                                               routes_not_taken=list(route.skipped) if route else [], tool_wheel=str(out / wheel_name),
+                                               install=list(ctx.install_argv), doctor=list(ctx.doctor_argv), strict=strict,
+                                               backend=profile.name))
 
 
 def _install_route(profile, python_full: str):

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from skyrl_setup import paths as preflight
 from skyrl_setup import settings
-from skyrl_setup.catalog import profiles, releases
+from skyrl_setup.catalog import DEFAULT_BACKEND, profiles
 from skyrl_setup.commands.requests import DoctorRequest
 from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.shapes import DoctorData
 from skyrl_setup.commands.ui import UI
 from skyrl_setup.detect.gpu import DriverInfo, detect_driver
 from skyrl_setup.detect.python import find_python
@@ -40,6 +41,7 @@ from skyrl_setup.humanize import sh
 from skyrl_setup.probe import driver_probe, run_json, script
 from skyrl_setup.redact import secret_if_named
 from skyrl_setup.store.generations import Store
+from skyrl_setup.store.record import EnvRecord
 from skyrl_setup.uv.backend import Uv
 from skyrl_setup.verify import gpu as gpu_checks
 
@@ -65,10 +67,10 @@ def run(req: DoctorRequest, ui: UI) -> Result:
         raise UsageError(f"--fail-on {fail_on}: not one of {', '.join(FAIL_ON)}",
                          "any: every error fails (the default); environment: only what install fails on too")
     backend = req.backend
-    venv, python, store = _target(req, backend or "sglang")
+    venv, python, store = _target(req, backend or DEFAULT_BACKEND)
     record = store.record() if store else None
-    profile = profiles.load(backend or (record or {}).get("backend") or "sglang",
-                            req.skyrl or releases.of_record(record))
+    profile = profiles.load(backend or (record.backend if record else None) or DEFAULT_BACKEND,
+                            req.skyrl or (record.release if record else None))
     driver = detect_driver()
     probes = not req.no_gpu_probe
     have_env = python.exists() or python.is_symlink()  # a dangling interpreter link is a broken env, not none
@@ -89,7 +91,7 @@ def run(req: DoctorRequest, ui: UI) -> Result:
         f_py = pool.submit(_python, profile)
         # SkyRL's code paths: read statically always; imported for real (in the probe interpreter) only with the probes
         f_skyrl = pool.submit(_verdict, python, profile, driver, _later(f_probe) if f_probe else (),
-                              bool((record or {}).get("project"))) if have_env else None
+                              bool(record and record.project)) if have_env else None
         f_cache = pool.submit(_uv_cache_dir)
         facts = _mark_secrets(f_env.result()) if f_env else None
         kernels_ok = facts is not None and facts.get("status") != "error" and driver.gpus
@@ -128,7 +130,7 @@ def run(req: DoctorRequest, ui: UI) -> Result:
     errors = error_count(checks)
     warnings = sum(c.status == "warning" for c in checks)
     fails = failing(checks, fail_on)
-    doc = {
+    doc: DoctorData = {
         "checks": [c.to_json() for c in checks],
         "system": sysinfo.to_json() | {"driver": driver.to_json()},
         "gpus": [g.to_json() for g in driver.gpus],
@@ -172,16 +174,16 @@ def _later(f_probe):
 
 def _verdict(python: Path, profile, driver: DriverInfo, imports, checkout: bool):
     from skyrl_setup.plan.artifacts import wheel_filename
+    from skyrl_setup.store.venvinfo import installed_versions, public_version
     from skyrl_setup.verify import verdict as readiness
 
     torch = None
     try:  # the artifact's wheel name follows the environment's torch; a doctor never goes to the network
-        from skyrl_setup.store.venvinfo import installed_versions
         torch = (installed_versions(python.parent.parent) or {}).get("torch")
     except Exception:  # noqa: BLE001 - a foreign --python may not be a venv at all
         torch = None
     variant = next((v for v in profile.variants if torch and torch.endswith(f"+{v}")), profile.variants[0])
-    wheels = {a.name: wheel_filename(a, variant, torch.split("+")[0], profile.python) for a in profile.artifacts} if torch else {}
+    wheels = {a.name: wheel_filename(a, variant, public_version(torch), profile.python) for a in profile.artifacts} if torch else {}
     return readiness.assess(python, profile, gpu_usable=driver.usable, wheels=wheels, imports=imports, checkout=checkout)
 
 
@@ -192,7 +194,7 @@ def _python(profile):
         return None, exc
 
 
-def _index_facts(record, profile, platform: str, driver: DriverInfo):
+def _index_facts(record: EnvRecord | None, profile, platform: str, driver: DriverInfo):
     """The configured index, the lock the environment is judged against (plan/basis.py), and whether that
     lock's files are reachable the way install fetches them."""
     from skyrl_setup.detect.index_config import detect_index
@@ -227,7 +229,7 @@ def _uv_cache_dir() -> Path | None:
         return None
 
 
-def _env_checks(facts, profile, record, venv, python, driver: DriverInfo, torch_res, judged=None) -> list[Check]:
+def _env_checks(facts, profile, record: EnvRecord | None, venv, python, driver: DriverInfo, torch_res, judged=None) -> list[Check]:
     if facts is None:
         where = venv or python
         return [Check("env.exists", "error", f"no environment at {where}",
@@ -250,8 +252,8 @@ def _env_checks(facts, profile, record, venv, python, driver: DriverInfo, torch_
     return out
 
 
-def _record_summary(record: dict | None) -> dict | None:
+def _record_summary(record: EnvRecord | None) -> dict | None:
     if not record:
         return None
-    return {"backend": record.get("backend"), "generation": record.get("generation"), "created": record.get("created"),
-            "lock": record.get("lock"), "cuda": record.get("cuda"), "history": record.get("history", [])[-5:]}
+    full = record.to_json()
+    return {k: full[k] for k in ("backend", "generation", "created", "lock", "cuda")} | {"history": full["history"][-5:]}

@@ -10,6 +10,7 @@ import dataclasses
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from skyrl_setup import paths as preflight
@@ -17,6 +18,7 @@ from skyrl_setup.build.existing import store_for
 from skyrl_setup.catalog import profiles, releases
 from skyrl_setup.commands.requests import InstallRequest
 from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.shapes import JSON, InstallData
 from skyrl_setup.commands.ui import UI
 from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.errors import ExitCode, UsageError
@@ -25,18 +27,21 @@ from skyrl_setup.humanize import sh
 from skyrl_setup.locks import checkout
 from skyrl_setup.store.generations import Store
 from skyrl_setup.store.noop import is_noop, recorded_lock
+from skyrl_setup.store.record import EnvRecord
 
 
-def outcome(**fields) -> dict:
-    """Every install's data has the same keys, whatever happened (planned only, nothing to do, built)."""
-    base: dict = {"backend": None, "venv": None, "plan": None, "dry_run": False, "noop": False, "generation": None,
-            "previous_generation": None, "path": None, "lockfile": None, "lock_sha256": None, "imports": [], "pruned": [],
-            "verdict": None, "ready": False, "gpu_checks": [], "activate": None, "python": None, "env": {},
-            "warnings": [], "seconds": None}
-    unknown = set(fields) - set(base)
-    if unknown:  # a key only one path sets is the two-shapes bug (issue 14, bug 3) coming back
-        raise TypeError(f"install data has no key {sorted(unknown)}")
-    return {**base, **fields}
+def outcome(*, backend: str | None = None, venv: str | None = None, plan: JSON | None = None, dry_run: bool = False,
+            noop: bool = False, generation: int | None = None, previous_generation: int | None = None, path: str | None = None,
+            lockfile: str | None = None, lock_sha256: str | None = None, imports: Sequence[JSON] = (), pruned: Sequence[int] = (),
+            verdict: JSON | None = None, ready: bool = False, gpu_checks: Sequence[JSON] = (), activate: str | None = None,
+            python: str | None = None, env: Mapping[str, str] | None = None, warnings: Sequence[str] = (),
+            seconds: float | None = None) -> InstallData:
+    """Every install's data has the same keys, whatever happened (planned only, nothing to do, built): a key only one
+    path sets was the two-shapes bug (issue 14, bug 3)."""
+    return InstallData(backend=backend, venv=venv, plan=plan, dry_run=dry_run, noop=noop, generation=generation,
+                       previous_generation=previous_generation, path=path, lockfile=lockfile, lock_sha256=lock_sha256,
+                       imports=list(imports), pruned=list(pruned), verdict=verdict, ready=ready, gpu_checks=list(gpu_checks),
+                       activate=activate, python=python, env=dict(env or {}), warnings=list(warnings), seconds=seconds)
 
 
 def run(req: InstallRequest, ui: UI) -> Result:
@@ -114,11 +119,9 @@ def _check_compatible(req: InstallRequest, loaded: list) -> None:
 
 def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors: Mirrors, offline: bool, lock_source: str,
                     workdir: Path, t0: float, warnings: list[str]) -> Result:
-    from skyrl_setup.build.generation import build
     from skyrl_setup.plan.install import gather_plan, preflight_disk
     from skyrl_setup.plan.model import PlanRequest
     from skyrl_setup.uv.backend import Uv
-    from skyrl_setup.verify.imports import gpu_probes
 
     uv = Uv.locate().offline() if offline else Uv.locate()
     plan_req = PlanRequest(python=req.python, cuda=req.cuda, lock=req.lock, lock_source=lock_source,
@@ -131,6 +134,8 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
                 lockfile=str(plan.lock.path) if plan.lock else None, lock_sha256=plan.lock.sha256 if plan.lock else None)
     if req.dry_run:
         return Result("install", outcome(**base, seconds=round(time.perf_counter() - t0, 3)))
+    from skyrl_setup.build.generation import build  # not before: a dry run does not pay for importing the build
+    from skyrl_setup.verify.imports import gpu_probes
 
     with store.locked(wait=req.wait):
         for leftover in store.clean_leftovers():
@@ -158,18 +163,17 @@ def _plan_and_build(req: InstallRequest, ui: UI, profile, store: Store, mirrors:
     return Result("install", data, ExitCode.FAILED if not_ready and req.strict else ExitCode.OK)
 
 
-def _recorded_verdict(req: InstallRequest, store: Store, rec: dict | None, data: dict) -> Result:
+def _recorded_verdict(req: InstallRequest, store: Store, rec: EnvRecord | None, data: InstallData) -> Result:
     """Nothing to do: the verdict is the one recorded when the environment was built."""
-    rec = rec or {}
-    verdict = rec.get("verdict")
+    verdict = dict(rec.verdict) if rec and rec.verdict is not None else None
     ready = bool(verdict and verdict.get("ready"))
-    data.update(verdict=verdict, ready=ready, activate=f"source {sh(store.target / 'bin' / 'activate')}",
-                python=f"{store.target}/bin/python",
-                env=dict(rec.get("env") or {}), previous_generation=store.previous())
+    data.update({"verdict": verdict, "ready": ready, "activate": f"source {sh(store.target / 'bin' / 'activate')}",
+                 "python": f"{store.target}/bin/python", "env": dict(rec.env) if rec else {},
+                 "previous_generation": store.previous()})
     return Result("install", data, ExitCode.FAILED if req.strict and not ready else ExitCode.OK)
 
 
-def _quick_noop(req: InstallRequest, profile, store: Store, rec: dict | None):
+def _quick_noop(req: InstallRequest, profile, store: Store, rec: EnvRecord | None):
     """The fast path of a re-run: the record and the installed files already match the lock."""
     if req.force or req.dry_run or req.project or req.find_links or req.python or req.cuda or req.additions or req.from_bundle:
         return None

@@ -13,17 +13,19 @@ import tempfile
 from pathlib import Path
 
 from skyrl_setup import paths as preflight
-from skyrl_setup.catalog import profiles
+from skyrl_setup.catalog import DEFAULT_BACKEND, profiles
 from skyrl_setup.catalog.data import lockfiles_dir
+from skyrl_setup.catalog.lockfiles import matrix_lock, route_locks
 from skyrl_setup.commands.requests import LockRequest
 from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.shapes import LockData, LockRow
 from skyrl_setup.commands.ui import UI
 from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.errors import UsageError
 from skyrl_setup.humanize import human_bytes
 from skyrl_setup.locks import compile as locking
-from skyrl_setup.locks.pylock import NAME_RE, lock_name
+from skyrl_setup.locks.pylock import NAME_RE
 from skyrl_setup.locks.pylock import load as load_lock
 from skyrl_setup.safepaths import reap_dead
 from skyrl_setup.uv.backend import Uv
@@ -34,7 +36,7 @@ def run(req: LockRequest, ui: UI) -> Result:
     Mirrors.load(req.mirror)  # a malformed --mirror is a usage error before anything is resolved
     if req.from_skyrl:
         return _from_skyrl(req, ui, req.from_skyrl)
-    profile = profiles.load(req.backend or "sglang", req.skyrl)
+    profile = profiles.load(req.backend or DEFAULT_BACKEND, req.skyrl)
     if profile.requirements_published:  # a release without a public lock: its published requirements
         return _published(req, ui, profile)
     if profile.from_skyrl:
@@ -45,7 +47,7 @@ def run(req: LockRequest, ui: UI) -> Result:
         raise UsageError(f"--cuda {variant}: the {profile.name} profile supports {', '.join(profile.variants)}",
                          "pick one of those variants")
     platform = req.platform or platform_tag()
-    out = Path(req.output) if req.output else lockfiles_dir() / lock_name(profile.name, variant, platform)
+    out = Path(req.output) if req.output else matrix_lock(lockfiles_dir(), profile.name, variant, platform).path
     if not NAME_RE.match(out.name):
         raise UsageError(f"{out.name}: PEP 751 lockfiles are named pylock.toml or pylock.<name>.toml (no dot in <name>)",
                          "choose an --output name like pylock.mylock.toml")
@@ -60,10 +62,10 @@ def run(req: LockRequest, ui: UI) -> Result:
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    row: dict = {"lockfile": str(out), "backend": profile.name, "route": None, "cuda": variant, "platform": platform,
+    row: LockRow = {"lockfile": str(out), "backend": profile.name, "route": None, "cuda": variant, "platform": platform,
            "package_count": len(lock.packages), "download_bytes": lock.download_bytes,
            "download": human_bytes(lock.download_bytes), "lock_sha256": lock.sha256, "changes": []}
-    return Result("lock", {"lockfiles": [row], "skyrl_source": None, "skyrl_version": None, "skyrl_lock_sha256": None})
+    return Result("lock", LockData(lockfiles=[row], skyrl_source=None, skyrl_version=None, skyrl_lock_sha256=None))
 
 
 def _published(req: LockRequest, ui: UI, profile) -> Result:
@@ -75,11 +77,11 @@ def _published(req: LockRequest, ui: UI, profile) -> Result:
     out_dir = Path(req.output) if req.output else profile.lock_dir
     ui.step(f"{profile.release.label}: resolving its published {profile.skyrl_extra} requirements from PyPI")
     made = skyrl_locks.published_lock(Uv.locate(), profile, platform, out_dir, mirrors=Mirrors.load(req.mirror))
-    row = {"lockfile": str(made.path), "backend": profile.name, "route": made.route, "cuda": made.variant,
+    row: LockRow = {"lockfile": str(made.path), "backend": profile.name, "route": made.route, "cuda": made.variant,
            "platform": platform, "package_count": made.package_count, "download_bytes": None, "download": None,
            "lock_sha256": hashlib.sha256(made.path.read_bytes()).hexdigest(), "changes": list(made.changes)}
-    return Result("lock", {"lockfiles": [row], "skyrl_source": "PyPI", "skyrl_version": profile.release.version,
-                           "skyrl_lock_sha256": None})
+    return Result("lock", LockData(lockfiles=[row], skyrl_source="PyPI", skyrl_version=profile.release.version,
+                                   skyrl_lock_sha256=None))
 
 
 def _release_of(source, req: LockRequest):
@@ -134,7 +136,7 @@ def _from_skyrl(req: LockRequest, ui: UI, folder: str) -> Result:
     platform = req.platform or "linux_x86_64"
     out_dir = Path(req.output) if req.output else lockfiles_dir() / release.id
     uv = Uv.locate()
-    written = []
+    written: list[LockRow] = []
     ui.step(f"SkyRL source {source.root} ({source.name} {source.version}, uv.lock sha256 {source.lock_sha256[:12]})")
     out_dir.mkdir(parents=True, exist_ok=True)
     reap_dead(out_dir.glob(".lock-*"))  # the folders of lock runs that were killed
@@ -150,12 +152,12 @@ def _from_skyrl(req: LockRequest, ui: UI, folder: str) -> Result:
                                  if route == "skyrl" else
                                  skyrl_locks.pypi_lock(uv, source, p, platform, stage, checkout=release is None)))
         for p, route, made in made_all:
-            for old in out_dir.glob(f"pylock.{p.name}-{route}-*.toml"):
-                old.unlink()
+            for old in route_locks(out_dir, p.name, [route]):
+                old.path.unlink()
             made = dataclasses.replace(made, path=made.path.replace(out_dir / made.path.name))
             written.append({"lockfile": str(made.path), "backend": p.name, "route": route, "cuda": made.variant,
                             "platform": None if route == "skyrl" else platform, "package_count": made.package_count,
                             "download_bytes": None, "download": None,
                             "lock_sha256": hashlib.sha256(made.path.read_bytes()).hexdigest(), "changes": list(made.changes)})
-    return Result("lock", {"lockfiles": written, "skyrl_source": str(source.root), "skyrl_version": source.version,
-                           "skyrl_lock_sha256": source.lock_sha256})
+    return Result("lock", LockData(lockfiles=written, skyrl_source=str(source.root), skyrl_version=source.version,
+                                   skyrl_lock_sha256=source.lock_sha256))

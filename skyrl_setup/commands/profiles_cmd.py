@@ -8,6 +8,7 @@ from __future__ import annotations
 from skyrl_setup.catalog import profiles, releases
 from skyrl_setup.commands.requests import ProfilesRequest
 from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.shapes import ProfilesData
 from skyrl_setup.commands.ui import UI
 
 
@@ -54,4 +55,4 @@ def run(req: ProfilesRequest, ui: UI) -> Result:
                 missing.append(p.name)
         docs.append(doc)
     # a listing succeeds; `doctor` and `install` are where a missing lockfile is an error
-    return Result("profiles", {"profiles": docs, "skyrl": req.skyrl, "missing_lockfiles": missing})
+    return Result("profiles", ProfilesData(profiles=docs, skyrl=req.skyrl, missing_lockfiles=missing))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-BACKEND_HELP = ("backend profile: sglang (default), vllm, flashrl, megatron, sglang-matrix; SkyRL's own extra names "
+from skyrl_setup.catalog import DEFAULT_BACKEND
+
+BACKEND_HELP = (f"backend profile: {DEFAULT_BACKEND} (default), vllm, flashrl, megatron, sglang-matrix; SkyRL's own extra names "
                 "(fsdp, mcore) where they are unambiguous (see `skyrl-setup profiles`)")
 SKYRL_HELP = ("SkyRL release: a version (0.3.0, skyrl==0.4.0) or latest; default: the newest sound release of the "
               "version matrix's generation (see `skyrl-setup profiles`)")
@@ -29,6 +31,9 @@ def opt(*flags: str, help: str, kind: str = "value", default=None, metavar: str 
 
 @dataclass(frozen=True)
 class Request:  # a dataclass without fields (its class attributes are not annotated), so fields() takes every request
+    """A request's fields are its flags. Each class has a docstring: dataclass() otherwise computes one from the
+    __init__ signature (inspect.signature), at every import of this module."""
+
     command = ""
     fan_out_drops = ("ray", "timeout")  # what only the driver of a cluster run uses
 
@@ -63,12 +68,16 @@ def _number(v) -> str:
 
 @dataclass(frozen=True)
 class ProfilesRequest(Request):
+    """`skyrl-setup profiles`: the backend profiles and their pins."""
+
     command = "profiles"
     skyrl: str | None = opt("--skyrl", metavar="VERSION", help=SKYRL_HELP)
 
 
 @dataclass(frozen=True)
 class LockRequest(Request):
+    """`skyrl-setup lock`: a profile resolved into a PEP 751 lockfile."""
+
     command = "lock"
     backend: str | None = opt("--backend", help=BACKEND_HELP + "; with --from-skyrl: every backend built from SkyRL's lock")
     from_skyrl: str | None = opt("--from-skyrl", metavar="DIR",
@@ -83,6 +92,8 @@ class LockRequest(Request):
 
 @dataclass(frozen=True)
 class InstallRequest(Request):
+    """`skyrl-setup install`: a verified environment for a backend."""
+
     command = "install"
     backends: tuple[str, ...] = opt("--backend", kind="many",
                                     help=BACKEND_HELP + "; twice to ask whether two can share one env")
@@ -111,13 +122,15 @@ class InstallRequest(Request):
 
     @property
     def backend(self) -> str:
-        return self.backends[0] if self.backends else "sglang"
+        return self.backends[0] if self.backends else DEFAULT_BACKEND
 
 
 @dataclass(frozen=True)
 class BundleRequest(Request):
+    """`skyrl-setup bundle`: a lock and every file it needs, in one archive."""
+
     command = "bundle"
-    backend: str = opt("--backend", default="sglang", help=BACKEND_HELP)
+    backend: str = opt("--backend", default=DEFAULT_BACKEND, help=BACKEND_HELP)
     cuda: str | None = opt("--cuda", help="CUDA variant (default: the profile's first)")
     platform: str | None = opt("--platform", help="target platform, e.g. linux_x86_64 (default: this host's)")
     lock: str | None = opt("--lock", help="bundle this lockfile instead of the profile's")
@@ -129,6 +142,8 @@ class BundleRequest(Request):
 
 @dataclass(frozen=True)
 class UpgradeRequest(Request):
+    """`skyrl-setup upgrade`: an environment moved forward (plan, check, build, swap)."""
+
     command = "upgrade"
     specs: tuple[str, ...] = opt("specs", kind="positional", metavar="SPEC",
                                  help="packages to move, e.g. sglang==0.5.8 (the profile's other pins hold)")
@@ -150,6 +165,8 @@ class UpgradeRequest(Request):
 
 @dataclass(frozen=True)
 class RollbackRequest(Request):
+    """`skyrl-setup rollback`: an environment pointed back at its previous generation."""
+
     command = "rollback"
     backend: str | None = opt("--backend", help="the environment's backend (to find its default location)")
     venv: str | None = opt("--venv", help="environment path")
@@ -158,6 +175,8 @@ class RollbackRequest(Request):
 
 @dataclass(frozen=True)
 class CheckCompatRequest(Request):
+    """`skyrl-setup check-compat`: can these packages live with a backend?"""
+
     command = "check-compat"
     specs: tuple[str, ...] = opt("specs", kind="positional", metavar="SPEC", help="requirements to add, e.g. vllm==0.11.0")
     backends: tuple[str, ...] = opt("--backend", kind="many", help=BACKEND_HELP + "; repeat to check two backends together")
@@ -167,8 +186,10 @@ class CheckCompatRequest(Request):
 
 @dataclass(frozen=True)
 class DockerfileRequest(Request):
+    """`skyrl-setup dockerfile`: a Docker build context that installs a backend's lock."""
+
     command = "dockerfile"
-    backend: str = opt("--backend", default="sglang", help=BACKEND_HELP)
+    backend: str = opt("--backend", default=DEFAULT_BACKEND, help=BACKEND_HELP)
     cuda: str | None = opt("--cuda", help="CUDA variant (default: the profile's first)")
     lock: str | None = opt("--lock", help="build from this lockfile instead of the profile's")
     output: str | None = opt("--output", "-o", metavar="DIR", help="folder to write into (default: ./skyrl-<backend>-docker)")
@@ -179,6 +200,8 @@ class DockerfileRequest(Request):
 
 @dataclass(frozen=True)
 class DoctorRequest(Request):
+    """`skyrl-setup doctor`: the system, an environment and the GPUs, checked."""
+
     command = "doctor"
     backend: str | None = opt("--backend", help=BACKEND_HELP + "; default: the environment's own")
     venv: str | None = opt("--venv", group="target", help="environment to check (default: install's location for the backend)")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from skyrl_setup.build.existing import check_backend, no_env, store_for
 from skyrl_setup.commands.requests import RollbackRequest
 from skyrl_setup.commands.results import Result
+from skyrl_setup.commands.shapes import RollbackData
 from skyrl_setup.commands.ui import UI
 from skyrl_setup.errors import OperationError
 from skyrl_setup.failpoints import hit
 from skyrl_setup.humanize import sh
 from skyrl_setup.store.generations import Store, now_iso
+from skyrl_setup.store.record import EnvRecord
 from skyrl_setup.store.sharing import edits_since_built
-from skyrl_setup.store.venvinfo import built_elsewhere
 
 
 def run(req: RollbackRequest, ui: UI) -> Result:
@@ -22,21 +23,23 @@ def run(req: RollbackRequest, ui: UI) -> Result:
         cur, prev = store.current(), store.previous()
         if prev is None:
             raise _no_earlier(store, cur, req.backend)
-        old = store.record(prev) or {}
+        old = store.record(prev)
+        if old is None:  # previous() counts only generations whose record reads: changed under the lock's feet
+            raise OperationError(f"the record of generation {prev} of {store.target} cannot be read", "see `skyrl-setup doctor`")
         check_backend(store, store.record() or old, req.backend)
         _check_intact(store, prev, old)
         store.note_rollback(prev)
         store.swap_to(prev)
         hit("rollback-swapped")
-        old.setdefault("history", []).append({"time": now_iso(), "action": "rollback", "generation": prev, "from_generation": cur})
-        store.commit(prev, record=old)
-    return Result("rollback", {"venv": str(store.target), "generation": prev, "previous_generation": cur,
-                               "backend": old.get("backend"), "lock_sha256": old.get("lock", {}).get("sha256")})
+        store.commit(prev, record=old.with_history({"time": now_iso(), "action": "rollback", "generation": prev,
+                                                     "from_generation": cur}))
+    return Result("rollback", RollbackData(venv=str(store.target), generation=prev, previous_generation=cur, backend=old.backend,
+                                           lock_sha256=old.lock.sha256))
 
 
-def _check_intact(store: Store, n: int, rec: dict) -> None:
+def _check_intact(store: Store, n: int, rec: EnvRecord) -> None:
     """Go back only to the environment that was verified: one built in this store, whose shared files nobody edited."""
-    was = built_elsewhere(rec, store.root)
+    was = rec.built_elsewhere(store.root)
     if was is not None:
         raise OperationError(f"generation {n} of {store.target} was built in {was}: its bin/activate and scripts name "
                              f"{was / store.gen_path(n).name}, so it cannot run from {store.root}",

@@ -26,6 +26,9 @@ from skyrl_setup.redact import mark_url, redact
 PYPI_HOSTS = ("pypi.org", "pypi.python.org", "files.pythonhosted.org")
 
 
+EXTRA_INDEX_VARIABLES = ("UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+
+
 @dataclass(frozen=True)
 class IndexConfig:
     default: str | None = None  # the index that replaces PyPI, if any (may hold credentials)
@@ -66,6 +69,20 @@ class IndexConfig:
         if self.extra:
             env["UV_INDEX"] = " ".join(self.extra)
         return env
+
+    def default_only_env(self, files_add_indexes: bool) -> tuple[dict[str, str], tuple[str, ...]]:
+        """(what uv must be told, which variables it must not see) to read the default index alone: PyPI, or the
+        mirror that replaces it. uv adds the indexes of its configuration files to those of its variables; they can
+        only be left out with the files themselves (`files_add_indexes`), so then uv reads none, and is handed the
+        default index and the keyring provider."""
+        env = {"UV_DEFAULT_INDEX": self.default} if self.default and (self.tool == "pip" or files_add_indexes) else {}
+        if files_add_indexes:
+            env["UV_NO_CONFIG"] = "1"
+            if self.keyring and self.keyring_from == "uv":
+                env["UV_KEYRING_PROVIDER"] = self.keyring
+        if self.uses_keyring and self.keyring_from == "pip":
+            env["UV_KEYRING_PROVIDER"] = "subprocess"
+        return env, EXTRA_INDEX_VARIABLES + (("UV_CONFIG_FILE",) if files_add_indexes else ())  # it outranks UV_NO_CONFIG
 
     def to_json(self) -> dict:
         return {"default": redact(self.default) if self.default else None, "extra": [redact(u) for u in self.extra],
@@ -188,6 +205,12 @@ def _from_pip_files(files: list[Path]) -> IndexConfig | None:
     if not default and not extra:
         return None
     return IndexConfig(default or None, tuple(_split(extra or "")), where, "pip")
+
+
+def uv_files_add_indexes(env: dict[str, str] | None = None, cwd: Path | None = None) -> bool:
+    """One of the configuration files uv reads here names an index (uv merges them with its variables' indexes)."""
+    env = dict(os.environ) if env is None else env
+    return any(_from_uv_table(doc, "") for p in _uv_files(env, cwd or Path.cwd()) if p.is_file() and (doc := _uv_table(p)))
 
 
 def detect_index(env: dict[str, str] | None = None, cwd: Path | None = None) -> IndexConfig:

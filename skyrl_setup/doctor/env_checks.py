@@ -18,6 +18,7 @@ from skyrl_setup.detect.system import platform_tag
 from skyrl_setup.doctor import Check
 from skyrl_setup.humanize import sh
 from skyrl_setup.locks.pylock import target_environment
+from skyrl_setup.store.record import EnvRecord
 from skyrl_setup.store.venvinfo import compare
 
 CUDA_SUFFIX = re.compile(r"-cu(?:da)?(\d{2})(?:x)?$")
@@ -98,7 +99,7 @@ def _differences(wrong: list[str], missing: list[str]) -> str:
     return "; ".join(parts)
 
 
-def check_drift(facts: dict, record: dict | None) -> list[Check]:
+def check_drift(facts: dict, record: EnvRecord | None) -> list[Check]:
     """The environment against its record: its packages; and where it lives (store_checks: moved, the link, shared files)."""
     if not record:
         return [Check("env.drift", "skipped", "no skyrl-setup record in this environment (not made by skyrl-setup)")]
@@ -107,14 +108,14 @@ def check_drift(facts: dict, record: dict | None) -> list[Check]:
     return [_drift(facts, record), *store_checks(facts, record)]
 
 
-def _drift(facts: dict, record: dict) -> Check:
-    want = record.get("packages", {})  # what the environment held when it was built and verified
+def _drift(facts: dict, record: EnvRecord) -> Check:
+    want = record.packages  # what the environment held when it was built and verified
     d = compare(want, versions(facts))
     added, removed = list(d.added), list(d.removed)
     changed = [f"{n} {a} → {b}" for n, a, b in d.changed]
-    details = {"added": added, "removed": removed, "changed": changed, "lock_sha256": record.get("lock", {}).get("sha256")}
+    details = {"added": added, "removed": removed, "changed": changed, "lock_sha256": record.lock.sha256}
     if not (added or removed or changed):
-        return Check("env.drift", "ok", f"matches its lock ({len(want)} packages, generation {record.get('generation')})", details=details)
+        return Check("env.drift", "ok", f"matches its lock ({len(want)} packages, generation {record.generation})", details=details)
     bits = [f"{len(x)} {label}" for x, label in ((changed, "changed"), (added, "added"), (removed, "removed")) if x]
     sample = (changed + [f"+{a}" for a in added] + [f"-{r}" for r in removed])[:5]
     return Check("env.drift", "warning", f"drifted from its lock since install: {', '.join(bits)} ({'; '.join(sample)})",

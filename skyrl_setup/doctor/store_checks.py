@@ -15,13 +15,13 @@ from pathlib import Path
 from skyrl_setup.doctor import Check, guarded
 from skyrl_setup.humanize import sh
 from skyrl_setup.store.generations import GEN_RE, Store
+from skyrl_setup.store.record import EnvRecord
 from skyrl_setup.store.sharing import edits_since_built
-from skyrl_setup.store.venvinfo import built_elsewhere
 
 _STORE_RE = re.compile(r"^\.(.+)\.skyrl$")
 
 
-def store_checks(facts: dict, record: dict) -> list[Check]:
+def store_checks(facts: dict, record: EnvRecord | None) -> list[Check]:
     found = locate(facts.get("prefix"))
     if found is None:
         return []  # not a generation of a store: a venv skyrl-setup did not lay out
@@ -41,8 +41,8 @@ def locate(prefix: str | None) -> tuple[Store, int] | None:
     return Store(real.parent.parent / root.group(1)), int(gen.group(1))
 
 
-def check_moved(store: Store, n: int, record: dict) -> Check:
-    was = built_elsewhere(record, store.root)
+def check_moved(store: Store, n: int, record: EnvRecord | None) -> Check:
+    was = record.built_elsewhere(store.root) if record else None
     if was is None:
         return Check("env.moved", "ok", f"built where it is ({store.root})")
     old = was / f"gen-{n:04d}"
@@ -53,15 +53,16 @@ def check_moved(store: Store, n: int, record: dict) -> Check:
                  {"built_in": str(was), "now_in": str(store.root)})
 
 
-def check_live(store: Store, record: dict) -> Check:
+def check_live(store: Store, record: EnvRecord | None) -> Check:
     cur = store.current()
     if cur is None:
         return Check("env.live", "skipped", f"{store.target} is not a link to a generation")
     order = store.live_numbers()
     wrong = []
-    if record.get("generation") != cur:
-        wrong.append(f"its record says generation {record.get('generation')}")
-    if not record.get("activated", True):
+    generation = record.generation if record else None
+    if generation != cur:
+        wrong.append(f"its record says generation {generation}")
+    if record and not record.activated:
         wrong.append("its record is not marked live")
     if order and order[-1] != cur:
         wrong.append(f"the live order ({store.root / 'live'}) ends at generation {order[-1]}")
@@ -70,11 +71,11 @@ def check_live(store: Store, record: dict) -> Check:
     return Check("env.live", "warning", f"{store.target} links generation {cur}, but " + "; ".join(wrong)
                  + " (a run stopped right after its swap)",
                  f"skyrl-setup install --venv {sh(store.target)} records the linked generation as live (so does any upgrade or "
-                 "rollback); rollback already goes by the link", {"link": cur, "record": record.get("generation"), "live": order})
+                 "rollback); rollback already goes by the link", {"link": cur, "record": generation, "live": order})
 
 
-def check_files(store: Store, n: int, record: dict) -> Check:
-    mode = record.get("link_mode") or "hardlink (uv's default; not recorded)"
+def check_files(store: Store, n: int, record: EnvRecord | None) -> Check:
+    mode = (record.link_mode if record else None) or "hardlink (uv's default; not recorded)"
     found = edits_since_built(store.gen_path(n), record)
     if found is None:
         return Check("env.files", "skipped", "the record has no build time to judge edits by")

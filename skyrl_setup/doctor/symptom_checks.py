@@ -24,22 +24,16 @@ from packaging.utils import canonicalize_name
 
 from skyrl_setup.catalog.cuda_policy import CudaVersion, choose_variant
 from skyrl_setup.catalog.profiles import Profile
+from skyrl_setup.catalog.roles import package_roles
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.doctor import Check, fatbin
 from skyrl_setup.doctor.env_checks import torch_cuda_build, versions
 from skyrl_setup.humanize import sh
 
-# check_env.py (version matrix §9) imports these; doctor imports those the backend's profile verifies.
-CHECK_ENV_MODULES = ("torch", "sglang", "vllm", "flashinfer", "ray", "transformers")
-# Compiled kernels of the inference engines and attention libraries, by distribution: their fat binaries
-# say which GPUs they run on. (A profile key, e.g. [gpu] engine_kernels, could carry this instead.)
-ENGINE_KERNELS = ("sgl-kernel", "flashinfer-jit-cache", "vllm", "flash-attn", "transformer-engine-torch",
-                  "transformer-engine-cu12")
-
 
 def check_env_modules(profile: Profile) -> list[str]:
     """check_env.py's imports that this backend's profile verifies (doctor runs them in its probe interpreter)."""
-    return [m for m in CHECK_ENV_MODULES if m in profile.modules]
+    return [m for m in package_roles().check_env_modules if m in profile.modules]
 
 
 def site_packages(facts: dict) -> list[Path]:
@@ -47,14 +41,15 @@ def site_packages(facts: dict) -> list[Path]:
     return sorted(prefix.glob("lib/python3*/site-packages")) + sorted(prefix.glob("lib64/python3*/site-packages"))
 
 
-def kernel_arches(facts: dict, names: tuple[str, ...] = ENGINE_KERNELS) -> dict[str, dict]:
-    """{distribution: {version, arches, files}} for the engine kernels installed, from their shared objects.
+def kernel_arches(facts: dict, names: tuple[str, ...] | None = None) -> dict[str, dict]:
+    """{distribution: {version, arches, files}} for the engine kernels installed (package-roles.toml's by default),
+    from their shared objects.
     Only those the environment's description lists are looked up, each by its name: a torch environment holds
     hundreds of distributions, and reading every one's metadata took 0.6 s (FACTS §10)."""
     installed = {canonicalize_name(n) for n in (facts.get("distributions") or {})}
     paths = [str(p) for p in site_packages(facts)]
     out: dict[str, dict] = {}
-    for name in dict.fromkeys(canonicalize_name(n) for n in names):
+    for name in dict.fromkeys(canonicalize_name(n) for n in (package_roles().engine_kernels if names is None else names)):
         dist = next(iter(metadata.distributions(name=name, path=paths)), None) if name in installed else None
         if dist is None:
             continue

@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from skyrl_setup import __version__
 from skyrl_setup.catalog.profiles import Profile
-from skyrl_setup.detect.index_config import IndexConfig, detect_index
+from skyrl_setup.detect.index_config import IndexConfig, detect_index, uv_files_add_indexes
 from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.errors import SetupError
 from skyrl_setup.locks.pylock import Lock, append_tool_table, profile_fingerprint
@@ -152,10 +152,14 @@ def _cutoff_hint(exc: SetupError, cutoff: str | None) -> SetupError:
 
 
 @contextmanager
-def uv_reads(cfg: IndexConfig):
-    """uv reads no pip.conf and no PIP_* variable: an index configured only there is handed to uv, as install does."""
-    env = cfg.uv_env()
-    before = {k: os.environ.get(k) for k in env}
+def uv_reads(cfg: IndexConfig, *, default_only: bool = False):
+    """uv reads no pip.conf and no PIP_* variable: an index configured only there is handed to uv, as install does.
+    `default_only`: the default index alone, for what is resolved "from PyPI": an extra index a user configured (a
+    PyTorch mirror) would hand it torch's +cuXXX build, the one thing a PyPI route is made to avoid."""
+    env, drop = cfg.default_only_env(uv_files_add_indexes()) if default_only else (cfg.uv_env(), ())
+    before = {k: os.environ.get(k) for k in (*env, *drop)}
+    for k in drop:
+        os.environ.pop(k, None)
     os.environ.update(env)
     try:
         yield

@@ -8,26 +8,28 @@ downloads, and which packages have no wheel and would be built from source.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
 
+import tomlkit
 from packaging import tags
-from packaging.markers import InvalidMarker, Marker
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import (
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_wheel_filename,
+from packaging.pylock import (
+    Package,
+    PackageArchive,
+    PackageDirectory,
+    PackageSdist,
+    PackageWheel,
+    Pylock,
+    PylockValidationError,
 )
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import parse_wheel_filename
 
 from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import UsageError
 
 NAME_RE = re.compile(r"^pylock(\.[^.]+)?\.toml$")
-PROJECT_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)  # PEP 508 names
 
 
 class LockError(UsageError):
@@ -78,11 +80,6 @@ class Lock:
         return {k: v for k, v in self.tool.items() if k.startswith("skyrl-") or k == "route"}
 
 
-def lock_name(backend: str, variant: str, platform: str) -> str:
-    """pylock.<backend>-<variant>-<platform>.toml: PEP 751 allows no dot inside the name."""
-    return f"pylock.{backend}-{variant}-{platform.replace('.', '_')}.toml"
-
-
 def target_environment(python_full: str, platform: str) -> dict[str, str]:
     system, _, machine = platform.partition("_")
     return {
@@ -111,28 +108,36 @@ def supported_tags(python_full: str, platform: str, glibc: str | None = None) ->
     return list(tags.cpython_tags((major, minor), platforms=plats)) + list(tags.compatible_tags((major, minor), platforms=plats))
 
 
-def _where(entry: dict, lock_path: Path) -> str | None:
+def _where(entry: PackageWheel | PackageSdist | PackageArchive | PackageDirectory, lock_path: Path) -> str | None:
     """An entry's URL; a `path` (absolute, or relative to the lock's folder) as a file:// URL."""
-    if entry.get("url"):
-        return entry["url"]
-    if entry.get("path"):
-        p = Path(entry["path"])
+    url = getattr(entry, "url", None)  # a directory has only a path
+    if url:
+        return url
+    if entry.path:
+        p = Path(entry.path)
         return (p if p.is_absolute() else (lock_path.parent / p).resolve()).as_uri()
     return None
 
 
-def _pick_wheel(wheels: list[dict], ranks: dict[tags.Tag, int]) -> dict | None:
-    best, best_rank = None, None
-    for w in wheels:
-        filename = unquote((w.get("name") or w.get("url") or w.get("path") or "").rsplit("/", 1)[-1])  # torch-2.7.1%2Bcu128-…
-        try:
-            _, _, _, wtags = parse_wheel_filename(filename.split("#")[0])
-        except InvalidWheelFilename:
-            continue
-        rank = min((ranks[t] for t in wtags if t in ranks), default=None)
-        if rank is not None and (best_rank is None or rank < best_rank):
-            best, best_rank = w, rank
-    return best
+def _chosen(pkg: Package, raw_version: str, lock_path: Path, pick_wheel) -> LockedPackage:
+    """The package's file for the target: its best wheel, else its sdist, else its one direct source."""
+    name, version = pkg.name, raw_version  # the version as written: what installed metadata and the record compare with
+    wheel = next(pick_wheel((w, parse_wheel_filename(w.filename)[-1]) for w in pkg.wheels or ()), None)
+    if wheel:
+        return LockedPackage(name, version, _where(wheel, lock_path), wheel.size or 0, "wheel", wheel.hashes.get("sha256"), pkg.index)
+    if pkg.sdist:
+        return LockedPackage(name, version, _where(pkg.sdist, lock_path), pkg.sdist.size or 0, "sdist", pkg.sdist.hashes.get("sha256"),
+                             pkg.index)
+    if pkg.archive:  # a direct URL or file (PEP 751 "archive"): a wheel unless its name says otherwise
+        where = _where(pkg.archive, lock_path)
+        kind = "wheel" if (where or "").split("#")[0].endswith(".whl") else "sdist"
+        return LockedPackage(name, version, where, pkg.archive.size or 0, kind, pkg.archive.hashes.get("sha256"))
+    if pkg.vcs and pkg.vcs.url:  # installed by its commit id: pinned, though not by a file hash
+        return LockedPackage(name, version, f"{pkg.vcs.type}+{pkg.vcs.url}@{pkg.vcs.commit_id}", 0, "vcs")
+    if pkg.directory:
+        return LockedPackage(name, version, _where(pkg.directory, lock_path), 0, "directory")
+    # wheels for other platforms only, or a git source given by a local path
+    return LockedPackage(name, version, None, 0, "vcs" if pkg.vcs else "unknown")
 
 
 def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64", glibc: str | None = None) -> Lock:
@@ -146,45 +151,16 @@ def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64"
         raise LockError(f"lockfile {path}: not valid TOML ({exc})", "regenerate it with `skyrl-setup lock`") from None
     if not isinstance(doc.get("lock-version"), str) or not isinstance(doc.get("packages"), list):
         raise LockError(f"lockfile {path}: not a PEP 751 lock (no lock-version or packages)", "regenerate it with `skyrl-setup lock`")
+    try:
+        pylock = Pylock.from_dict(doc)
+    except PylockValidationError as exc:
+        raise LockError(f"lockfile {path}: not a valid PEP 751 lock: {exc}", "regenerate it with `skyrl-setup lock`") from None
     env = target_environment(python_full, platform)
-    ranks = {t: i for i, t in enumerate(supported_tags(python_full, platform, glibc))}
-    out = []
-    for i, pkg in enumerate(doc["packages"]):
-        if not isinstance(pkg, dict) or not isinstance(pkg.get("name"), str) or not PROJECT_RE.match(pkg["name"]):
-            raise LockError(f"lockfile {path}: packages[{i}] has no valid name", "regenerate it with `skyrl-setup lock`")
-        marker = pkg.get("marker")
-        try:
-            if marker and not Marker(marker).evaluate(env):
-                continue
-        except InvalidMarker:
-            raise LockError(f"lockfile {path}: packages[{i}] ({pkg['name']}) has an invalid marker", "regenerate it") from None
-        name, version = canonicalize_name(pkg["name"]), str(pkg.get("version", ""))
-        index = pkg.get("index") if isinstance(pkg.get("index"), str) else None
-        wheel = _pick_wheel(pkg.get("wheels") or [], ranks)
-        archive = pkg.get("archive") if isinstance(pkg.get("archive"), dict) else None
-        if wheel:
-            out.append(LockedPackage(name, version, _where(wheel, path), int(wheel.get("size") or 0), "wheel",
-                                     (wheel.get("hashes") or {}).get("sha256"), index))
-        elif isinstance(pkg.get("sdist"), dict):
-            sd = pkg["sdist"]
-            out.append(LockedPackage(name, version, _where(sd, path), int(sd.get("size") or 0), "sdist",
-                                     (sd.get("hashes") or {}).get("sha256"), index))
-        elif archive:  # a direct URL or file (PEP 751 "archive"): a wheel unless its name says otherwise
-            where = _where(archive, path)
-            kind = "wheel" if (where or "").split("#")[0].endswith(".whl") else "sdist"
-            out.append(LockedPackage(name, version, where, int(archive.get("size") or 0), kind,
-                                     (archive.get("hashes") or {}).get("sha256")))
-        elif isinstance(pkg.get("vcs"), dict) and pkg["vcs"].get("url"):
-            vcs = pkg["vcs"]  # installed by its commit id: pinned, though not by a file hash
-            rev = vcs.get("commit-id") or vcs.get("requested-revision") or ""
-            out.append(LockedPackage(name, version, f"{vcs.get('type', 'git')}+{vcs['url']}" + (f"@{rev}" if rev else ""), 0, "vcs"))
-        elif isinstance(pkg.get("directory"), dict) and pkg["directory"].get("path"):
-            out.append(LockedPackage(name, version, _where(pkg["directory"], path), 0, "directory"))
-        else:
-            kind = next((k for k in ("directory", "vcs", "archive") if k in pkg), "unknown")
-            out.append(LockedPackage(name, version, None, 0, kind))
+    pick_wheel = tags.create_compatible_tags_selector(supported_tags(python_full, platform, glibc))
+    out = tuple(_chosen(pkg, str(raw.get("version", "")), path, pick_wheel) for pkg, raw in zip(pylock.packages, doc["packages"])
+                if not pkg.marker or pkg.marker.evaluate(env))
     tool = (doc.get("tool") or {}).get("skyrl-setup") or {}
-    return Lock(path, hashlib.sha256(data).hexdigest(), tuple(out), doc.get("requires-python"), tool)
+    return Lock(path, hashlib.sha256(data).hexdigest(), out, doc.get("requires-python"), tool)
 
 
 def python_refused(lock: Lock, python_full: str) -> str | None:
@@ -233,11 +209,9 @@ def load_for_host(path: Path, python_full: str, platform: str) -> Lock:
 
 
 def append_tool_table(path: Path, meta: dict[str, str | list[str]]) -> None:
-    """Record which profile a lock was made from, in PEP 751's [tool] table (strings and lists of
-    strings: JSON's string syntax is TOML's basic string)."""
-    lines = ["", "[tool.skyrl-setup]"] + [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in meta.items()]
+    """Record which profile a lock was made from, in PEP 751's [tool] table, after what uv wrote (left as it is)."""
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
+        fh.write("\n" + tomlkit.dumps({"tool": {"skyrl-setup": meta}}))
 
 
 def profile_fingerprint(requirements: list[str], excludes: tuple[str, ...], exclude_newer: str | None, index: str) -> str:

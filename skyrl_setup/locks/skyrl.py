@@ -13,13 +13,15 @@ uv writes every package entry; this module only selects, replaces and appends en
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import tomlkit
 from packaging.markers import (
     InvalidMarker,
     Marker,
@@ -32,6 +34,7 @@ from packaging.utils import canonicalize_name
 
 from skyrl_setup import __version__
 from skyrl_setup._toml import toml_reader
+from skyrl_setup.catalog.lockfiles import LockRef
 from skyrl_setup.catalog.profiles import Profile
 from skyrl_setup.catalog.releases import Release
 from skyrl_setup.detect.index_config import detect_index
@@ -49,11 +52,6 @@ from skyrl_setup.uv.backend import Uv
 from skyrl_setup.uv.failures import short_cause
 
 FAR_FUTURE = "2100-01-01T00:00:00Z"
-_NAME = re.compile(r'^name = "([^"]+)"$', re.M)
-_VERSION = re.compile(r'^version = "([^"]+)"$', re.M)
-_MARKER = re.compile(r'^marker = "([^"]+)"$', re.M)
-_INDEX = re.compile(r'^index = "', re.M)
-_URL = re.compile(r'url = "([a-z+]+://[^/"]+)')
 _CUDA_RUNTIME = re.compile(r"^nvidia-.*-cu\d+$")
 
 
@@ -66,20 +64,19 @@ class RouteLock:
     changes: tuple[str, ...]  # what differs from SkyRL's lock, one line each
 
 
-def lock_filename(backend: str, route: str, variant: str, platform: str | None) -> str:
-    """PEP 751 names allow no dot inside: pylock.<backend>-<route>-<variant>[-<platform>].toml."""
-    tail = f"-{platform.replace('.', '_')}" if platform else ""
-    return f"pylock.{backend}-{route}-{variant}{tail}.toml"
-
-
 def _blocks(text: str) -> tuple[str, list[str]]:
     head, *rest = text.split("\n[[packages]]\n")
     return head, ["[[packages]]\n" + b.strip("\n") + "\n" for b in rest]
 
 
+@functools.lru_cache(maxsize=4096)
+def _entry(block: str) -> dict:
+    """A [[packages]] block's table (read-only: it is shared between calls)."""
+    return toml_reader.loads(block)["packages"][0]
+
+
 def _name(block: str) -> str:
-    m = _NAME.search(block)
-    return canonicalize_name(m.group(1)) if m else ""
+    return canonicalize_name(_entry(block).get("name", ""))
 
 
 def _join(head: str, blocks: list[str]) -> str:
@@ -87,18 +84,20 @@ def _join(head: str, blocks: list[str]) -> str:
     return head.rstrip("\n") + "\n\n" + "\n".join(blocks)
 
 
-def _url_host(block: str) -> str:
-    m = _URL.search(block)
-    return m.group(1).split("+")[-1] if m else "outside any index"
+def _url_host(entry: dict) -> str:
+    """The scheme and host an entry outside any index is fetched from (a git URL's without its `git+`)."""
+    urls = [s["url"] for s in (entry.get("vcs"), entry.get("archive"), entry.get("sdist"), *entry.get("wheels", ())) if s and s.get("url")]
+    parts = urlsplit(urls[0]) if urls else None
+    return f"{parts.scheme.split('+')[-1]}://{parts.netloc}" if parts else "outside any index"
 
 
 def variant_of(text: str) -> str:
     """The CUDA build a lock installs, read from its CUDA runtime package (12.6.77 -> cu126)."""
     for block in _blocks(text)[1]:
         m = re.fullmatch(r"nvidia-cuda-runtime(-cu\d+)?", _name(block))  # CUDA 13's runtime dropped the suffix
-        v = _VERSION.search(block)
-        if m and v:
-            major, minor = v.group(1).split(".")[:2]
+        version = _entry(block).get("version")
+        if m and version:
+            major, minor = version.split(".")[:2]
             return f"cu{major}{minor}"
     return "cpu"
 
@@ -156,16 +155,20 @@ def _pypi_entries(uv: Uv, specs: list[str], tmp: Path, platform: str | None, pyt
         return []
     req, out = tmp / "releases.in", tmp / "pylock.releases.toml"
     req.write_text("\n".join(specs) + "\n", encoding="utf-8")
-    with uv_reads(detect_index()):  # an index configured only for pip (pip.conf) is uv's too
+    with uv_reads(detect_index(), default_only=True):  # PyPI's releases: from the default index (or its mirror) alone
         uv.pip_compile(req, out, what="looking up " + ", ".join(specs), python_version=python, no_deps=True, header=False,
                        python_platform=uv_platform(platform) if platform else None)
     return _blocks(out.read_text(encoding="utf-8"))[1]
 
 
 def _absolute_directories(block: str, root: Path) -> str:
-    """A checkout's path entries, relative to its folder in uv's output, made absolute."""
-    return re.sub(r'directory = \{ path = "([^"]+)"', lambda m: f'directory = {{ path = {json.dumps(str((root / m.group(1)).resolve()))}',
-                  block)
+    """A checkout's path entry, relative to its folder in uv's output, made absolute; the rest as uv wrote it."""
+    if "directory" not in _entry(block):
+        return block
+    doc = tomlkit.parse(block)
+    directory = doc["packages"][0]["directory"]
+    directory["path"] = str((root / directory["path"]).resolve())
+    return tomlkit.dumps(doc)
 
 
 def exact_lock(uv: Uv, source: SkyrlSource, profile: Profile, output_dir: Path, *, checkout: bool = False) -> RouteLock:
@@ -178,12 +181,12 @@ def exact_lock(uv: Uv, source: SkyrlSource, profile: Profile, output_dir: Path, 
         changes, keep, add = [], [], [] if checkout else [f"{source.name}=={source.version}"]
         for b in blocks:
             name = _name(b)
-            if name in profile.excludes and "\nwheels = [" not in b:  # a lock that has its wheel (an index of prebuilt builds) keeps it
+            if name in profile.excludes and "wheels" not in _entry(b):  # a lock that has its wheel (an index of prebuilt builds) keeps it
                 changes.append(f"{name}: left out of the lock; installed as an artifact (prebuilt wheel)")
-            elif "directory = {" in b and checkout:
+            elif "directory" in _entry(b) and checkout:
                 keep.append(_absolute_directories(b, tmp))  # uv writes it relative to its output
                 changes.append(f"{name}: editable from the checkout")
-            elif "directory = {" in b:
+            elif "directory" in _entry(b):
                 release = profile.pypi_releases.get(name)
                 if not release:
                     raise UsageError(f"{profile.path}: SkyRL's lock installs {name} from a folder and the profile names no PyPI release for it",
@@ -235,13 +238,14 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
         constraints: list[str] = []
         off_index: dict[str, str] = {}
         for b in _blocks(exported)[1]:
-            name, version, marker = _name(b), _VERSION.search(b), _MARKER.search(b)
+            entry = _entry(b)
+            name, version, marker = _name(b), entry.get("version"), entry.get("marker")
             if name in skip or not (name and version):
                 continue
-            if not _INDEX.search(b):  # a URL or git build PyPI need not have: PyPI's release of it floats
-                off_index.setdefault(name, f"{version.group(1)} from {_url_host(b)}")
+            if "index" not in entry:  # a URL or git build PyPI need not have: PyPI's release of it floats
+                off_index.setdefault(name, f"{version} from {_url_host(entry)}")
             else:  # the marker stays: a lock may pin another version elsewhere
-                constraints.append(f"{name}=={version.group(1).split('+')[0]}" + (f" ; {marker.group(1)}" if marker else ""))
+                constraints.append(f"{name}=={version.split('+')[0]}" + (f" ; {marker}" if marker else ""))
         constraints = [c for c in constraints if c.split("==")[0] not in off_index]
         changes += [f"{n}: SkyRL's lock takes {where}; PyPI's release here" for n, where in sorted(off_index.items())]
         pypi_torch = next((c.split(" ;")[0] for c in constraints if c.startswith("torch==")), None)
@@ -260,7 +264,7 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
         def compile_at(level: int, output: Path | None = None, check: bool = False):
             def run():
                 exempt = {n: NO_CUTOFF if n in freed else FAR_FUTURE for n in sorted({source.name, *profile.pypi_releases, *freed})}
-                with uv_reads(detect_index()):
+                with uv_reads(detect_index(), default_only=True):
                     return uv.pip_compile(tmp / "requirements.in", output or tmp / f"pylock.level{level}.toml",
                                           python_version=profile.python, python_platform=uv_platform(platform, level),
                                           constraints=tmp / "constraints.txt", excludes=tmp / "excludes.txt",
@@ -298,14 +302,14 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
         assert pypi_torch is not None, "another CUDA build: torch was pinned from SkyRL's lock"  # its index's torch==X constraint
         changes.append(f"torch: PyPI's {pypi_torch.split('==')[1]} is the {variant} build (SkyRL's lock: {variant_of(exported)} "
                        f"from PyTorch's index); its CUDA runtime packages come with it")
-    output = output_dir / lock_filename(profile.name, "pypi", variant, platform)
+    output = LockRef(output_dir, profile.name, variant, platform, "pypi").path
     return _write(text, output, "pypi", source, profile, platform=platform, changes=changes,
                   requirements=_pinned(source, profile, text), exclude_newer=cutoff, manylinux=level)
 
 
 def _pinned(source: SkyrlSource | None, profile: Profile, text: str) -> list[str]:
     """The extra's own requirements, pinned to what the lock holds: what an upgrade or `--with` re-resolves."""
-    versions = {_name(b): m.group(1) for b in _blocks(text)[1] if (m := _VERSION.search(b))}
+    versions = {_name(b): v for b in _blocks(text)[1] if (v := _entry(b).get("version"))}
     own = (source.name, *source.requirements(require_extra(source, profile.skyrl_extra))) if source else \
         (_release(profile).distribution, "skyrl-gym", *profile.requirements_published)
     out: list[str] = []
@@ -332,7 +336,7 @@ def _write(text: str, output: Path, route: str, source: SkyrlSource | None, prof
     if variant not in profile.variants:
         raise UsageError(f"SkyRL's {profile.skyrl_extra} lock by the {route} route installs {variant}, which the {profile.name} "
                          f"profile does not list ({', '.join(profile.variants)})", f"add {variant} to [cuda] variants in {profile.path}")
-    output = output.with_name(lock_filename(profile.name, route, variant, None if platform == "any" else platform))
+    output = LockRef(output.parent, profile.name, variant, platform, route).path
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f"pylock.partial{id(text)}.toml")
     tmp.write_text(text, encoding="utf-8")
@@ -364,7 +368,7 @@ def published_lock(uv: Uv, profile: Profile, platform: str, output_dir: Path, *,
         what = f"resolving {_release(profile).label}'s {profile.skyrl_extra} requirements from PyPI"
 
         def compile_at(level: int, out: Path | None = None):
-            with uv_reads(detect_index()):
+            with uv_reads(detect_index(), default_only=True):
                 return uv.pip_compile(tmp / "requirements.in", out or tmp / f"pylock.level{level}.toml",
                                       python_version=profile.python, python_platform=uv_platform(platform, level),
                                       excludes=tmp / "excludes.txt", header=False, what=what, check=out is not None,

@@ -24,6 +24,7 @@ from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.detect.target import Target
 from skyrl_setup.errors import ConflictError, SetupError
 from skyrl_setup.locks.pylock import Lock, load_for_host
+from skyrl_setup.store.record import EnvRecord
 
 if TYPE_CHECKING:
     from skyrl_setup.plan.routes import RouteChoice
@@ -85,17 +86,15 @@ def route_basis(profile, python_full: str, platform: str, driver, mirrors, *, cu
     return Basis(choice.lock, f"route {choice.route}, as install takes it here", choice)
 
 
-def recorded_basis(record: dict | None, profile, platform: str) -> Basis | None:
+def recorded_basis(record: EnvRecord | None, profile, platform: str) -> Basis | None:
     """The lock the environment's record says it was built from, where the record is this backend's and release's
     and the file is still there; None otherwise."""
-    if not record or record.get("backend") != profile.name:
+    if not record or record.backend != profile.name:
         return None
-    if profile.release is not None and record.get("skyrl_release") not in (None, profile.release.id):
+    if profile.release is not None and record.skyrl_release not in (None, profile.release.id):
         return None  # doctor --skyrl OTHER: judged against that release, not the one installed
-    lock_value = record.get("lock")
-    lock_rec: dict = lock_value if isinstance(lock_value, dict) else {}
-    path = Path(lock_rec.get("path") or "")
-    python = (record.get("python") or {}).get("version") or f"{profile.python}.0"
+    path = Path(record.lock.path)
+    python = record.python_version or f"{profile.python}.0"
     try:
         lock = load_for_host(path, python, platform) if path.is_file() else None
     except SetupError:
@@ -103,12 +102,13 @@ def recorded_basis(record: dict | None, profile, platform: str) -> Basis | None:
     if lock is None:
         return None
     source = "the lock the environment's record names"
-    if lock_rec.get("sha256") and lock_rec["sha256"] != lock.sha256:
-        source += f" (changed since the install: sha256 {lock_rec['sha256'][:12]} then, {lock.sha256[:12]} now)"
+    was = record.lock.sha256
+    if was and was != lock.sha256:
+        source += f" (changed since the install: sha256 {was[:12]} then, {lock.sha256[:12]} now)"
     return Basis(lock, source)
 
 
-def env_basis(record: dict | None, profile, platform: str, driver, mirrors) -> Basis | None:
+def env_basis(record: EnvRecord | None, profile, platform: str, driver, mirrors) -> Basis | None:
     """What doctor judges an environment against: the lock its record names, else the lock install would take
     here; None where there is none (a driver no route runs on, a profile without a committed lock)."""
     found = recorded_basis(record, profile, platform)
@@ -119,9 +119,9 @@ def env_basis(record: dict | None, profile, platform: str, driver, mirrors) -> B
         if profile.from_skyrl:
             return route_basis(profile, python_full, platform, driver, mirrors, probe=cached_probe)
         from skyrl_setup.catalog.cuda_policy import choose_variant
-        from skyrl_setup.locks.pylock import lock_name
+        from skyrl_setup.catalog.lockfiles import matrix_lock
 
-        path = profile.lock_dir / lock_name(profile.name, choose_variant(profile.variants, driver.version).variant, platform)
+        path = matrix_lock(profile.lock_dir, profile.name, choose_variant(profile.variants, driver.version).variant, platform).path
         if not path.is_file():
             return None
         return Basis(load_for_host(path, python_full, platform), "the committed lockfile install takes here")

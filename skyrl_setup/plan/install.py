@@ -8,10 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from skyrl_setup import settings
 from skyrl_setup.catalog.cuda_policy import choose_variant
 from skyrl_setup.catalog.data import lockfiles_dir
+from skyrl_setup.catalog.lockfiles import matrix_lock
 from skyrl_setup.detect.gpu import detect_driver
 from skyrl_setup.detect.prereqs import check as check_prereqs
 from skyrl_setup.detect.python import find_python
@@ -19,7 +21,7 @@ from skyrl_setup.detect.system import existing_parent, free_bytes, platform_tag
 from skyrl_setup.detect.target import Target
 from skyrl_setup.errors import ConflictError, PreconditionError, SetupError, UsageError
 from skyrl_setup.humanize import human_bytes
-from skyrl_setup.locks.pylock import Lock, lock_name, python_refused
+from skyrl_setup.locks.pylock import Lock, python_refused
 from skyrl_setup.locks.pylock import load_for_host as load_lock
 from skyrl_setup.plan.artifacts import plan_artifacts, reachable
 from skyrl_setup.plan.basis import require_compatible
@@ -34,7 +36,7 @@ def select_lock(explicit: str | None, backend: str, variant: str, platform: str,
                 source: str = "--lock") -> tuple[Lock | None, str]:
     if explicit:
         return load_lock(Path(explicit), python_full, platform), source
-    path = lockfiles_dir() / lock_name(backend, variant, platform)
+    path = matrix_lock(lockfiles_dir(), backend, variant, platform).path
     if path.is_file():
         return load_lock(path, python_full, platform), "committed lockfile"
     return None, "resolved while planning"
@@ -134,7 +136,7 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
     _check_requires_python(basis, python, forced=bool(req.python))
     torch = basis.versions().get("torch", profile.torch) if basis else profile.torch
     locked = set(basis.versions()) if basis else set()  # a route whose lock has the prebuilt wheel needs no artifact
-    artifacts = plan_artifacts(tuple(a for a in profile.artifacts if a.name not in locked), choice.variant, torch.split("+")[0], profile.python, find_links,
+    artifacts = plan_artifacts(tuple(a for a in profile.artifacts if a.name not in locked), choice.variant, Version(torch).public, profile.python, find_links,
                                req.mirrors, offline=req.offline, timeout=PROBE_TIMEOUT)
     from_source = tuple(p.name for p in lock.from_source) if lock else profile.build_from_source
     heavy = tuple(n for n in from_source if n in profile.build_from_source)

@@ -13,10 +13,10 @@ import re
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from skyrl_setup.catalog.roles import package_roles
 from skyrl_setup.detect.target import Target
 from skyrl_setup.errors import ConflictError
 from skyrl_setup.resolver.check import check_compat
-from skyrl_setup.resolver.provider import TORCH_RELEVANT
 
 MAX_STEPS = 6  # releases uv may refuse before --latest gives up
 
@@ -54,7 +54,8 @@ class Latest:
         refused = {(r["name"], r["version"]) for r in self.refused}
         self.passed = [r for r in self._passed_over(base, res.pins) if (r["name"], r["version"]) not in refused]
         self.pins = res.pins
-        return dataclasses.replace(base, packages={n: (f"=={res.pins[n]}" if n in TORCH_RELEVANT and n in res.pins else s)
+        relevant = package_roles().torch_relevant
+        return dataclasses.replace(base, packages={n: (f"=={res.pins[n]}" if n in relevant and n in res.pins else s)
                                                    for n, s in base.packages.items()})
 
     def step_back(self, exc: ConflictError) -> dict | None:

@@ -57,9 +57,9 @@ class RouteChoice:
 def committed_lock(profile: Profile, platform: str, python_full: str, cuda: str | None) -> tuple[Lock, str]:
     """The committed lock of a SkyRL-sourced profile for a CUDA variant (else its first route), with no
     probing: for what is made elsewhere from it (a bundle, an image)."""
-    for route, path, tool in committed_locks(profile, platform):
-        if cuda in (None, "auto") or tool.get("cuda") == cuda:
-            return load_for_host(path, python_full, platform), f"committed lockfile, route {route}"
+    for c in committed_locks(profile, platform):
+        if cuda in (None, "auto") or c.tool.get("cuda") == cuda:
+            return load_for_host(c.path, python_full, platform), f"committed lockfile, route {c.route}"
     raise UsageError(f"no committed lockfile of {profile.name} for {cuda or 'any CUDA variant'} on {platform}",
                      f"the {profile.name} profile has {', '.join(profile.variants)}; or make one: `skyrl-setup lock --from-skyrl DIR`")
 
@@ -142,8 +142,29 @@ def _uncovered(variant: str, driver: DriverInfo) -> list[str]:
             if wheel_covers(variant, g.capability) is False]
 
 
+class _Given:
+    """A committed lockfile as a candidate: reading it is all it costs, so it may be read ahead while probes wait."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __call__(self) -> Path:
+        return self.path
+
+
 def _given(path: Path) -> Callable[[], Path]:
-    return lambda: path
+    return _Given(path)
+
+
+def _read_ahead(candidates: list[tuple[str, Callable[[], Path]]], i: int, python_full: str, platform: str) -> Lock | None:
+    """Candidate i's lock, read while the previous route's probes wait on the network; None where it is not a committed
+    file (a lock resolved on demand is made only if its route is tried) or reading it fails (it fails again, in turn)."""
+    if i >= len(candidates) or not isinstance(candidates[i][1], _Given):
+        return None
+    try:
+        return load_for_host(candidates[i][1](), python_full, platform)
+    except Exception:  # noqa: BLE001 - raised again where the route is tried, as before
+        return None
 
 
 def choose_route(profile: Profile, platform: str, python_full: str, driver: DriverInfo, requested: str | None,
@@ -152,7 +173,7 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
     """`candidates`: (route, a function giving its lockfile), made only when the route is tried;
     by default the profile's committed lockfiles."""
     if candidates is None:
-        candidates = [(route, _given(path)) for route, path, _ in committed_locks(profile, platform)]
+        candidates = [(c.route, _given(c.path)) for c in committed_locks(profile, platform)]
     why = releases.needs_checkout(profile.release, profile.name) if profile.release else None
     if not candidates and why:
         raise UsageError(why, f"install it from a SkyRL checkout whose hosts you reach: `skyrl-setup install --backend "
@@ -163,8 +184,11 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
     skipped: list[str] = []
     unreachable = False
     causes: set[str] = set()  # why routes were ruled out: the hint names what would help, not always the driver
+    read_ahead: dict[int, Lock] = {}
+    cfg: IndexConfig | None = None
     for i, (route, make) in enumerate(candidates):
-        lock = load_for_host(make(), python_full, platform)
+        ahead = read_ahead.pop(i, None)
+        lock = ahead if ahead is not None else load_for_host(make(), python_full, platform)
         variant = lock.tool.get("cuda", "")
         label = f"{route} ({variant})"
         if requested and requested != "auto" and variant != requested:
@@ -183,7 +207,7 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
             causes.add("gpu")
             continue
         # the last route is the fallback: uv reports its index's failures itself (and the cache may do)
-        cfg = detect_index()
+        cfg = cfg or detect_index()
         places = extra_sources(lock, mirrors, cfg, url_addressed=frozenset(a.name for a in profile.artifacts)) \
             if i < len(candidates) - 1 else {}
         torch = next((p.version for p in lock.packages if p.name == "torch" and p.index), None)
@@ -196,7 +220,12 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
             e = probe(places[where])
             return e and f"unreachable ({e}; probed for {PROBE_TIMEOUT:g} s)"
         with ThreadPoolExecutor(max_workers=8) as pool:  # one file or page per index or host, all at once
-            errors = list(pool.map(ask, list(places)))
+            answers = pool.map(ask, list(places))  # every probe is sent now; the answers are read below
+            if places:  # the next route's lock is read while they wait: a silent host costs PROBE_TIMEOUT, not that plus the read
+                ahead = _read_ahead(candidates, i + 1, python_full, platform)
+                if ahead is not None:
+                    read_ahead[i + 1] = ahead
+            errors = list(answers)
         down = [f"{redact(where)} {e}" for where, e in zip(places, errors) if e]
         if down:
             skipped.append(f"{label}: " + "; ".join(down))

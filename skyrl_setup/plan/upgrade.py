@@ -5,6 +5,8 @@ on the environment's own target, and the new lock they resolve to; then what cha
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from skyrl_setup.catalog.profiles import Profile
+from skyrl_setup.catalog.roles import package_roles
 from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.detect.target import Target
 from skyrl_setup.errors import ConflictError, SetupError, UsageError
@@ -23,8 +26,8 @@ from skyrl_setup.plan.latest import Latest
 from skyrl_setup.plan.model import InstallPlan
 from skyrl_setup.resolver.check import check_compat, parse_additions
 from skyrl_setup.resolver.explain import Cause, _name_of
-from skyrl_setup.resolver.provider import TORCH_RELEVANT
-from skyrl_setup.store.venvinfo import compare
+from skyrl_setup.store.record import EnvRecord
+from skyrl_setup.store.venvinfo import compare, public_version
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,14 @@ class Moves:
         return frozenset(canonicalize_name(Requirement(s).name) for s in self.specs)
 
 
-def plan_moves(profile, rec: dict, specs: list[str], *, latest: bool, lock: str | None, from_skyrl: str | None, cuda: str | None,
+def plan_moves(profile, rec: EnvRecord, specs: list[str], *, latest: bool, lock: str | None, from_skyrl: str | None, cuda: str | None,
                mirrors: Mirrors, venv, release_move: bool = False) -> Moves:
     specs = named_once(specs)
     ack: list[str] = []
     if release_move:  # torch==NEW that the new release's own torch meets accepts its torch move; other SPECs move on top
         ack = [s for s in specs if _accepts_torch(s, profile.torch)]
         specs = [s for s in specs if s not in ack]
-    if rec.get("project") and not from_skyrl:  # the checkout's lock as it is now: torch==NEW accepts its torch move
+    if rec.project and not from_skyrl:  # the checkout's lock as it is now: torch==NEW accepts its torch move
         ack += [s for s in specs if canonicalize_name(Requirement(s).name) == "torch"]
         specs = [s for s in specs if s not in ack]
     if from_skyrl:  # SkyRL's lock as it is; a SPEC may only say which torch the move may take
@@ -67,19 +70,19 @@ def plan_moves(profile, rec: dict, specs: list[str], *, latest: bool, lock: str 
         if not profile.from_skyrl:
             raise UsageError(f"the {profile.name} profile is not built from SkyRL's lock", "install a SkyRL-sourced backend first")
         ack, specs = specs, []
-        if rec.get("additions"):
-            raise UsageError(f"{venv} was built with additions ({', '.join(rec['additions'])}), which SkyRL's lock does not hold",
+        if rec.additions:
+            raise UsageError(f"{venv} was built with additions ({', '.join(rec.additions)}), which SkyRL's lock does not hold",
                              "build the new lock beside it: `skyrl-setup install --project DIR --with ... --venv NEW_PATH`")
-    prior = list(rec.get("additions") or [])
+    prior = list(rec.additions)
     moved: set[str] = {canonicalize_name(Requirement(s).name) for s in specs}
     rebased = bool(lock or from_skyrl or release_move)
     kept = [] if rebased or latest else kept_moves(profile, rec, moved)
     eff, additions = effective_profile(profile, kept + specs, latest)
     additions = prior + [a for a in additions if a not in prior]
-    variant = cuda or rec.get("cuda", {}).get("variant") or profile.variants[0]
-    target = Target.for_host((rec.get("python") or {}).get("version") or f"{profile.python}.0", variant)
+    variant = cuda or rec.cuda.variant or profile.variants[0]
+    target = Target.for_host(rec.python_version or f"{profile.python}.0", variant)
     exempt = frozenset(moved | {canonicalize_name(Requirement(k).name) for k in kept}
-                       | ({n for n in eff.packages if n in TORCH_RELEVANT} if latest else set()))
+                       | (set(eff.packages) & package_roles().torch_relevant if latest else set()))
     priority = tuple(n for n in profile.main_packages if n != "torch")
     finder = Latest(eff, additions, target, exempt, priority, lambda c: _conflict(c, specs, moved), mirrors) if latest else None
     if finder:
@@ -103,20 +106,20 @@ def named_once(specs: list[str]) -> list[str]:
     return list(seen.values())
 
 
-def kept_moves(profile, rec: dict, named: set[str]) -> list[str]:
+def kept_moves(profile, rec: EnvRecord, named: set[str]) -> list[str]:
     """What upgrades since the environment was last installed (or moved to a new lock as it is) moved among the
     profile's pins, pinned at the version installed now, so that an upgrade of something else leaves them where they are.
     A record from before upgrades kept "moved" says it with its SPECs."""
     moved: list[str] = []
-    for h in rec.get("history") or []:
-        if not isinstance(h, dict) or h.get("action") not in ("install", "upgrade"):
+    for h in rec.history:
+        if h.get("action") not in ("install", "upgrade"):
             continue
         if h.get("action") == "install" or h.get("rebased"):
             moved = []
         recorded = h.get("moved")
         names = recorded if isinstance(recorded, list) else _names(h.get("specs"))
         moved += [n for n in names if isinstance(n, str)] if h.get("action") == "upgrade" else []
-    pins, have = {**profile.packages, **profile.skyrl}, rec.get("packages") or {}
+    pins, have = {**profile.packages, **profile.skyrl}, rec.packages
     return [f"{n}=={have[n]}" for n in dict.fromkeys(moved) if n in pins and n in have and n not in named]
 
 
@@ -130,7 +133,7 @@ def _names(specs) -> list[str]:
     return out
 
 
-def unasked(moves: Moves, old: dict[str, str], new: Lock, skip: set[str]) -> list[tuple[str, str, str | None]]:
+def unasked(moves: Moves, old: Mapping[str, str], new: Lock, skip: AbstractSet[str]) -> list[tuple[str, str, str | None]]:
     """Packages the environment holds that an upgrade of named packages would move or remove though nobody named
     them (`old`: the record's packages, so undoing a drift is no move; `skip`: reinstalled anyway)."""
     if not moves.specs or moves.rebased or moves.latest:
@@ -180,9 +183,9 @@ def resolve(uv, moves: Moves, plan: InstallPlan, out: Path, *, progress, warn, o
     return dataclasses.replace(moves, profile=eff), load_lock(made, plan.python.version, plan.platform)
 
 
-def own_lock(rec: dict, plan: InstallPlan) -> Lock | None:
+def own_lock(rec: EnvRecord, plan: InstallPlan) -> Lock | None:
     """The lock the environment was built from (an upgrade's is kept in its generation), if it is still that file."""
-    path, sha = (rec.get("lock") or {}).get("path"), (rec.get("lock") or {}).get("sha256")
+    path, sha = rec.lock.path, rec.lock.sha256
     try:
         found = load_lock(Path(path), plan.python.version, plan.platform) if path else None
     except SetupError:
@@ -204,8 +207,9 @@ def effective_profile(profile, specs: list[str], latest: bool):
         else:
             additions.append(str(req))
     if latest:  # unpin the CUDA-relevant pins so the newest agreeing set can be found
+        relevant = package_roles().torch_relevant
         for name in list(packages):
-            if name in TORCH_RELEVANT:
+            if name in relevant:
                 packages[name] = ""
     return dataclasses.replace(profile, packages=packages, skyrl=skyrl), additions
 
@@ -233,18 +237,18 @@ def _accepts_torch(spec: str, torch: str) -> bool:
     return canonicalize_name(req.name) == "torch" and req.specifier.contains(Version(torch), prereleases=True)
 
 
-def diff(old: dict[str, str], new: Lock) -> list[tuple[str, str | None, str | None]]:
+def diff(old: Mapping[str, str], new: Lock) -> list[tuple[str, str | None, str | None]]:
     d = compare(old, new.versions())
     rows = [(n, None, new.versions()[n]) for n in d.added] + [(n, old[n], None) for n in d.removed] + list(d.changed)
     return sorted(rows)
 
 
-def refuse_torch_move(rec: dict, lock: Lock | None, ack: list[str], *, whose: str = "SkyRL's lock",
+def refuse_torch_move(rec: EnvRecord, lock: Lock | None, ack: list[str], *, whose: str = "SkyRL's lock",
                       move: str = "--from-skyrl DIR") -> None:
     """A newer SkyRL lock (another release's, or a checkout's) that moves torch changes every kernel in the
     environment: only when asked (`torch==NEW` among the SPECs), as for any other upgrade."""
-    was = (rec.get("packages") or {}).get("torch", "").split("+")[0]
-    now = (lock.versions().get("torch", "") if lock else "").split("+")[0]
+    was, now = rec.packages.get("torch"), lock.versions().get("torch") if lock else None
+    was, now = was and public_version(was), now and public_version(now)
     if not was or not now or was == now:
         return
     if any(_accepts_torch(a, now) for a in ack):
@@ -252,3 +256,4 @@ def refuse_torch_move(rec: dict, lock: Lock | None, ack: list[str], *, whose: st
     raise ConflictError(f"{whose} moves torch {was} → {now}, which rebuilds the environment's whole CUDA stack",
                         f"to take it, add the new pin: `skyrl-setup upgrade {move} torch=={now}`; "
                         "or build it beside the current one with install --venv NEW_PATH")
+

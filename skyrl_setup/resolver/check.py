@@ -11,6 +11,7 @@ from resolvelib import BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
 
 from skyrl_setup.catalog.profiles import Profile
+from skyrl_setup.catalog.roles import PackageRoles, package_roles
 from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.detect.target import Target
 from skyrl_setup.errors import OperationError, UsageError
@@ -20,7 +21,7 @@ from skyrl_setup.locks import (
 from skyrl_setup.locks.pylock import Lock
 from skyrl_setup.resolver.explain import Conflict, explain
 from skyrl_setup.resolver.index import IndexClient
-from skyrl_setup.resolver.provider import TORCH_RELEVANT, Provider
+from skyrl_setup.resolver.provider import Provider
 
 PYPI = "https://pypi.org/simple"
 
@@ -89,7 +90,7 @@ def check_compat(profiles: list[Profile], additions: list[str], *, target: Targe
     for req in parse_additions(additions):
         origins[id(req)] = "you"
         roots.append(req)
-    relevant = TORCH_RELEVANT | follow | {canonicalize_name(r.name) for r in roots if canonicalize_name(r.name) not in _BORING}
+    relevant = relevant_names(roots, follow)
     cutoffs = [p.exclude_newer for p in profiles if p.exclude_newer]
     if not indexes:
         indexes = default_indexes(profiles, target.cuda, mirrors)
@@ -137,5 +138,9 @@ def _engine_requirements(provider: Provider, profiles: list[Profile]) -> dict[st
     return out
 
 
-# Pinned by the profiles but never carrying CUDA pins: resolved as roots, not expanded.
-_BORING = frozenset({"ray", "datasets", "hydra-core", "accelerate", "peft", "transformers", "skyrl-train", "skyrl-gym"})
+def relevant_names(roots: list[Requirement], follow: frozenset = frozenset(), roles: PackageRoles | None = None) -> frozenset[str]:
+    """What the resolver expands: the torch-relevant packages, `follow`, and every root but those whose pins never carry
+    CUDA (package-roles.toml): those stay roots, their requirements left to uv."""
+    roles = roles or package_roles()
+    names = {canonicalize_name(r.name) for r in roots}
+    return roles.torch_relevant | follow | frozenset(n for n in names if n not in roles.not_torch_relevant)

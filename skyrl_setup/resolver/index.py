@@ -8,10 +8,10 @@ import html.parser
 import io
 import json
 import os
-import struct
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -164,34 +164,66 @@ class IndexClient:
 
     def _metadata_by_range(self, link: FileLink) -> str:
         """Read only the wheel's central directory and its METADATA member, with Range requests."""
-        r = self._get(link.url, {"Range": "bytes=-65536"})
+        r = self._get(link.url, {"Range": f"bytes=-{_RangeFile.CHUNK}"})
         if r.status_code == 200:  # no range support: we have the whole file
-            return _metadata_from_zip(r.content, link.url)
+            return _metadata_from_zip(io.BytesIO(r.content), link.url)
         if r.status_code != 206:
             raise OperationError(f"cannot read {redact(link.url)} (HTTP {r.status_code})", "check the index")
-        total = int(r.headers["content-range"].rsplit("/", 1)[1])
-        tail, tail_start = r.content, total - len(r.content)
-        eocd = tail.rfind(b"PK\x05\x06")
-        if eocd < 0:
-            raise OperationError(f"{redact(link.url)} is not a zip file (no central directory)", "the file is truncated or corrupt")
-        cd_size, cd_offset = struct.unpack("<II", tail[eocd + 12 : eocd + 20])
-        if cd_offset < tail_start:
-            cd = self._get(link.url, {"Range": f"bytes={cd_offset}-{cd_offset + cd_size - 1}"}).content
+        return _metadata_from_zip(_RangeFile(self._get, link.url, r), link.url)
+
+
+class _RangeFile(io.RawIOBase):
+    """A remote file zipfile reads as a local one, its ZIP64 records too: a read fetches the bytes not yet here with
+    one Range request (pip's LazyZipOverHTTP does the same)."""
+
+    CHUNK = 65536  # what a read fetches at least: the end records and central directory, or one METADATA, in one request
+
+    def __init__(self, get: Callable[[str, dict], httpx.Response], url: str, tail: httpx.Response):
+        super().__init__()
+        self._get, self._url = get, url
+        self._size = int(tail.headers["content-range"].rsplit("/", 1)[1])
+        self._spans = [(self._size - len(tail.content), tail.content)]  # (offset, bytes) fetched so far
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        pos = offset + {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if pos < 0:
+            raise ValueError(f"negative seek position {pos}")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer) -> int:
+        end = min(self._size, self._pos + len(buffer))
+        if self._pos >= end:
+            return 0
+        data = self._bytes(self._pos, end)
+        buffer[: len(data)] = data
+        self._pos = end
+        return len(data)
+
+    def _bytes(self, start: int, end: int) -> bytes:
+        for offset, data in self._spans:
+            if offset <= start and end <= offset + len(data):
+                return data[start - offset : end - offset]
+        stop = min(self._size, max(end, start + self.CHUNK))
+        r = self._get(self._url, {"Range": f"bytes={start}-{stop - 1}"})
+        if r.status_code == 200 and len(r.content) == self._size:  # the server stopped honouring ranges: it sent it all
+            self._spans.append((0, r.content))
+        elif r.status_code == 206 and r.headers.get("content-range", "").startswith(f"bytes {start}-") and len(r.content) == stop - start:
+            self._spans.append((start, r.content))
         else:
-            cd = tail[cd_offset - tail_start : cd_offset - tail_start + cd_size]
-        pos = 0
-        while pos + 46 <= len(cd) and cd[pos : pos + 4] == b"PK\x01\x02":
-            method, _, _, _, csize, _, nlen, elen, clen = struct.unpack("<HHHIIIHHH", cd[pos + 10 : pos + 34])
-            local = struct.unpack("<I", cd[pos + 42 : pos + 46])[0]
-            name = cd[pos + 46 : pos + 46 + nlen].decode("utf-8", "replace")
-            if name.count("/") == 1 and name.endswith(".dist-info/METADATA"):
-                chunk = self._get(link.url, {"Range": f"bytes={local}-{local + 30 + nlen + 1024 + csize}"}).content
-                lnlen, lelen = struct.unpack("<HH", chunk[26:30])
-                data = chunk[30 + lnlen + lelen : 30 + lnlen + lelen + csize]
-                raw = zlib.decompress(data, -15) if method == 8 else data
-                return raw.decode("utf-8", "replace")
-            pos += 46 + nlen + elen + clen
-        raise OperationError(f"{redact(link.url)} has no .dist-info/METADATA", "the wheel is malformed")
+            raise OperationError(f"cannot read bytes {start}-{stop - 1} of {redact(self._url)} (HTTP {r.status_code})",
+                                 "the index or a proxy answers Range requests wrongly; try again or use another index")
+        return self._bytes(start, end)
 
 
 def parse_page(r: httpx.Response, url: str) -> list[dict]:
@@ -218,12 +250,14 @@ def parse_page(r: httpx.Response, url: str) -> list[dict]:
     return [i for i in items if not i.pop("yanked") and _version_of(i["filename"]) is not None]
 
 
-def _metadata_from_zip(data: bytes, url: str) -> str:
+def _metadata_from_zip(file: io.BytesIO | _RangeFile, url: str) -> str:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            name = next(n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
+        with zipfile.ZipFile(file) as zf:
+            name = next((n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
+            if name is None:
+                raise OperationError(f"{redact(url)} has no .dist-info/METADATA", "the wheel is malformed")
             return zf.read(name).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, StopIteration) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise OperationError(f"{redact(url)} is not a readable wheel ({type(exc).__name__})", "the file is truncated or corrupt") from None
 
 

@@ -15,13 +15,6 @@ from skyrl_setup.detect.target import Target
 from skyrl_setup.locks.pylock import supported_tags, target_environment
 from skyrl_setup.resolver.index import FileLink, IndexClient
 
-# Packages whose pins decide CUDA compatibility: the torch family, the engines and their kernels.
-TORCH_RELEVANT = frozenset(canonicalize_name(n) for n in (
-    "torch", "torchvision", "torchaudio", "triton", "torchao", "xformers", "flashinfer-python", "flashinfer-cubin",
-    "flashinfer-jit-cache", "sgl-kernel", "sglang", "vllm", "flash-attn", "transformer-engine", "transformer-engine-torch",
-    "megatron-core", "torch-memory-saver", "deepspeed", "bitsandbytes",
-))
-
 
 @dataclass(frozen=True)
 class Candidate:

@@ -17,6 +17,7 @@ a stale lock behind). The store must be the user's own and writable by nobody el
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import json
@@ -35,6 +36,7 @@ from skyrl_setup.humanize import sh
 from skyrl_setup.paths import check_path_length
 from skyrl_setup.safepaths import check_private_dir, reap_dead, replace_text
 from skyrl_setup.store import record as record_schema
+from skyrl_setup.store.record import EnvRecord
 
 RECORD = "skyrl-setup.json"
 swapped: list[tuple[Path, int]] = []  # (target, generation) made current by this process: what an interrupt reports
@@ -85,15 +87,14 @@ class Store:
 
     def activated(self, n: int) -> bool:
         rec = self.record(n)
-        return bool(rec and rec.get("activated", True))
+        return bool(rec and rec.activated)
 
     def mark_activated(self, n: int) -> None:
         rec = self.record(n)
-        if rec is not None and not rec.get("activated", True):
-            rec["activated"] = True
-            self.write_record(n, rec)
+        if rec is not None and not rec.activated:
+            self.write_record(n, dataclasses.replace(rec, activated=True))
 
-    def record(self, n: int | None = None) -> dict | None:
+    def record(self, n: int | None = None) -> EnvRecord | None:
         n = self.current() if n is None else n
         if n is None:
             return None
@@ -114,9 +115,9 @@ class Store:
             if self.current() is None:
                 raise UsageError(f"{t} is a link that skyrl-setup did not make", "choose another --venv, or remove the link yourself")
             rec = self.record()
-            if rec and rec.get("backend") != backend and not force:
+            if rec and rec.backend != backend and not force:
                 raise UsageError(
-                    f"{t} holds a {rec.get('backend')} environment, not {backend}",
+                    f"{t} holds a {rec.backend} environment, not {backend}",
                     f"use another --venv for {backend}, or --force to replace it (the old one is kept for rollback)",
                 )
             return
@@ -237,9 +238,9 @@ class Store:
         except (OSError, ValueError):
             return []
 
-    def write_record(self, n: int, record: dict) -> None:
+    def write_record(self, n: int, record: EnvRecord) -> None:
         path = self.gen_path(n) / RECORD
-        replace_text(path, json.dumps(record_schema.stamp(record), indent=2, sort_keys=True))
+        replace_text(path, json.dumps(record.to_json(), indent=2, sort_keys=True))
 
     def swap_to(self, n: int) -> None:
         """Point the target at generation n, atomically."""
@@ -258,12 +259,12 @@ class Store:
             tmp.unlink(missing_ok=True)  # gone already after the rename; left only by an interruption
         _fsync_dir(self.target.parent)
 
-    def commit(self, n: int, *, record: dict | None = None) -> None:
+    def commit(self, n: int, *, record: EnvRecord | None = None) -> None:
         """After the swap to n, which is the commit point: mark n live (and write `record`, a rollback's history).
         A failure here changes nothing about the swap; the error says so, and the next locked run finishes it."""
         try:
             if record is not None:
-                self.write_record(n, {**record, "activated": True})
+                self.write_record(n, dataclasses.replace(record, activated=True))
             self._reconcile()
         except OSError as exc:
             kind = PreconditionError if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM) else OperationError

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skyrl_setup.store.record import EnvRecord
 from skyrl_setup.store.venvinfo import site_packages
 
 FICLONE = getattr(fcntl, "FICLONE", 0x40049409)  # fcntl names it from Python 3.12 on; the value is Linux's
@@ -70,10 +71,10 @@ class Changed:
         return ", ".join(shown) + (f" and {len(self.files) - n} more" if len(self.files) > n else "")
 
 
-def edits_since_built(gen: Path, rec: dict | None) -> Changed | None:
+def edits_since_built(gen: Path, rec: EnvRecord | None) -> Changed | None:
     """The shared files of generation `gen` edited since its record was written; None where the record has no time."""
     try:
-        built = calendar.timegm(time.strptime(str((rec or {}).get("created")), "%Y-%m-%dT%H:%M:%SZ"))
+        built = calendar.timegm(time.strptime(rec.created if rec else "", "%Y-%m-%dT%H:%M:%SZ"))
     except ValueError:
         return None
     return changed_files(gen, built + 1)  # "created" is whole seconds, written after every file of the build

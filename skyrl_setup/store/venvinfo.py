@@ -10,10 +10,12 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from skyrl_setup.proc import die_with_parent
 
@@ -48,19 +50,6 @@ def activate_names(venv: Path) -> Path | None:
         return None
     m = _ACTIVATE_RE.search(text)
     return Path(m.group(1) or m.group(2)) if m else None
-
-
-def built_elsewhere(rec: dict | None, store: Path) -> Path | None:
-    """The store a generation was built in, where that is not `store` (moved or copied here: its scripts and
-    bin/activate still name the old path). `rec` is its record as Store.record reads it: a record from before it
-    kept "store" has it from what bin/activate names (store/record.py's migration)."""
-    if rec is None or not isinstance(rec.get("store"), str):
-        return None
-    was = Path(rec["store"])
-    try:
-        return None if os.path.samefile(was, store) else was
-    except OSError:  # the old place is gone: moved
-        return was
 
 
 def made_here(venv: Path) -> bool:
@@ -111,7 +100,16 @@ class Diff:
         return not (self.added or self.removed or self.changed)
 
 
-def compare(old: dict[str, str], new: dict[str, str]) -> Diff:
+def public_version(version: str) -> str:
+    """2.8.0 for an installed torch 2.8.0+cu128; a version that is not PEP 440 (an environment's metadata may say
+    anything) as it is."""
+    try:
+        return Version(version).public
+    except InvalidVersion:
+        return version
+
+
+def compare(old: Mapping[str, str], new: Mapping[str, str]) -> Diff:
     """Two {name: version} sets (a lock, a record, an environment): what moved from `old` to `new`."""
     return Diff(tuple(sorted(n for n in new if n not in old)), tuple(sorted(n for n in old if n not in new)),
                 tuple((n, old[n], new[n]) for n in sorted(old) if n in new and old[n] != new[n]))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 from packaging.utils import canonicalize_name
 
@@ -25,6 +27,7 @@ class FakeDist:
     tag: str = "py3-none-any"
     requires_python: str | None = None
     sdist: bool = False  # publish an sdist only (files must hold pyproject.toml and its backend)
+    zip64: bool = False  # written with the ZIP64 records a wheel past 4 GiB has (offsets and sizes in extra fields)
 
     @property
     def import_name(self) -> str:
@@ -66,11 +69,15 @@ def build_wheel(dist: FakeDist, out_dir: Path) -> Path:
     record = [_record_line(p, d) for p, d in contents.items()] + [f"{info}/RECORD,,"]
     contents[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
     path = out_dir / dist.filename
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    # zipfile moves a value to a ZIP64 extra field when it passes ZIP64_LIMIT; at 0 every offset and size past the
+    # first does, so a small wheel is laid out as one of several GiB is
+    limit = mock.patch.object(zipfile, "ZIP64_LIMIT", 0) if dist.zip64 else contextlib.nullcontext()
+    with limit, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in contents.items():
             zi = zipfile.ZipInfo(name, EPOCH)
             zi.external_attr = 0o644 << 16
-            zf.writestr(zi, data)
+            with zf.open(zi, "w", force_zip64=dist.zip64) as fh:
+                fh.write(data)
     return path
 
 
