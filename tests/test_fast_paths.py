@@ -72,7 +72,7 @@ def test_the_next_routes_lock_is_read_while_the_first_routes_probe_waits(sglang)
 def test_a_lock_that_cannot_be_read_ahead_fails_only_where_its_route_is_tried(sglang, tmp_path):
     first = committed_locks(sglang, PLATFORM)[0]
     missing = tmp_path / "pylock.missing.toml"
-    candidates = [(first.route, routes._given(first.path)), ("pypi", routes._given(missing))]
+    candidates = [(first.route, routes._Given(first.path)), ("pypi", routes._Given(missing))]
     taken = routes.choose_route(sglang, PLATFORM, PYTHON, DRIVER, None, lambda url: None, Mirrors(), candidates)
     assert taken.route == "skyrl"  # the first route answered: the unreadable second one is never needed
     with pytest.raises(Exception) as failed:

@@ -3,6 +3,9 @@ torch ends the fork; only a success there counts, written once torch's import ha
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from pathlib import Path
 
 from tests.test_doctor import COUNTING_TORCH, counting_env, doctor_gpu
@@ -60,3 +63,27 @@ def test_a_success_beside_a_torch_import_that_kills_the_interpreter_is_not_reach
     assert "import torch fails: import killed the interpreter (interpreter exited with status 5)" in c["env.import.torch"]["summary"]
     assert (tmp_path / "beside").exists()  # it did run beside torch's import
     assert "not reached" in c["env.import.transformers"]["summary"], c["env.import.transformers"]
+
+
+def test_an_import_that_never_got_its_turn_is_not_blamed_for_a_timeout(tmp_path):
+    """Imports that load torch end their fork beside torch's import and wait for a turn after it; where the turns are
+    all taken by hanging imports until the caller's timeout, they were never run: "not reached", not "killed"."""
+    from skyrl_setup.probe import run_probe, script
+    from skyrl_setup.verify.imports import _import_results
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "torch.py").write_text("import time\ntime.sleep(1)\n__version__ = '2.7.1'\n")
+    for name in ("hang1", "hang2", "hang3"):
+        (site / f"{name}.py").write_text("import torch, time\ntime.sleep(120)\n")
+    for name in ("c", "d"):
+        (site / f"{name}.py").write_text("import torch\n")
+    modules = ["torch", "hang1", "hang2", "hang3", "c", "d"]
+    ans = run_probe([sys.executable, script("imports_script"), json.dumps(modules), "--torch-probe"], 8,
+                    {**os.environ, "PYTHONPATH": str(site)})
+    results = {r.module: r for r in _import_results(ans, modules, 8)}
+    assert results["torch"].status == "ok", ans.lines
+    blamed = {m for m, r in results.items() if "import killed the interpreter" in r.detail}
+    assert blamed and blamed <= {"hang1", "hang2", "hang3"}, ans.lines  # the ones still importing at the timeout
+    for m in ("c", "d"):  # done in a turn, or never given one
+        assert results[m].status == "ok" or "not reached" in results[m].detail, (m, ans.lines)

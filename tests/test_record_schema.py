@@ -62,7 +62,8 @@ def test_writing_gives_todays_schema_and_a_newer_one_is_refused(tmp_path):
     assert "newer skyrl-setup" in exc.value.message and "schema 3" in exc.value.message and exc.value.hint
 
 
-@pytest.mark.parametrize("bad", [{"schema": "2"}, {"schema": 0}, {"schema": True}, {"packages": []}, ["not", "a", "dict"]])
+@pytest.mark.parametrize("bad", [{"schema": "2"}, {"schema": 0}, {"schema": True}, {"packages": []}, ["not", "a", "dict"],
+                                 {"backend": None}, {"schema": 2, "store": None}])
 def test_a_damaged_record_reads_as_none(tmp_path, bad):
     rec = {**json.loads(OLD.read_text()), **bad} if isinstance(bad, dict) else bad
     assert _store_with(tmp_path, rec).record() is None
@@ -70,8 +71,9 @@ def test_a_damaged_record_reads_as_none(tmp_path, bad):
 
 def test_the_typed_record_round_trips_and_keeps_keys_it_does_not_read(tmp_path):
     """The record is a typed value; its file is written from it: what it read comes back as it was, unknown keys too."""
-    old = {**json.loads(OLD.read_text()), "schema": 2, "store": str(tmp_path / ".env.skyrl"), "link_mode": "clone",
-           "a_key_of_a_later_minor": {"kept": True}}
+    old = json.loads(OLD.read_text())
+    old = {**old, "schema": 2, "store": str(tmp_path / ".env.skyrl"), "link_mode": "clone", "a_key_of_a_later_minor": {"kept": True},
+           "lock": {**old["lock"], "route": "pypi"}, "cuda": {**old["cuda"], "runtime": "12.8"}}
     rec = record_schema.load(old, tmp_path / "gen-0001")
     assert rec is not None and rec.to_json() == old
     again = rec.with_history({"action": "rollback", "generation": 1})
@@ -85,3 +87,9 @@ def test_a_record_from_before_releases_were_data_names_its_release_by_its_skyrl_
     rec = _store_with(tmp_path, old).record()
     assert rec is not None and rec.release == "skyrl-train==0.3.0"
     assert record_schema.load({**old, "skyrl_lock": None}, tmp_path).release is None
+
+
+def test_an_empty_or_storeless_record_in_an_old_generation_does_not_break_the_store(tmp_path):
+    """A damaged record reads as no record: the store's bookkeeping (activated, previous, prune) walks every generation."""
+    store = _store_with(tmp_path, {"tool": "skyrl-setup"})
+    assert store.record() is None and not store.activated(1) and store.previous() is None

@@ -46,12 +46,6 @@ class Committed:
     path: Path
     tool: dict[str, Any]
 
-    @property
-    def ref(self) -> LockRef:
-        platform = self.tool.get("platform")
-        return LockRef(self.path.parent, self.tool.get("backend", ""), self.tool.get("cuda", ""),
-                       None if platform in (None, ANY_PLATFORM) else platform, self.route)
-
 
 def matrix_lock(folder: Path, backend: str, variant: str, platform: str) -> LockRef:
     return LockRef(folder, backend, variant, platform)

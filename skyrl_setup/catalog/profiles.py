@@ -333,7 +333,10 @@ def _lock_pins(folder: Path, backend: str, routes: tuple[str, ...]) -> tuple[dic
             version = str(req.specifier).lstrip("=")
             if c.route == "skyrl":
                 tested.setdefault(name, version)
-            pins.setdefault(name, f"=={Version(version).public}")
+            try:
+                pins.setdefault(name, f"=={Version(version).public}")
+            except InvalidVersion:  # not PEP 440: left for the pin's own check to name
+                pins.setdefault(name, f"=={version}")
     return pins, tested, cutoff
 
 

@@ -24,8 +24,6 @@ from skyrl_setup._toml import toml_reader
 from skyrl_setup.redact import mark_url, redact
 
 PYPI_HOSTS = ("pypi.org", "pypi.python.org", "files.pythonhosted.org")
-
-
 EXTRA_INDEX_VARIABLES = ("UV_INDEX", "UV_EXTRA_INDEX_URL", "PIP_EXTRA_INDEX_URL")
 
 
@@ -69,20 +67,6 @@ class IndexConfig:
         if self.extra:
             env["UV_INDEX"] = " ".join(self.extra)
         return env
-
-    def default_only_env(self, files_add_indexes: bool) -> tuple[dict[str, str], tuple[str, ...]]:
-        """(what uv must be told, which variables it must not see) to read the default index alone: PyPI, or the
-        mirror that replaces it. uv adds the indexes of its configuration files to those of its variables; they can
-        only be left out with the files themselves (`files_add_indexes`), so then uv reads none, and is handed the
-        default index and the keyring provider."""
-        env = {"UV_DEFAULT_INDEX": self.default} if self.default and (self.tool == "pip" or files_add_indexes) else {}
-        if files_add_indexes:
-            env["UV_NO_CONFIG"] = "1"
-            if self.keyring and self.keyring_from == "uv":
-                env["UV_KEYRING_PROVIDER"] = self.keyring
-        if self.uses_keyring and self.keyring_from == "pip":
-            env["UV_KEYRING_PROVIDER"] = "subprocess"
-        return env, EXTRA_INDEX_VARIABLES + (("UV_CONFIG_FILE",) if files_add_indexes else ())  # it outranks UV_NO_CONFIG
 
     def to_json(self) -> dict:
         return {"default": redact(self.default) if self.default else None, "extra": [redact(u) for u in self.extra],
@@ -207,10 +191,63 @@ def _from_pip_files(files: list[Path]) -> IndexConfig | None:
     return IndexConfig(default or None, tuple(_split(extra or "")), where, "pip")
 
 
-def uv_files_add_indexes(env: dict[str, str] | None = None, cwd: Path | None = None) -> bool:
-    """One of the configuration files uv reads here names an index (uv merges them with its variables' indexes)."""
+@dataclass(frozen=True)
+class DefaultOnly:
+    """How uv reads the default index alone (PyPI, or the mirror that replaces it): the variables to set and to hide,
+    and, where uv's configuration files add indexes, the one file to read instead: theirs merged, less those."""
+    env: dict[str, str]
+    hide: tuple[str, ...]
+    config: str | None = None  # uv.toml text for UV_CONFIG_FILE
+
+
+_ADDED = ("extra-index-url", "find-links")  # what adds to the default index, besides its non-default [[index]] entries
+
+
+def default_only(env: dict[str, str] | None = None, cwd: Path | None = None) -> DefaultOnly:
+    """For what is resolved "from PyPI": an extra index a user configured (a PyTorch mirror) would hand it torch's
+    +cuXXX build. uv adds the indexes of its configuration files to those of its variables, so they are taken
+    out of both; every other setting of the files (native-tls, allow-insecure-host, cache-dir, a named default
+    index's credentials) stays."""
     env = dict(os.environ) if env is None else env
-    return any(_from_uv_table(doc, "") for p in _uv_files(env, cwd or Path.cwd()) if p.is_file() and (doc := _uv_table(p)))
+    cfg = _indexes(env, cwd or Path.cwd())
+    docs = [doc for p in _uv_files(env, cwd or Path.cwd()) if p.is_file() and (doc := _uv_table(p)) is not None]
+    set_env = {"UV_DEFAULT_INDEX": cfg.default} if cfg.tool == "pip" and cfg.default else {}
+    if cfg.tool == "pip" and cfg.keyring_from == "pip" and cfg.uses_keyring:
+        set_env["UV_KEYRING_PROVIDER"] = "subprocess"
+    hide = EXTRA_INDEX_VARIABLES + ("UV_FIND_LINKS",)
+    if not any(_adds(doc) for doc in docs):
+        return DefaultOnly(set_env, hide)
+    return DefaultOnly(set_env, hide + ("UV_CONFIG_FILE",), _merged_without_added(docs))
+
+
+def _adds(doc: dict) -> bool:
+    pip_table = doc.get("pip")
+    pip: dict = pip_table if isinstance(pip_table, dict) else {}
+    return any(doc.get(k) or pip.get(k) for k in _ADDED) or any(
+        isinstance(e, dict) and not e.get("default") and not e.get("explicit") for e in doc.get("index") or [])
+
+
+def _merged_without_added(docs: list[dict]) -> str:
+    """The files' settings as uv merges them (the nearest file's value of a key wins), less what adds indexes."""
+    import tomlkit
+
+    merged: dict = {}
+    for doc in docs:
+        for key, value in doc.items():
+            if key in _ADDED:
+                continue
+            if key == "index":
+                value = [e for e in value if isinstance(e, dict) and (e.get("default") or e.get("explicit"))]
+                merged["index"] = merged.get("index", []) + [e for e in value if e.get("name") not in
+                                                             {m.get("name") for m in merged.get("index", [])}]
+            elif key == "pip" and isinstance(value, dict):
+                pip = merged.setdefault("pip", {})
+                for k, v in value.items():
+                    if k not in _ADDED:
+                        pip.setdefault(k, v)
+            else:
+                merged.setdefault(key, value)
+    return tomlkit.dumps(merged)
 
 
 def detect_index(env: dict[str, str] | None = None, cwd: Path | None = None) -> IndexConfig:

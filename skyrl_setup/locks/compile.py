@@ -8,6 +8,7 @@ on PyTorch's index): then the lock is made at install time, into the new generat
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,8 @@ from packaging.utils import canonicalize_name
 
 from skyrl_setup import __version__
 from skyrl_setup.catalog.profiles import Profile
-from skyrl_setup.detect.index_config import IndexConfig, detect_index, uv_files_add_indexes
+from skyrl_setup.detect import index_config
+from skyrl_setup.detect.index_config import IndexConfig, detect_index
 from skyrl_setup.detect.mirrors import Mirrors
 from skyrl_setup.errors import SetupError
 from skyrl_setup.locks.pylock import Lock, append_tool_table, profile_fingerprint
@@ -154,11 +156,19 @@ def _cutoff_hint(exc: SetupError, cutoff: str | None) -> SetupError:
 @contextmanager
 def uv_reads(cfg: IndexConfig, *, default_only: bool = False):
     """uv reads no pip.conf and no PIP_* variable: an index configured only there is handed to uv, as install does.
-    `default_only`: the default index alone, for what is resolved "from PyPI": an extra index a user configured (a
-    PyTorch mirror) would hand it torch's +cuXXX build, the one thing a PyPI route is made to avoid."""
-    env, drop = cfg.default_only_env(uv_files_add_indexes()) if default_only else (cfg.uv_env(), ())
-    before = {k: os.environ.get(k) for k in (*env, *drop)}
-    for k in drop:
+    `default_only`: the default index alone, for what is resolved "from PyPI" (detect/index_config.default_only)."""
+    if default_only:
+        how = index_config.default_only()
+        env, hide = dict(how.env), how.hide
+    else:
+        how, env, hide = None, cfg.uv_env(), ()
+    scratch = None
+    if how is not None and how.config is not None:
+        scratch = tempfile.mkdtemp(prefix="skyrl-setup-uv-config-")
+        (Path(scratch) / "uv.toml").write_text(how.config, encoding="utf-8")
+        env["UV_CONFIG_FILE"] = str(Path(scratch) / "uv.toml")
+    before = {k: os.environ.get(k) for k in (*env, *hide)}
+    for k in hide:
         os.environ.pop(k, None)
     os.environ.update(env)
     try:
@@ -169,3 +179,5 @@ def uv_reads(cfg: IndexConfig, *, default_only: bool = False):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)

@@ -31,6 +31,7 @@ from packaging.markers import (
 from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from skyrl_setup import __version__
 from skyrl_setup._toml import toml_reader
@@ -245,7 +246,7 @@ def pypi_lock(uv: Uv, source: SkyrlSource, profile: Profile, platform: str, outp
             if "index" not in entry:  # a URL or git build PyPI need not have: PyPI's release of it floats
                 off_index.setdefault(name, f"{version} from {_url_host(entry)}")
             else:  # the marker stays: a lock may pin another version elsewhere
-                constraints.append(f"{name}=={version.split('+')[0]}" + (f" ; {marker}" if marker else ""))
+                constraints.append(f"{name}=={Version(version).public}" + (f" ; {marker}" if marker else ""))
         constraints = [c for c in constraints if c.split("==")[0] not in off_index]
         changes += [f"{n}: SkyRL's lock takes {where}; PyPI's release here" for n, where in sorted(off_index.items())]
         pypi_torch = next((c.split(" ;")[0] for c in constraints if c.startswith("torch==")), None)

@@ -12,7 +12,7 @@ one was not.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from skyrl_setup.redact import redact
 PYPI_SIMPLE = "https://pypi.org/simple"
 # a route probe's limit: a host behind a firewall that drops packets costs this, not uv's or httpx's minutes
 PROBE_TIMEOUT = 1.5
+AHEAD_AFTER = 0.02  # s: answers from the probe cache (doctor, a warm pre-check) come sooner; a network's later
 ROUTE_WORDS = {"skyrl": "SkyRL's lock exactly", "pypi": "SkyRL's versions from PyPI alone"}
 
 
@@ -152,10 +153,6 @@ class _Given:
         return self.path
 
 
-def _given(path: Path) -> Callable[[], Path]:
-    return _Given(path)
-
-
 def _read_ahead(candidates: list[tuple[str, Callable[[], Path]]], i: int, python_full: str, platform: str) -> Lock | None:
     """Candidate i's lock, read while the previous route's probes wait on the network; None where it is not a committed
     file (a lock resolved on demand is made only if its route is tried) or reading it fails (it fails again, in turn)."""
@@ -173,7 +170,7 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
     """`candidates`: (route, a function giving its lockfile), made only when the route is tried;
     by default the profile's committed lockfiles."""
     if candidates is None:
-        candidates = [(c.route, _given(c.path)) for c in committed_locks(profile, platform)]
+        candidates = [(c.route, _Given(c.path)) for c in committed_locks(profile, platform)]
     why = releases.needs_checkout(profile.release, profile.name) if profile.release else None
     if not candidates and why:
         raise UsageError(why, f"install it from a SkyRL checkout whose hosts you reach: `skyrl-setup install --backend "
@@ -220,12 +217,14 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
             e = probe(places[where])
             return e and f"unreachable ({e}; probed for {PROBE_TIMEOUT:g} s)"
         with ThreadPoolExecutor(max_workers=8) as pool:  # one file or page per index or host, all at once
-            answers = pool.map(ask, list(places))  # every probe is sent now; the answers are read below
-            if places:  # the next route's lock is read while they wait: a silent host costs PROBE_TIMEOUT, not that plus the read
+            futures = [pool.submit(ask, where) for where in places]
+            # still waiting (a host that is slow or silent, not a cached answer): the next route's lock is read
+            # meanwhile, so a silent host costs PROBE_TIMEOUT, not that plus the read
+            if futures and wait(futures, timeout=AHEAD_AFTER).not_done:
                 ahead = _read_ahead(candidates, i + 1, python_full, platform)
                 if ahead is not None:
                     read_ahead[i + 1] = ahead
-            errors = list(answers)
+            errors = [f.result() for f in futures]
         down = [f"{redact(where)} {e}" for where, e in zip(places, errors) if e]
         if down:
             skipped.append(f"{label}: " + "; ".join(down))

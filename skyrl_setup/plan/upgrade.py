@@ -256,4 +256,3 @@ def refuse_torch_move(rec: EnvRecord, lock: Lock | None, ack: list[str], *, whos
     raise ConflictError(f"{whose} moves torch {was} → {now}, which rebuilds the environment's whole CUDA stack",
                         f"to take it, add the new pin: `skyrl-setup upgrade {move} torch=={now}`; "
                         "or build it beside the current one with install --venv NEW_PATH")
-

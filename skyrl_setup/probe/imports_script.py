@@ -147,8 +147,9 @@ class _TorchLoadEndsFork:
 def _beside_torch(name, answer_fd):
     sys.meta_path.insert(0, _TorchLoadEndsFork())
     row, _ = _attempt(name)
-    if row["status"] == "ok":
-        os.write(answer_fd, json.dumps(row).encode())  # a few hundred bytes: the pipe holds them, unread until the exit
+    if row["status"] == "ok":  # short strings: the pipe (64 KiB) holds the answer, unread until this fork's exit
+        row = {k: v[:200] if isinstance(v, str) else v for k, v in row.items()}
+        os.write(answer_fd, json.dumps(row).encode())
 
 
 def _answer(fd):
@@ -164,6 +165,31 @@ def _answer(fd):
         return None
 
 
+def _installed(name):
+    """Its top-level package can be found (no code of it runs to know)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name.partition(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _reap_early(early, rest):
+    """The forks beside torch that have ended: a success's rows, or the module queued to be imported after torch."""
+    for pid, (name, read_fd) in list(early.items()):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if not done:
+            continue
+        del early[pid]
+        row = _answer(read_fd)
+        if row is not None:
+            emit({"module": name, "status": "started"})
+            emit(row)
+        else:
+            rest.append(name)
+
+
 def _side_by_side(modules):
     rest = [m for m in modules if m != "torch"]
     limit = max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
@@ -175,13 +201,19 @@ def _side_by_side(modules):
     torch_import = None
     if len(rest) < len(modules):
         if hasattr(os, "fork"):
-            for name in rest:  # all at once: most end at once (not installed, or they load torch)
+            installed = [m for m in rest if _installed(m)]  # a missing one fails at once after torch: no fork for it
+            for name in installed[: limit - 1]:  # one CPU is torch's
                 read_fd, write_fd = os.pipe()
-                pid = _fork(lambda n=name, w=write_fd: _beside_torch(n, w))
-                os.close(write_fd)
+                try:
+                    pid = _fork(lambda n=name, w=write_fd: _beside_torch(n, w))
+                except OSError:  # no process to spare (a pids limit): imported after torch instead
+                    os.close(read_fd)
+                    break
+                finally:
+                    os.close(write_fd)
                 os.set_blocking(read_fd, False)
                 early[pid] = (name, read_fd)
-            rest = []
+            rest = [m for m in rest if m not in {n for n, _ in early.values()}]
         row, error = _import("torch")
         torch_import = (row["seconds"], error)
     torch = sys.modules.get("torch")
@@ -195,6 +227,7 @@ def _side_by_side(modules):
             os.waitpid(pid, 0)
             os.close(read_fd)
         return _in_turn([m for m in modules if m != "torch"], True, torch_import)
+    _reap_early(early, rest)  # those done beside torch: their rows now; the rest are still importing
     for name, _ in early.values():
         emit({"module": name, "status": "started"})
     # Python 3.12 warns of a fork in a process with threads, on stderr: whose last line a crash report quotes
@@ -223,7 +256,8 @@ def _side_by_side(modules):
             row = _answer(read_fd)
             if row is not None:
                 emit(row)
-            else:
+            else:  # imported again after torch; until its fork starts, not to be blamed for a timeout
+                emit({"module": name, "status": "requeued"})
                 rest.append(name)
             continue
         if pid not in forks:

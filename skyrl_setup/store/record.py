@@ -32,6 +32,10 @@ class LockRecord:
     path: str = ""
     sha256: str | None = None
     source: str | None = None
+    other: Mapping[str, Any] = field(default_factory=dict)  # keys a later skyrl-setup may add: written back as read
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.other, "path": self.path, "sha256": self.sha256, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,10 @@ class CudaRecord:
     variant: str | None = None
     driver: str | None = None
     reason: str | None = None
+    other: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.other, "variant": self.variant, "driver": self.driver, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ class EnvRecord:
         return {
             **self.other, "schema": SCHEMA, "tool": "skyrl-setup", "tool_version": self.tool_version, "backend": self.backend,
             "generation": self.generation, "activated": self.activated, "created": self.created, "profile": self.profile,
-            "lock": dataclasses.asdict(self.lock), "python": dict(self.python), "cuda": dataclasses.asdict(self.cuda),
+            "lock": self.lock.to_json(), "python": dict(self.python), "cuda": self.cuda.to_json(),
             "packages": dict(self.packages), "env": dict(self.env), "artifacts": [dict(a) for a in self.artifacts],
             "project": self.project, "additions": list(self.additions), "imports": [dict(i) for i in self.imports],
             "verdict": dict(self.verdict) if self.verdict is not None else None,
@@ -128,9 +136,11 @@ def load(raw: object, gen: Path) -> EnvRecord | None:
     rec = dict(raw)
     if schema < 2:
         rec = _from_1(rec, gen)
+    if not isinstance(rec.get("backend"), str) or not isinstance(rec.get("store"), str):
+        return None  # nothing can be said of an environment without them
     try:
         return _typed(rec)
-    except (TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError, AttributeError, KeyError):
         return None
 
 
@@ -150,12 +160,15 @@ def _typed(rec: dict) -> EnvRecord:
     lock, cuda = rec.get("lock") or {}, rec.get("cuda") or {}
     generation = rec.get("generation")
     return EnvRecord(
-        backend=rec["backend"], generation=generation if isinstance(generation, int) else None, store=str(rec["store"]),
+        backend=rec["backend"], generation=generation if isinstance(generation, int) else None, store=rec["store"],
         created=str(rec.get("created") or ""), activated=bool(rec.get("activated", True)),
-        lock=LockRecord(str(lock.get("path") or ""), lock.get("sha256"), lock.get("source")),
+        lock=LockRecord(str(lock.get("path") or ""), lock.get("sha256"), lock.get("source"),
+                        {k: v for k, v in lock.items() if k not in ("path", "sha256", "source")}),
         python=dict(rec.get("python") or {}),
-        cuda=CudaRecord(cuda.get("variant"), cuda.get("driver"), cuda.get("reason")),
-        packages={str(k): str(v) for k, v in (rec.get("packages") or {}).items()}, env=dict(rec.get("env") or {}),
+        cuda=CudaRecord(cuda.get("variant"), cuda.get("driver"), cuda.get("reason"),
+                        {k: v for k, v in cuda.items() if k not in ("variant", "driver", "reason")}),
+        packages={str(k): v for k, v in (rec.get("packages") or {}).items() if isinstance(v, str)},
+        env=dict(rec.get("env") or {}),
         artifacts=tuple(a for a in rec.get("artifacts") or () if isinstance(a, dict)), project=rec.get("project"),
         additions=tuple(str(a) for a in rec.get("additions") or ()),
         imports=tuple(i for i in rec.get("imports") or () if isinstance(i, dict)), verdict=rec.get("verdict"),

@@ -74,6 +74,8 @@ def _import_results(ans: Answer, modules: list[str], timeout: float) -> list[Imp
     for row in _rows(ans.lines):
         if row.get("status") == "started":
             started.add(row["module"])
+        elif row.get("status") == "requeued":  # ended beside torch's import without an answer; tried again after it
+            started.discard(row["module"])
         elif "module" in row:
             done[row["module"]] = ImportResult(row["module"], row["status"], row.get("error", ""), row.get("version"), row.get("seconds", 0.0))
     results = []
