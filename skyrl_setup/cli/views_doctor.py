@@ -8,7 +8,7 @@ from rich.table import Table
 
 from skyrl_setup.cli.screen import MARKS, Screen, t, view
 from skyrl_setup.commands.results import plain
-from skyrl_setup.commands.shapes import DoctorData
+from skyrl_setup.commands.shapes import ClusterDoctorData, DoctorData
 
 GROUPS = {"system": "System", "env": "Environment", "skyrl": "SkyRL training", "gpu": "GPU",
           "symptom": "Known symptoms", "fit": "Model fit"}
@@ -44,7 +44,7 @@ def doctor(screen: Screen, d: DoctorData) -> None:
 
 
 @view("doctor.cluster")
-def cluster(screen: Screen, d) -> None:
+def cluster(screen: Screen, d: ClusterDoctorData) -> None:
     table = Table(title=f"Ray cluster: {len(d['nodes'])} node(s)", title_justify="left")
     for col in ("node", "host", "environment", "lock", "driver", "GPU probes", "drift"):
         table.add_column(col)

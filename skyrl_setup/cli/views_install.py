@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from skyrl_setup.cli.screen import MARKS, Screen, t, view
-from skyrl_setup.commands.shapes import InstallData, RollbackData, UpgradeData
+from skyrl_setup.commands.shapes import ClusterInstallData, InstallData, RollbackData, UpgradeData
 from skyrl_setup.humanize import human_bytes, sh
 
 
@@ -98,7 +98,7 @@ def install(screen: Screen, d: InstallData) -> None:
 
 
 @view("install.cluster")
-def install_cluster(screen: Screen, d) -> None:
+def install_cluster(screen: Screen, d: ClusterInstallData) -> None:
     for n in d["nodes"]:
         what = ("already current" if n["noop"] else "planned (dry run)" if n["dry_run"] else f"generation {n['generation']}") \
             if n["ok"] else t(n["error"])

@@ -10,6 +10,7 @@ from skyrl_setup import paths as preflight
 from skyrl_setup.commands.cluster import drift, fan_out
 from skyrl_setup.commands.requests import DoctorRequest, InstallRequest
 from skyrl_setup.commands.results import Result, plain
+from skyrl_setup.commands.shapes import ClusterDoctorData, ClusterInstallData, NodeDoctor, NodeInstall
 from skyrl_setup.commands.ui import UI
 from skyrl_setup.detect.gpu import DriverInfo
 from skyrl_setup.detect.mirrors import Mirrors
@@ -39,7 +40,8 @@ def run_doctor(req: DoctorRequest, ui: UI) -> Result:
     nodes = fan_out(None if req.ray == "auto" else req.ray, node_req.for_nodes(), gpu_probes=not req.no_gpu_probe,
                     timeout=req.timeout or DEFAULT_TIMEOUT)
     found = drift(nodes)
-    rows, bad = [], 0
+    rows: list[NodeDoctor] = []
+    bad = 0
     for n in nodes:
         data, env = n.data, n.envelope
         gpu = _gpu_checks(n)
@@ -53,8 +55,8 @@ def run_doctor(req: DoctorRequest, ui: UI) -> Result:
         rows.append({"node_id": n.node_id, "address": n.address, "hostname": (n.result or {}).get("hostname"), "alive": n.alive,
                      "gpus": n.gpus, "error": n.error or (None if answered else n.failure), "summary": n.summary(),
                      "doctor": plain(data), "gpu_checks": gpu, "drift": node_drift, "ok": not failing})
-    out = {"nodes": rows, "drift": found, "dead": [n.address for n in nodes if not n.alive], "model_fit": None,
-           "failing": bad}
+    out: ClusterDoctorData = {"nodes": rows, "drift": found, "dead": [n.address for n in nodes if not n.alive], "model_fit": None,
+                              "failing": bad}
     if model:
         fit = _cluster_fit(model, nodes)
         out["model_fit"] = fit
@@ -84,7 +86,8 @@ def run_install(req: InstallRequest, ui: UI) -> Result:
     ui.step("building on every node of the Ray cluster")
     nodes = fan_out(None if req.ray == "auto" else req.ray, req.for_nodes(), gpu_probes=False,
                     timeout=req.timeout or DEFAULT_TIMEOUT * 3)
-    rows, failed, paths = [], 0, set()
+    rows: list[NodeInstall] = []
+    failed, paths = 0, set()
     for n in nodes:
         env, data = n.envelope, n.data
         ok = env is not None and env.ok and not n.error
@@ -95,7 +98,7 @@ def run_install(req: InstallRequest, ui: UI) -> Result:
                      "generation": data.get("generation"), "noop": data.get("noop"), "dry_run": data.get("dry_run"),
                      "ready": data.get("ready"),
                      "error": None if ok else n.failure or f"not ready for SkyRL training (exit {env.exit_code if env else '?'})"})
-    out = {"nodes": rows, "failed": failed, "py_executable": None, "runtime_env": None, "warnings": []}
+    out: ClusterInstallData = {"nodes": rows, "failed": failed, "py_executable": None, "runtime_env": None, "warnings": []}
     if len(paths) == 1:
         venv = paths.pop()
         out["py_executable"] = f"{venv}/bin/python"

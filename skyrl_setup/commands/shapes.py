@@ -174,3 +174,45 @@ class CheckCompatData(TypedDict):
     seconds: float
     requests: int
     judged_against: Any
+
+
+class NodeDoctor(TypedDict):
+    node_id: str
+    address: str
+    hostname: str | None
+    alive: bool
+    gpus: Any
+    error: str | None
+    summary: JSON
+    doctor: JSON
+    gpu_checks: Sequence[JSON]
+    drift: Sequence[str]
+    ok: bool
+
+
+class ClusterDoctorData(TypedDict):
+    nodes: Sequence[NodeDoctor]
+    drift: Sequence[JSON]
+    dead: Sequence[str]
+    model_fit: JSON | None
+    failing: int
+
+
+class NodeInstall(TypedDict):
+    node_id: str
+    address: str
+    ok: bool
+    venv: str | None
+    generation: int | None
+    noop: bool | None
+    dry_run: bool | None
+    ready: bool | None
+    error: str | None
+
+
+class ClusterInstallData(TypedDict):
+    nodes: Sequence[NodeInstall]
+    failed: int
+    py_executable: str | None
+    runtime_env: Mapping[str, str] | None
+    warnings: Sequence[str]
