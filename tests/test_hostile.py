@@ -507,3 +507,21 @@ def test_18_a_killed_upgrade_leaves_nothing_in_tmp_and_the_next_run_tidies(signa
     assert r.returncode == 0, r.stderr
     assert [p.name for p in store_of(venv).iterdir() if p.name.startswith("tmp-")] == []
     assert_consistent(venv)
+
+
+def test_09_a_signal_pending_when_the_first_is_handled_writes_nothing(tmp_path):
+    """Two signals delivered at once: the first is handled, the second was already pending when SIG_IGN was set.
+    Python then wrote "OSError: Signal 15 ignored due to race condition" with a traceback into the error output
+    (seen once per run of test_09_three_signals_within_milliseconds_end_in_one_error). Made deterministic here by
+    blocking both until they are raised."""
+    script = tmp_path / "race.py"
+    script.write_text(
+        "import os, signal\nfrom skyrl_setup import cli\n"
+        "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n    signal.signal(s, cli._terminate)\n"
+        "both = {signal.SIGTERM, signal.SIGINT}\nsignal.pthread_sigmask(signal.SIG_BLOCK, both)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\nos.kill(os.getpid(), signal.SIGINT)\n"
+        "try:\n    signal.pthread_sigmask(signal.SIG_UNBLOCK, both)\n    for _ in range(1000):\n        pass\n"
+        "except KeyboardInterrupt as exc:\n    print('handled', exc.signum)\nfor _ in range(1000):\n    pass\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("handled"), r
+    assert r.stderr == "", r.stderr

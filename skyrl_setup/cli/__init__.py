@@ -117,7 +117,18 @@ def _terminate(signum, _frame):
         # and SIGHUP's or SIGTERM's default action would end the process with no exit code of ours
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
+        sys.unraisablehook = _quiet_about_ignored_signals(sys.unraisablehook)
         raise Terminated(signum)
+
+
+def _quiet_about_ignored_signals(hook):
+    """A signal that arrived before the SIG_IGN above but is handled after it makes Python write "Signal N ignored
+    due to race condition" with a traceback, in the middle of the one-line error: it is ignored, as meant."""
+    def quiet(unraisable):
+        if isinstance(unraisable.exc_value, OSError) and "ignored due to race condition" in str(unraisable.exc_value):
+            return
+        hook(unraisable)
+    return quiet
 
 
 def interrupted(signum: int) -> SetupError:
