@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from skyrl_setup.errors import PreconditionError, UsageError
+from skyrl_setup.errors import PreconditionError, SetupError, UsageError
 
 NAME_MAX = 255  # bytes in one path component (ext4, xfs, btrfs, tmpfs)
 PATH_ROOM = 3072  # of PATH_MAX 4096: a generation nests about 1000 bytes deeper (site-packages/<pkg>/...)
@@ -40,6 +40,14 @@ def user_dir(env_var: str, kind: str, what: str) -> Path:
     except RuntimeError:  # platformdirs: "could not determine the home directory"
         path = None
     return require_absolute(path, what)
+
+
+def cache_folder(name: str) -> Path | None:
+    """One of the tool's own caches (cachefiles.py): None where there is no home, so that the work is done again."""
+    try:
+        return user_dir("SKYRL_SETUP_CACHE_DIR", "cache", f"the {name} cache") / name
+    except SetupError:
+        return None
 
 
 def log_dir_path() -> Path:

@@ -24,7 +24,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SKYRL_SETUP_HOME": ("home", "where environments go when --venv is not given (default: the per-user data folder)"),
     "SKYRL_SETUP_DATA_DIR": ("data_dir", "the folder of profiles, releases and committed lockfiles (forks, tests)"),
     "SKYRL_SETUP_CONFIG_DIR": ("config_dir", "where mirrors.toml is read (default: the per-user config folder)"),
-    "SKYRL_SETUP_CACHE_DIR": ("cache_dir", "the package-metadata cache of check-compat and --with"),
+    "SKYRL_SETUP_CACHE_DIR": ("cache_dir", "the tool's caches: package metadata (check-compat, --with), parsed lockfiles, "
+                                           "what interpreters and uv said of themselves"),
     "SKYRL_SETUP_LOG_DIR": ("log_dir", "where uv's logs are kept (default: the per-user log folder)"),
     "SKYRL_SETUP_INDEX_TTL": ("index_ttl", "seconds an index page stays cached (default 3600)"),
     "SKYRL_SETUP_MIRRORS": ("mirrors", "FROM=TO URL rewrites, separated by ',' or ';' (as --mirror)"),

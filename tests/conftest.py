@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,14 @@ def _steers(key: str) -> bool:
 for _key in [k for k in os.environ if _steers(k) and k not in KEPT]:
     del os.environ[_key]
 os.environ["PIP_CONFIG_FILE"] = os.devnull
+# what the suite's own process caches (parsed lockfiles, index pages) goes to a folder of its own, removed at its end:
+# never the caller's ~/.cache
+SUITE_CACHE = tempfile.mkdtemp(prefix="skyrl-setup-suite-cache-")
+os.environ["SKYRL_SETUP_CACHE_DIR"] = SUITE_CACHE
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SUITE_CACHE, ignore_errors=True)
 
 
 def _without_shims(path: str) -> str:

@@ -102,6 +102,25 @@ def test_a_mirror_of_pytorchs_index_is_probed_instead_of_it(sglang):
     assert c.route == "skyrl" and [u.split("/torch-")[0] for u in probe.asked] == ["https://m.example/cu128"]
 
 
+def test_a_route_is_told_to_the_planner_while_its_hosts_are_asked(sglang):
+    """A second host that is silent too (GitHub behind a firewall) must not cost a second wait: the planner is told of
+    the route while its places are being asked (it asks for the route's artifacts then), not after the choice."""
+    import threading
+
+    told: list[tuple[str, str]] = []
+    in_time = threading.Event()
+
+    def alongside(lock, variant: str) -> None:
+        told.append((lock.tool["route"], variant))
+        in_time.set()
+
+    def probe(url: str) -> str | None:  # the route's place answers only once the planner has been told
+        return None if in_time.wait(timeout=5) else "ReadTimeout: timed out"
+
+    c = choose(sglang, driver(NEW_DRIVER, H100), probe, alongside=alongside)
+    assert (c.route, c.skipped, told) == ("skyrl", (), [("skyrl", "cu128")])
+
+
 def test_an_asked_for_variant_skips_the_routes_of_others(sglang):
     probe = Probe()
     c = choose(sglang, driver(NEW_DRIVER, H100), probe, requested="cu126")

@@ -41,10 +41,14 @@ def test_a_user_level_uv_toml_is_not_read(index, data_dir, tmp_path, monkeypatch
 
 def test_the_suites_own_process_holds_none_of_the_callers_tool_settings():
     """In-process tests read the environment too (detect_index, settings, platformdirs): conftest drops the
-    caller's XDG_*, UV_*, PIP_* and SKYRL_SETUP_* (but SKYRL_SETUP_UV, asked for on purpose) before any test runs."""
+    caller's XDG_*, UV_*, PIP_* and SKYRL_SETUP_* (but SKYRL_SETUP_UV, asked for on purpose) before any test runs;
+    what it sets is its own: no pip.conf, and a cache folder of the suite's (never the caller's ~/.cache)."""
+    from tests.conftest import SUITE_CACHE
+
     left = [k for k in os.environ if k.startswith(("XDG_", "UV_", "PIP_", "SKYRL_SETUP_", "VIRTUAL_ENV"))]
-    assert sorted(left) == sorted(k for k in ("PIP_CONFIG_FILE", "SKYRL_SETUP_UV") if k in os.environ), left
-    assert os.environ["PIP_CONFIG_FILE"] == os.devnull
+    own = ("PIP_CONFIG_FILE", "SKYRL_SETUP_CACHE_DIR", "SKYRL_SETUP_UV")
+    assert sorted(left) == sorted(k for k in own if k in os.environ), left
+    assert os.environ["PIP_CONFIG_FILE"] == os.devnull and os.environ["SKYRL_SETUP_CACHE_DIR"] == SUITE_CACHE
 
 
 def test_version_manager_shims_are_not_on_a_childs_path(monkeypatch):

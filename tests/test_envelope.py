@@ -88,6 +88,17 @@ def test_a_usage_error_names_its_command(env, argv):
     assert r.returncode == 2 and envelope(r, argv[0])["error"]["message"].startswith("skyrl-setup")
 
 
+def test_a_usage_error_names_the_command_argparse_selected_or_none(env):
+    """After `--` argparse selects no command (it reads `--` as the command word and refuses it): the envelope names
+    none, not the word that follows."""
+    r = cli("--json", "--", "profiles", "--bogus", env=env)
+    assert r.returncode == 2, r.stderr
+    doc = json.loads(r.stdout)
+    if "'--'" not in doc["error"]["message"]:  # an argparse that drops a `--` before the command word selects it
+        pytest.skip("this Python's argparse selects the command after `--`")
+    assert (doc["command"], doc["exit_code"]) == (None, 2)
+
+
 def test_cluster_reads_doctor_through_the_envelope(env, installed_sglang):
     """Drift detection reads a node's doctor output as this schema's envelope; a change to doctor's data that
     drift depends on fails here, not silently on a cluster."""

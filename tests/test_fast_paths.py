@@ -127,3 +127,13 @@ def test_a_view_imports_its_own_module_and_every_view_is_mapped_to_its_module():
     for name, fn in VIEWS.items():  # the map names each view's own module: the fallback (import them all) never runs
         expected = render.VIEW_MODULES.get(name.split(".")[0], render.VIEW_MODULE_OTHERWISE)
         assert fn.__module__ == f"skyrl_setup.cli.{expected}", name
+
+
+def test_httpx_command_line_client_is_not_imported_by_a_plan():
+    """httpx imports its CLI (click, pygments, rich's syntax) whenever click is installed, which ray brings; a plan
+    uses httpx as a library only. The lock the plan reads is not made either, so tomlkit stays out too."""
+    pytest.importorskip("click")  # without click, httpx's package never tries
+    code = ("import sys\nimport skyrl_setup.plan.install, httpx\n"
+            "print(sorted(m for m in ('click', 'pygments', 'tomlkit', 'httpx._main') if sys.modules.get(m) is not None))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

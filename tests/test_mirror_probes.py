@@ -28,6 +28,7 @@ class Silent:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.held: list[socket.socket] = []
+        self.accepted = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -37,6 +38,7 @@ class Silent:
             except OSError:
                 return
             self.held.append(conn)
+            self.accepted.set()
 
     @property
     def url(self) -> str:
@@ -128,3 +130,18 @@ def test_a_pypi_mirror_given_as_the_extra_index_does_not_stand_in_for_pytorchs(b
         assert index.requests == []
     finally:
         pypi_like.stop()
+
+
+def test_a_silent_release_host_is_asked_while_the_routes_index_is(behind_firewall, env, tmp_path):
+    """GitHub silent too: its one probe (flash-attn's wheel) goes out beside the route's, so two silent hosts cost one
+    wait. The mirror's torch page answers only once GitHub has been asked: a probe made after the route choice
+    would leave the route unanswered (its 1.5 s), and the plan would fall back to the pypi route."""
+    mirror, silent = behind_firewall
+    env = _configure(env, mirror, silent, "UV_INDEX_URL", tmp_path)
+    mirror.inject(r"/pytorch-cu128/simple/torch/$", "gate", 20, gate=silent.accepted)
+    r = cli("install", "--dry-run", "--json", "--venv", str(tmp_path / "dry"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.data["plan"]["route"]["route"] == "skyrl", r.data["plan"]["route"]["skipped"]
+    assert len(silent.held) == 1  # asked once: beside the route's probe, not again for the plan
+    flash = next(a for a in r.data["plan"]["artifacts"] if a["name"] == "flash-attn")
+    assert (flash["status"], flash["error"].split(":")[0]) == ("unreachable", "ReadTimeout"), flash

@@ -41,14 +41,13 @@ def command_function(request: Request):
 
 def main(argv: list[str] | None = None) -> int:
     from skyrl_setup.cli import render
-    from skyrl_setup.cli.parse import parse
+    from skyrl_setup.cli.parse import parse, selected
 
     argv = sys.argv[1:] if argv is None else argv
     closed = _reopen_closed_streams()
     json_mode, debug = "--json" in argv, "--debug" in argv  # before parsing: a usage error answers in the asked form
     screen = render.Screen(verbose="-v" in argv or "--verbose" in argv)
-    command = next((a for a in argv if not a.startswith("-")), None)  # a usage error still names its command
-    command = command if command in COMMANDS else None
+    command = selected(argv)  # a usage error still names its command: the one argparse selects
     # Ctrl-C, a kill or a closed terminal: one unwinding for whichever comes first; SIGINT too, so that a burst of
     # signals (a terminal that closes while Ctrl-C is pressed) cannot break the cleanup the first one started
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

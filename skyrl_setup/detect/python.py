@@ -9,6 +9,7 @@ and `uv python find` runs them too, so direct files come first (doctor: 0.7 s ->
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,10 +17,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from skyrl_setup.detect import memo
 from skyrl_setup.errors import PreconditionError, UsageError
 from skyrl_setup.proc import die_with_parent
 
 _QUERY = "import json,sys;print(json.dumps([list(sys.version_info[:3]),sys.executable,sys.implementation.name]))"
+MEMO_KIND = "python-" + hashlib.sha256(_QUERY.encode()).hexdigest()[:12]  # another query: other entries
 
 
 @dataclass(frozen=True)
@@ -36,16 +39,43 @@ class PythonInfo:
         return {"version": self.version, "path": self.path, "source": self.source}
 
 
-def interrogate(path: str, source: str, timeout: float = 10.0) -> PythonInfo | None:
+def _ask(path: str, timeout: float) -> list | None:
     try:  # -S: no site, so no .pth or sitecustomize can print into the answer
         out = subprocess.run([path, "-S", "-c", _QUERY], capture_output=True, text=True, timeout=timeout, check=True,
                              stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
-        (major, minor, micro), executable, impl = json.loads(out.stdout)
+        answer = json.loads(out.stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
-    if impl != "cpython":
+    return answer if isinstance(answer, list) else None
+
+
+def _info(answer, path: str, source: str) -> PythonInfo | None:
+    try:
+        (major, minor, micro), executable, impl = answer
+        if not all(isinstance(n, int) for n in (major, minor, micro)) or not isinstance(executable, str):
+            return None
+    except (TypeError, ValueError):
         return None
-    return PythonInfo(f"{major}.{minor}.{micro}", executable or path, source)
+    return PythonInfo(f"{major}.{minor}.{micro}", executable or path, source) if impl == "cpython" else None
+
+
+def _answers_for_itself(answer: list, path: str) -> bool:
+    """The interpreter that answered is the file asked: not a launcher (mise, pixi) that runs whichever one its
+    configuration names, whose answer may change while the file does not."""
+    try:
+        return os.path.realpath(answer[1]) == os.path.realpath(path)
+    except (TypeError, IndexError, ValueError, OSError):
+        return False
+
+
+def interrogate(path: str, source: str, timeout: float = 10.0) -> PythonInfo | None:
+    entry, answer = memo.recall(MEMO_KIND, path)
+    if answer is not None and (info := _info(answer, path, source)) is not None:
+        return info
+    answer = _ask(path, timeout)
+    if answer is not None and _info(answer, path, source) is not None and _answers_for_itself(answer, path):
+        memo.remember(entry, answer)
+    return _info(answer, path, source)
 
 
 def _pyenv_candidates(minor: str) -> list[str]:

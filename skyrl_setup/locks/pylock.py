@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
-import tomlkit
 from packaging import tags
 from packaging.pylock import (
     Package,
@@ -28,6 +27,7 @@ from packaging.utils import parse_wheel_filename
 
 from skyrl_setup._toml import toml_reader
 from skyrl_setup.errors import UsageError
+from skyrl_setup.locks import parsed
 
 NAME_RE = re.compile(r"^pylock(\.[^.]+)?\.toml$")
 
@@ -145,6 +145,12 @@ def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64"
         data = path.read_bytes()
     except OSError as exc:
         raise LockError(f"lockfile {path}: cannot read ({exc.strerror or exc})", "check the path given with --lock") from None
+    digest = hashlib.sha256(data).hexdigest()
+    entry = parsed.entry_path(digest, (python_full, platform, glibc))
+    kept = parsed.read(entry)
+    if kept is not None:
+        rows, requires, tool = kept
+        return Lock(path, digest, tuple(LockedPackage(*r) for r in rows), requires, tool)
     try:
         doc = toml_reader.loads(data.decode("utf-8"))
     except (toml_reader.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -160,7 +166,10 @@ def load(path: Path, python_full: str = "3.12.0", platform: str = "linux_x86_64"
     out = tuple(_chosen(pkg, str(raw.get("version", "")), path, pick_wheel) for pkg, raw in zip(pylock.packages, doc["packages"])
                 if not pkg.marker or pkg.marker.evaluate(env))
     tool = (doc.get("tool") or {}).get("skyrl-setup") or {}
-    return Lock(path, hashlib.sha256(data).hexdigest(), out, doc.get("requires-python"), tool)
+    sources = (e for pkg in pylock.packages for e in (*(pkg.wheels or ()), pkg.sdist, pkg.archive, pkg.directory, pkg.vcs))
+    if not any(e is not None and e.path for e in sources):  # a `path` is read relative to where the lock is found
+        parsed.write(entry, [astuple(p) for p in out], doc.get("requires-python"), tool)
+    return Lock(path, digest, out, doc.get("requires-python"), tool)
 
 
 def python_refused(lock: Lock, python_full: str) -> str | None:
@@ -210,6 +219,8 @@ def load_for_host(path: Path, python_full: str, platform: str) -> Lock:
 
 def append_tool_table(path: Path, meta: dict[str, str | list[str]]) -> None:
     """Record which profile a lock was made from, in PEP 751's [tool] table, after what uv wrote (left as it is)."""
+    import tomlkit  # only a lock being made needs it: every plan reads one
+
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("\n" + tomlkit.dumps({"tool": {"skyrl-setup": meta}}))
 

@@ -7,6 +7,8 @@ A profile gives a URL template; the concrete wheel name follows from the environ
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,9 +90,48 @@ def reachable(url: str, timeout: float = 5.0, *, offline: bool = False) -> str |
     return None if r.status_code < 400 else f"HTTP {r.status_code}"
 
 
+def to_fetch(artifacts: tuple[Artifact, ...], variant: str, torch: str, python_minor: str, find_links: tuple[Path, ...],
+             mirrors: Mirrors) -> list[str]:
+    """The URLs plan_artifacts would probe: those of the artifacts no --find-links folder holds."""
+    return [mirrors.rewrite(artifact_url(a, variant, torch, python_minor)) for a in artifacts
+            if not find_local(a, wheel_filename(a, variant, torch, python_minor), find_links)]
+
+
+class EarlyProbes:
+    """Artifact URLs asked while the route probes run, each on a thread of its own; an answer is waited for only
+    where the plan asks for it (the route taken), and a thread still asking never holds the process open."""
+
+    def __init__(self, timeout: float, offline: bool):
+        self.timeout, self.offline = timeout, offline
+        self._lock = threading.Lock()
+        self._done: dict[str, threading.Event] = {}
+        self._answers: dict[str, str | None] = {}
+
+    def start(self, urls: list[str]) -> None:
+        for url in urls:
+            with self._lock:
+                if url in self._done:
+                    continue
+                done = self._done[url] = threading.Event()
+            threading.Thread(target=self._ask, args=(url, done), daemon=True).start()
+
+    def _ask(self, url: str, done: threading.Event) -> None:
+        try:  # an error other than the network's is left for plan_artifacts to raise, asking again
+            self._answers[url] = reachable(url, self.timeout, offline=self.offline)
+        finally:
+            done.set()
+
+    def known(self, urls: list[str]) -> dict[str, str | None]:
+        for url in urls:
+            if url in self._done:
+                self._done[url].wait()
+        return {url: self._answers[url] for url in urls if url in self._answers}
+
+
 def plan_artifacts(artifacts: tuple[Artifact, ...], variant: str, torch: str, python_minor: str,
                    find_links: tuple[Path, ...], mirrors: Mirrors, *, offline: bool = False,
-                   timeout: float = 5.0) -> tuple[ArtifactPlan, ...]:
+                   timeout: float = 5.0, known: Mapping[str, str | None] | None = None) -> tuple[ArtifactPlan, ...]:
+    """`known`: answers already had for some URLs (asked beside the route probes); the others are asked here."""
     out = []
     for a in artifacts:
         url = mirrors.rewrite(artifact_url(a, variant, torch, python_minor))
@@ -98,7 +139,7 @@ def plan_artifacts(artifacts: tuple[Artifact, ...], variant: str, torch: str, py
         if local:
             out.append(ArtifactPlan(a.name, a.version, a.required, url, "find-links", str(local), a.reason))
             continue
-        err = reachable(url, timeout, offline=offline)
+        err = known[url] if known and url in known else reachable(url, timeout, offline=offline)
         if err is None:
             out.append(ArtifactPlan(a.name, a.version, a.required, url, "url", url, a.reason))
         else:

@@ -23,7 +23,7 @@ from skyrl_setup.errors import ConflictError, PreconditionError, SetupError, Usa
 from skyrl_setup.humanize import human_bytes
 from skyrl_setup.locks.pylock import Lock, python_refused
 from skyrl_setup.locks.pylock import load_for_host as load_lock
-from skyrl_setup.plan.artifacts import plan_artifacts, reachable
+from skyrl_setup.plan.artifacts import EarlyProbes, plan_artifacts, reachable, to_fetch
 from skyrl_setup.plan.basis import require_compatible
 from skyrl_setup.plan.fetch import routes_for
 from skyrl_setup.plan.model import InstallPlan, PlanRequest, make_plan
@@ -103,6 +103,7 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
     platform = platform_tag()
     route = adds_to = None
     answers: dict[str, str | None] = {}  # the pre-check and the route choice ask each place once
+    early = EarlyProbes(PROBE_TIMEOUT, req.offline)  # a route's artifacts, asked beside its own places
 
     def probe(url: str) -> str | None:
         if url not in answers:
@@ -118,7 +119,15 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
         folder = Path(req.skyrl_source) if req.skyrl_source else project  # upgrade --from-skyrl DIR wins over a recorded checkout
         checkout = project is not None and folder == project
         candidates = _source_candidates(uv, folder, profile, platform, python.version, workdir, checkout=checkout) if folder else None
-        route = choose_route(profile, platform, python.version, driver, requested, probe, req.mirrors, candidates)
+        def artifacts_of(lock: Lock, variant: str) -> None:  # as below, for a route's lock
+            locked = lock.versions()
+            try:
+                early.start(to_fetch(tuple(a for a in profile.artifacts if a.name not in locked), variant,
+                                     Version(locked.get("torch", profile.torch)).public, profile.python, find_links, req.mirrors))
+            except ValueError:  # a torch version that is not one: found below, where it is judged
+                pass
+        route = choose_route(profile, platform, python.version, driver, requested, probe, req.mirrors, candidates,
+                             alongside=artifacts_of)
         choice = route.cuda
         whose = "your checkout's uv.lock" if checkout else f"{folder}/uv.lock" if folder else "committed lockfile"
         lock, source = (None, f"resolved while planning (with your additions, on {whose}, route {route.route})") \
@@ -136,8 +145,10 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
     _check_requires_python(basis, python, forced=bool(req.python))
     torch = basis.versions().get("torch", profile.torch) if basis else profile.torch
     locked = set(basis.versions()) if basis else set()  # a route whose lock has the prebuilt wheel needs no artifact
-    artifacts = plan_artifacts(tuple(a for a in profile.artifacts if a.name not in locked), choice.variant, Version(torch).public, profile.python, find_links,
-                               req.mirrors, offline=req.offline, timeout=PROBE_TIMEOUT)
+    needed = tuple(a for a in profile.artifacts if a.name not in locked)
+    asked = early.known(to_fetch(needed, choice.variant, Version(torch).public, profile.python, find_links, req.mirrors))
+    artifacts = plan_artifacts(needed, choice.variant, Version(torch).public, profile.python, find_links,
+                               req.mirrors, offline=req.offline, timeout=PROBE_TIMEOUT, known=asked)
     from_source = tuple(p.name for p in lock.from_source) if lock else profile.build_from_source
     heavy = tuple(n for n in from_source if n in profile.build_from_source)
     major = choice.variant[2:-1] if choice.variant.startswith("cu") else ""

@@ -166,9 +166,12 @@ def _read_ahead(candidates: list[tuple[str, Callable[[], Path]]], i: int, python
 
 def choose_route(profile: Profile, platform: str, python_full: str, driver: DriverInfo, requested: str | None,
                  probe: Callable[[str], str | None], mirrors: Mirrors,
-                 candidates: list[tuple[str, Callable[[], Path]]] | None = None) -> RouteChoice:
+                 candidates: list[tuple[str, Callable[[], Path]]] | None = None,
+                 alongside: Callable[[Lock, str], None] = lambda lock, variant: None) -> RouteChoice:
     """`candidates`: (route, a function giving its lockfile), made only when the route is tried;
-    by default the profile's committed lockfiles."""
+    by default the profile's committed lockfiles. `alongside(lock, variant)` is told of each route as its places are
+    probed: the planner asks what it will need if the route is taken (its artifacts) on threads of its own, so that a
+    second silent host costs no second wait; those answers neither decide nor delay the route."""
     if candidates is None:
         candidates = [(c.route, _Given(c.path)) for c in committed_locks(profile, platform)]
     why = releases.needs_checkout(profile.release, profile.name) if profile.release else None
@@ -218,6 +221,7 @@ def choose_route(profile: Profile, platform: str, python_full: str, driver: Driv
             return e and f"unreachable ({e}; probed for {PROBE_TIMEOUT:g} s)"
         with ThreadPoolExecutor(max_workers=8) as pool:  # one file or page per index or host, all at once
             futures = [pool.submit(ask, where) for where in places]
+            alongside(lock, variant)
             # still waiting (a host that is slow or silent, not a cached answer): the next route's lock is read
             # meanwhile, so a silent host costs PROBE_TIMEOUT, not that plus the read
             if futures and wait(futures, timeout=AHEAD_AFTER).not_done:

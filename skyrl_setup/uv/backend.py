@@ -51,6 +51,13 @@ def log_dir() -> Path:
     return path
 
 
+def _version_or_none(text) -> Version | None:
+    try:
+        return Version(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class UvResult:
     returncode: int
@@ -112,12 +119,23 @@ class Uv:
     @property
     def version(self) -> Version:
         if self._version is None:
-            try:
-                out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=30, preexec_fn=die_with_parent).stdout
-                self._version = Version(out.split()[1])
-            except (OSError, subprocess.SubprocessError, IndexError, ValueError):
-                raise PreconditionError(f"cannot run uv at {self.binary}", "reinstall skyrl-setup or set SKYRL_SETUP_UV") from None
+            from skyrl_setup.detect import memo
+
+            entry, said = memo.recall("uv-version", self.binary)
+            self._version = _version_or_none(said)
+            if self._version is None:
+                self._version = _version_or_none(self._ask_version())
+                if self._version is None:
+                    raise PreconditionError(f"cannot run uv at {self.binary}", "reinstall skyrl-setup or set SKYRL_SETUP_UV")
+                memo.remember(entry, str(self._version))
         return self._version
+
+    def _ask_version(self) -> str | None:
+        try:
+            out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=30, preexec_fn=die_with_parent).stdout
+            return out.split()[1]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            return None
 
     def check_version(self) -> None:
         v = self.version

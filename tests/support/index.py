@@ -43,9 +43,10 @@ class _QuietServer(ThreadingHTTPServer):
 @dataclass
 class Fault:
     pattern: str  # regex searched in the request path
-    kind: str  # status / slow / truncate / badhash / malformed / drop
+    kind: str  # status / slow / truncate / badhash / malformed / drop / gate
     value: float = 0
     remaining: int = -1  # how many requests it hits; -1 forever
+    gate: threading.Event | None = None  # kind "gate": the answer waits for it (value seconds at most)
 
 
 @dataclass
@@ -122,8 +123,9 @@ class LocalIndex:
         return self.root / "assets" / filename
 
     # -- faults ----------------------------------------------------------------------------
-    def inject(self, pattern: str, kind: str, value: float = 0, remaining: int = -1) -> Fault:
-        f = Fault(pattern, kind, value, remaining)
+    def inject(self, pattern: str, kind: str, value: float = 0, remaining: int = -1,
+               gate: threading.Event | None = None) -> Fault:
+        f = Fault(pattern, kind, value, remaining, gate)
         with self._lock:
             self.faults.append(f)
         return f
@@ -247,6 +249,8 @@ def _make_handler(idx: LocalIndex):
                     return self._send(int(fault.value), b"injected fault", "text/plain")
                 if fault.kind == "slow":
                     time.sleep(fault.value)
+                if fault.kind == "gate" and fault.gate is not None:
+                    fault.gate.wait(fault.value)
                 if fault.kind == "drop":
                     self.close_connection = True
                     return
