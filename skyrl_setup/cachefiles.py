@@ -4,7 +4,9 @@ Every entry is an optimisation: one that cannot be read or written (no home, a r
 work again, never an error, and its reader checks what it holds and falls back to the work on anything else. An
 entry is written whole or not at all, by rename of a file of its own, so two runs writing one entry at once each
 leave a whole one. Entries decide what is installed (a lock's URLs and hashes), so only files of this user that
-no one else may write are read: a cache folder shared with others is never trusted.
+no one else may write are read: a cache folder shared with others is never trusted. (Not safepaths.replace_text,
+which raises, names its temporary file after the target for every writer, and leaves its mode to the umask: a
+group-writable entry would never be read.)
 """
 
 from __future__ import annotations

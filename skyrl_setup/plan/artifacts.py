@@ -8,7 +8,6 @@ A profile gives a URL template; the concrete wheel name follows from the environ
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +89,18 @@ def reachable(url: str, timeout: float = 5.0, *, offline: bool = False) -> str |
     return None if r.status_code < 400 else f"HTTP {r.status_code}"
 
 
+def _located(a: Artifact, variant: str, torch: str, python_minor: str, find_links: tuple[Path, ...],
+             mirrors: Mirrors) -> tuple[str, Path | None]:
+    """(the artifact's URL, through mirrors; its file in a --find-links folder, if one holds it)."""
+    return (mirrors.rewrite(artifact_url(a, variant, torch, python_minor)),
+            find_local(a, wheel_filename(a, variant, torch, python_minor), find_links))
+
+
 def to_fetch(artifacts: tuple[Artifact, ...], variant: str, torch: str, python_minor: str, find_links: tuple[Path, ...],
              mirrors: Mirrors) -> list[str]:
     """The URLs plan_artifacts would probe: those of the artifacts no --find-links folder holds."""
-    return [mirrors.rewrite(artifact_url(a, variant, torch, python_minor)) for a in artifacts
-            if not find_local(a, wheel_filename(a, variant, torch, python_minor), find_links)]
+    return [url for url, local in (_located(a, variant, torch, python_minor, find_links, mirrors) for a in artifacts)
+            if not local]
 
 
 class EarlyProbes:
@@ -121,25 +127,28 @@ class EarlyProbes:
         finally:
             done.set()
 
-    def known(self, urls: list[str]) -> dict[str, str | None]:
-        for url in urls:
-            if url in self._done:
-                self._done[url].wait()
-        return {url: self._answers[url] for url in urls if url in self._answers}
+    def answer(self, url: str) -> tuple[bool, str | None]:
+        """(whether `url` was asked here and answered, the answer), once a probe still asking has ended."""
+        done = self._done.get(url)
+        if done is None:
+            return False, None
+        done.wait()
+        return url in self._answers, self._answers.get(url)
 
 
 def plan_artifacts(artifacts: tuple[Artifact, ...], variant: str, torch: str, python_minor: str,
                    find_links: tuple[Path, ...], mirrors: Mirrors, *, offline: bool = False,
-                   timeout: float = 5.0, known: Mapping[str, str | None] | None = None) -> tuple[ArtifactPlan, ...]:
-    """`known`: answers already had for some URLs (asked beside the route probes); the others are asked here."""
+                   timeout: float = 5.0, early: EarlyProbes | None = None) -> tuple[ArtifactPlan, ...]:
+    """`early`: the URLs asked beside the route probes, whose answers are taken; the others are asked here."""
     out = []
     for a in artifacts:
-        url = mirrors.rewrite(artifact_url(a, variant, torch, python_minor))
-        local = find_local(a, wheel_filename(a, variant, torch, python_minor), find_links)
+        url, local = _located(a, variant, torch, python_minor, find_links, mirrors)
         if local:
             out.append(ArtifactPlan(a.name, a.version, a.required, url, "find-links", str(local), a.reason))
             continue
-        err = known[url] if known and url in known else reachable(url, timeout, offline=offline)
+        answered, err = early.answer(url) if early else (False, None)
+        if not answered:
+            err = reachable(url, timeout, offline=offline)
         if err is None:
             out.append(ArtifactPlan(a.name, a.version, a.required, url, "url", url, a.reason))
         else:

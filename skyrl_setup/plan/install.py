@@ -145,10 +145,8 @@ def gather_plan(req: PlanRequest, uv: Uv, profile, store: Store, workdir: Path, 
     _check_requires_python(basis, python, forced=bool(req.python))
     torch = basis.versions().get("torch", profile.torch) if basis else profile.torch
     locked = set(basis.versions()) if basis else set()  # a route whose lock has the prebuilt wheel needs no artifact
-    needed = tuple(a for a in profile.artifacts if a.name not in locked)
-    asked = early.known(to_fetch(needed, choice.variant, Version(torch).public, profile.python, find_links, req.mirrors))
-    artifacts = plan_artifacts(needed, choice.variant, Version(torch).public, profile.python, find_links,
-                               req.mirrors, offline=req.offline, timeout=PROBE_TIMEOUT, known=asked)
+    artifacts = plan_artifacts(tuple(a for a in profile.artifacts if a.name not in locked), choice.variant, Version(torch).public,
+                               profile.python, find_links, req.mirrors, offline=req.offline, timeout=PROBE_TIMEOUT, early=early)
     from_source = tuple(p.name for p in lock.from_source) if lock else profile.build_from_source
     heavy = tuple(n for n in from_source if n in profile.build_from_source)
     major = choice.variant[2:-1] if choice.variant.startswith("cu") else ""
